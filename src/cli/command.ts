@@ -1,0 +1,51 @@
+/**
+ * A CLI command: its options (node's parseArgs format), a one-line summary, usage text and a run
+ * function. Commands stay thin: parse, call the library, print.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputError } from '../io/errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Usage and option descriptions, shown by `--help`. */
+  usage: string;
+  options: Options;
+  /** Whether positional arguments are accepted. */
+  positionals?: boolean;
+  run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number | void>;
+}
+
+export function parseCommandArgs(cmd: Command, argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: cmd.positionals ?? false,
+      strict: true,
+    });
+  } catch (e) {
+    throw new InputError(`${(e as Error).message.split('\n')[0]} (see 'kexue ${cmd.name} --help')`);
+  }
+}
+
+/** Reads a numeric option, with a clear error naming the option. */
+export function numberOption(value: unknown, name: string, fallback: number, check?: (v: number) => boolean): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(v) || (check && !check(v))) {
+    throw new InputError(`--${name} must be a valid number, got '${String(value)}'`);
+  }
+  return v;
+}
+
+export function stringOption(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function requireString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value === '') throw new InputError(`--${name} is required`);
+  return value;
+}

@@ -1,0 +1,60 @@
+/**
+ * Progress for long work: a redrawn bar with ETA and the current metric on a terminal, plain periodic
+ * lines otherwise (CI logs, pipes). Writes to stderr so `--json` output on stdout stays clean.
+ */
+export interface ProgressOptions {
+  label: string;
+  total: number;
+  /** Seconds between plain lines when stderr is not a terminal. */
+  every?: number;
+  stream?: NodeJS.WriteStream;
+  silent?: boolean;
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  const r = Math.round(s % 60);
+  return m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
+}
+
+export class Progress {
+  private done = 0;
+  private readonly start = Date.now();
+  private lastPrint = 0;
+  private readonly stream: NodeJS.WriteStream;
+  private readonly tty: boolean;
+
+  constructor(private readonly opts: ProgressOptions) {
+    this.stream = opts.stream ?? process.stderr;
+    this.tty = Boolean(this.stream.isTTY) && !process.env.CI;
+  }
+
+  /** Advance by `n` steps; `metric` is shown beside the bar (e.g. "loss 0.412"). */
+  tick(n = 1, metric = ''): void {
+    this.done = Math.min(this.opts.total, this.done + n);
+    const now = Date.now();
+    const interval = this.tty ? 100 : (this.opts.every ?? 10) * 1000;
+    if (this.done < this.opts.total && now - this.lastPrint < interval) return;
+    this.lastPrint = now;
+    this.print(metric);
+  }
+
+  private print(metric: string): void {
+    if (this.opts.silent) return;
+    const elapsed = (Date.now() - this.start) / 1000;
+    const frac = this.opts.total > 0 ? this.done / this.opts.total : 1;
+    const eta = frac > 0 ? (elapsed * (1 - frac)) / frac : Infinity;
+    const pct = `${Math.floor(frac * 100)}%`.padStart(4);
+    const tail = `${this.done}/${this.opts.total} ${fmtTime(elapsed)} eta ${fmtTime(eta)}${metric ? ' ' + metric : ''}`;
+    if (this.tty) {
+      const width = 24;
+      const fill = Math.round(frac * width);
+      const bar = '█'.repeat(fill) + '░'.repeat(width - fill);
+      this.stream.write(`\r\x1b[2K${this.opts.label} ${bar} ${pct} ${tail}`);
+      if (this.done >= this.opts.total) this.stream.write('\n');
+    } else {
+      this.stream.write(`${this.opts.label} ${pct} ${tail}\n`);
+    }
+  }
+}
