@@ -1,0 +1,43 @@
+/** The uncertainty CAN uses to decide which rows to adjust. */
+import { InputError } from '../io/errors.js';
+import type { ProbMatrix } from './matrix.js';
+
+/**
+ * Entropy of row i's k largest probabilities renormalised to sum 1, divided by log k, so 0 means one
+ * class holds all the top-k mass and 1 means the top k are tied. `buf` is scratch space of length k.
+ */
+export function topkEntropy(m: ProbMatrix, i: number, k: number, buf: Float64Array): number {
+  // Keep the k largest values in buf, sorted descending (insertion: k is small).
+  let filled = 0;
+  const o = i * m.cols;
+  for (let j = 0; j < m.cols; j++) {
+    const v = m.data[o + j];
+    if (filled === k && v <= buf[k - 1]) continue;
+    let p = filled < k ? filled++ : k - 1;
+    while (p > 0 && buf[p - 1] < v) {
+      buf[p] = buf[p - 1];
+      p--;
+    }
+    buf[p] = v;
+  }
+  let sum = 0;
+  for (let j = 0; j < k; j++) sum += buf[j];
+  if (!(sum > 0)) throw new InputError(`row ${i + 1} has no positive probability`);
+  let h = 0;
+  for (let j = 0; j < k; j++) {
+    const p = buf[j] / sum;
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return h / Math.log(k);
+}
+
+/** Uncertainty of every row (see `topkEntropy`). */
+export function uncertainties(m: ProbMatrix, k: number): Float64Array {
+  if (!Number.isInteger(k) || k < 2 || k > m.cols) {
+    throw new InputError(`topk must be an integer from 2 to the number of classes (${m.cols}), got ${k}`);
+  }
+  const out = new Float64Array(m.rows);
+  const buf = new Float64Array(k);
+  for (let i = 0; i < m.rows; i++) out[i] = topkEntropy(m, i, k, buf);
+  return out;
+}
