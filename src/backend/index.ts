@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { registerGradientFixes } from '../grad/index.js';
 
 export type BackendName = 'aten' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['aten', 'tensorflow', 'wasm', 'cpu'];
@@ -96,6 +97,7 @@ async function choose(quiet: boolean): Promise<BackendName> {
 
 /** Selects and initialises the fastest available backend once; later calls return the same choice. */
 export function initBackend(opts: { quiet?: boolean } = {}): Promise<BackendName> {
+  registerGradientFixes();
   chosen ??= choose(opts.quiet ?? false);
   return chosen;
 }

@@ -13,6 +13,7 @@ import { initBackend } from '../backend/index.js';
 import { can } from '../can/index.js';
 import { encodeNpy, readNpy } from '../io/npy.js';
 import { Rng } from '../util/rng.js';
+import { referencePython } from '../util/python.js';
 
 interface Case {
   rows: number;
@@ -58,7 +59,7 @@ function runCase(c: Case, dir: string): string {
   const oursSeconds = (performance.now() - t0) / 1000;
 
   const args = [REF, probsFile, priorFile, '3', '0.9', '1', String(c.iters), String(c.sample), outFile];
-  const ref = JSON.parse(execFileSync('python3', args, { encoding: 'utf8' })) as {
+  const ref = JSON.parse(execFileSync(referencePython(), args, { encoding: 'utf8' })) as {
     uncertain: number;
     sampled: number;
     seconds: number;

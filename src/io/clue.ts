@@ -33,7 +33,12 @@ function parseLine(raw: string, file: string, line: number, classes: number | un
   const { text, label } = obj as Record<string, unknown>;
   if (typeof text !== 'string') throw new InputError('missing or non-string text', file, line, 'text');
   if (typeof label !== 'number' || !Number.isInteger(label) || label < 0) {
-    throw new InputError(`label must be a non-negative integer, got ${JSON.stringify(label)}`, file, line, 'label');
+    throw new InputError(
+      `label must be a non-negative integer, got ${JSON.stringify(label)}`,
+      file,
+      line,
+      'label',
+    );
   }
   if (classes !== undefined && label >= classes) {
     throw new InputError(`label ${label} is out of range for ${classes} classes`, file, line, 'label');

@@ -9,6 +9,7 @@ import { readLabels, readMatrix, readVector } from './table.js';
 import { readSentencePairs } from './sts.js';
 import { parseIdx } from './idx.js';
 import { InputError } from './errors.js';
+import { referencePython } from '../util/python.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-io-'));
 const file = (name: string, text: string) => {
@@ -40,7 +41,7 @@ np.save(d + '/i.npy', np.array([3, -1, 2**40], dtype='<i8'))
 np.save(d + '/b.npy', np.array([[1.5, 2.5]], dtype='>f4'))
 np.save(d + '/e.npy', np.zeros((0, 4), dtype='<f4'))`;
   try {
-    execFileSync('python3', ['-c', py, dir], { stdio: 'pipe' });
+    execFileSync(referencePython(), ['-c', py, dir], { stdio: 'pipe' });
   } catch {
     t.skip('python3 with numpy is not installed');
     return;

@@ -1,0 +1,43 @@
+/** `kexue report`: rebuild the static HTML report from results/*.json without running anything. */
+import path from 'node:path';
+import { experiments } from '../../experiments/index.js';
+import { buildReport } from '../../report/build.js';
+import { stringOption, type Command } from '../command.js';
+
+const usage = `
+Usage: kexue report [options]
+
+Builds REPORT/index.html (with KaTeX CSS/fonts in REPORT/katex/ and each chart as REPORT/charts/*.svg)
+from the experiment results in RESULTS/*.json. The page needs no network.
+
+  --results DIR      results folder (default results/)
+  --report DIR       report folder (default report/)
+  --json             print {"index","experiments","charts","problems"} on stdout
+`;
+
+export const reportCommand: Command = {
+  name: 'report',
+  summary: 'rebuild report/index.html from results/*.json',
+  usage,
+  options: {
+    results: { type: 'string' },
+    report: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values) {
+    const summary = buildReport({
+      resultsDir: stringOption(values.results) ?? 'results',
+      reportDir: stringOption(values.report) ?? 'report',
+      order: experiments.map((e) => e.name),
+    });
+    for (const p of summary.problems) process.stderr.write(`kexue report: skipped ${p.reason}\n`);
+    if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else {
+      const n = summary.experiments.length;
+      process.stdout.write(
+        `wrote ${path.resolve(summary.index)} (${n} experiment${n === 1 ? '' : 's'}, ${summary.charts.length} charts)\n`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,33 @@
+/**
+ * Softmax's gradient recomputed from the logits (tfjs-core's uses the saved output, which breaks double
+ * backprop; see activations.ts), and a log-softmax built from differentiable primitives: tf.logSoftmax
+ * is a `customGrad` whose gradient also reads its saved output and cannot be overridden by kernel name.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
+
+export const softmaxGrad: GradConfig = {
+  kernelName: 'Softmax',
+  inputsToSave: ['logits'],
+  gradFunc: (dy, saved, attrs) => {
+    if (Array.isArray(dy)) throw new Error('kexue grad: expected a single upstream gradient');
+    const [logits] = saved;
+    const dim = attrs.dim as number;
+    return {
+      logits: () => {
+        const y = tf.softmax(logits, dim);
+        const dyY = tf.mul(dy, y);
+        return tf.sub(dyY, tf.mul(tf.sum(dyY, [dim], true), y));
+      },
+    };
+  },
+};
+
+/**
+ * log softmax along `axis` (default last) as x − logsumexp(x): differentiable to any order, unlike
+ * tf.logSoftmax whose second derivative is wrong in tfjs-core 4.22. Use it in losses that are
+ * differentiated twice (parameter-gradient penalties).
+ */
+export function logSoftmax(logits: Tensor, axis = -1): Tensor {
+  return tf.tidy(() => tf.sub(logits, tf.logSumExp(logits, axis, true)));
+}

@@ -1,0 +1,167 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildReport, readResults } from './build.js';
+import { formatCell, linkify, slug } from './html.js';
+import { renderTextWithMath } from './math.js';
+import { parseResult } from './parse.js';
+import { syntheticResult } from './fixture.test-util.js';
+
+/** Debian's browser; KEXUE_CHROMIUM points elsewhere (e.g. to check the skip path). */
+const CHROMIUM = process.env.KEXUE_CHROMIUM ?? '/usr/bin/chromium';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-report-'));
+}
+
+/** Writes results the way the runner does: JSON.stringify turns NaN into null. */
+function writeResults(dir: string, names: string[]): void {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const n of names) fs.writeFileSync(path.join(dir, `${n}.json`), JSON.stringify(syntheticResult(n)));
+}
+
+test('renderTextWithMath: escapes text, renders $...$ with KaTeX, keeps \\$ and lone $', () => {
+  const html = renderTextWithMath('a <b> $x^2$ costs \\$5 and $ alone');
+  assert.ok(html.startsWith('a &lt;b&gt; <span class="katex">'));
+  assert.ok(html.includes('costs $5 and $ alone'));
+  assert.equal((html.match(/class="katex"/g) ?? []).length, 1);
+  assert.ok(!renderTextWithMath('<script>alert(1)</script>').includes('<script>'));
+});
+
+test('linkify, slug and formatCell', () => {
+  assert.equal(
+    linkify('see https://kexue.fm/archives/8728. <x>'),
+    'see <a href="https://kexue.fm/archives/8728">https://kexue.fm/archives/8728</a>. &lt;x&gt;',
+  );
+  assert.equal(slug('CAN / IFLYTEK'), 'can-iflytek');
+  assert.equal(formatCell(60.0612345), '60.06');
+  assert.equal(formatCell(12000), '12000');
+  assert.equal(formatCell(null), '—');
+  assert.equal(formatCell('<i>'), '&lt;i&gt;');
+});
+
+test('parseResult: round trip through JSON, NaN comes back from null, bad fields are named', () => {
+  const r = parseResult(JSON.parse(JSON.stringify(syntheticResult())), 'toy.json');
+  assert.ok(Number.isNaN(r.charts[1].series[0].y[2]));
+  assert.deepEqual(r.tables, syntheticResult().tables);
+  const bad = JSON.parse(JSON.stringify(syntheticResult())) as Record<string, unknown>;
+  (bad.charts as { kind: string }[])[0].kind = 'pie';
+  assert.throws(
+    () => parseResult(bad, 'toy.json'),
+    /toy\.json, field charts\[0\]\.kind: expected 'line' or 'bar'/,
+  );
+  assert.throws(() => parseResult({ ...syntheticResult(), seconds: 'x' }, 'f.json'), /field seconds/);
+});
+
+test('buildReport: empty results say so; unreadable files are listed, not fatal', () => {
+  const dir = tempDir();
+  const empty = buildReport({ resultsDir: path.join(dir, 'none'), reportDir: path.join(dir, 'r1') });
+  assert.deepEqual(empty.experiments, []);
+  assert.match(fs.readFileSync(empty.index, 'utf8'), /No results yet/);
+  writeResults(path.join(dir, 'res'), ['b', 'a']);
+  fs.writeFileSync(path.join(dir, 'res', 'broken.json'), '{"name": ');
+  const s = buildReport({ resultsDir: path.join(dir, 'res'), reportDir: path.join(dir, 'r2'), order: ['b'] });
+  assert.deepEqual(s.experiments, ['b', 'a'], 'registry order first, then by name');
+  assert.equal(s.problems.length, 1);
+  assert.match(s.problems[0].reason, /broken\.json/);
+  assert.equal(s.charts.length, 4);
+  for (const c of s.charts) assert.match(fs.readFileSync(c, 'utf8'), /^<\?xml[^]*<svg xmlns/);
+  assert.ok(fs.existsSync(path.join(dir, 'r2', 'katex', 'katex.min.css')));
+  assert.ok(fs.readdirSync(path.join(dir, 'r2', 'katex', 'fonts')).some((f) => f.endsWith('.woff2')));
+  // A rebuild without 'a' removes its stale chart files.
+  fs.rmSync(path.join(dir, 'res', 'a.json'));
+  const s2 = buildReport({ resultsDir: path.join(dir, 'res'), reportDir: path.join(dir, 'r2') });
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'r2', 'charts')).sort(), ['b-1.svg', 'b-2.svg']);
+  assert.equal(readResults(path.join(dir, 'res')).results.length, 1);
+  const html = fs.readFileSync(s2.index, 'utf8');
+  assert.ok(!/(<link|<script|<img)[^>]*(href|src)="https?:/.test(html), 'no external resources');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the built report renders in headless Chromium without errors', async (t) => {
+  if (!fs.existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} not found (apt-get install chromium)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const dir = tempDir();
+  writeResults(path.join(dir, 'results'), ['alpha', 'beta']);
+  const summary = buildReport({
+    resultsDir: path.join(dir, 'results'),
+    reportDir: path.join(dir, 'report'),
+    failures: [{ name: 'gamma', reason: 'InputError: data folder not found' }],
+  });
+  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    const external: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+    page.on('requestfailed', (r) => errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    page.on('request', (r) => {
+      if (!/^(file|data):/.test(r.url())) external.push(r.url());
+    });
+    await page.goto(pathToFileURL(summary.index).href, { waitUntil: 'load' });
+    await page.evaluate(() => document.fonts.ready);
+
+    assert.equal(await page.locator('section.experiment').count(), 2);
+    assert.equal(await page.locator('nav.toc li').count(), 2);
+    assert.equal(await page.locator('.notice.failed li').count(), 1);
+    // Every `$...$` span and display equation became KaTeX markup, and KaTeX's fonts loaded.
+    // Per experiment: 2 spans in the claim, 1 in the verdict, 1 in the text, 1 in the table note, 2 displays.
+    assert.equal(await page.locator('.katex').count(), 2 * 7);
+    assert.equal(await page.locator('.katex .mfrac').count(), 2, 'the \\frac in each first display equation');
+    assert.equal(await page.locator('.math .katex-display').count(), 4);
+    // fonts.check() is true when no face is declared at all, so look for a loaded KaTeX face instead.
+    const mathFont = await page.evaluate(() =>
+      [...document.fonts].some((f) => f.family.replace(/"/g, '') === 'KaTeX_Math' && f.status === 'loaded'),
+    );
+    assert.ok(mathFont, 'KaTeX_Math font loaded from report/katex/fonts');
+    assert.equal(await page.locator('figure.chart svg').count(), 4);
+    // Per experiment: the bar chart has 2 series, the line chart 3 series paths.
+    for (const id of ['#exp-alpha', '#exp-beta']) {
+      const charts = page.locator(`${id} figure.chart svg`);
+      assert.equal(await charts.nth(0).locator('g.series').count(), 2);
+      assert.equal(await charts.nth(0).locator('rect.bar').count(), 4);
+      assert.equal(await charts.nth(1).locator('path.series-line').count(), 3);
+      const box = await charts.nth(1).boundingBox();
+      assert.ok(box && box.width > 300 && box.height > 150, `chart laid out: ${JSON.stringify(box)}`);
+    }
+    assert.equal(await page.locator('table tbody tr').count(), 4);
+    assert.ok((await page.title()).includes('kexue'));
+    await page.screenshot({ path: '/tmp/kexue-report.png', fullPage: true });
+
+    // The standalone chart files parse as SVG documents.
+    for (const file of summary.charts) {
+      await page.goto(pathToFileURL(file).href);
+      const ok = await page.evaluate(
+        () => document.documentElement.tagName === 'svg' && !document.querySelector('parsererror'),
+      );
+      assert.ok(ok, `${file} is a valid SVG document`);
+    }
+    assert.deepEqual(errors, []);
+    assert.deepEqual(external, [], 'no network requests');
+  } finally {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
