@@ -78,13 +78,14 @@ function writeNormalized(out: Float64Array, o: number, b: ArrayLike<number>, z: 
 /** iters = 1: the column sums of the confident rows are shared by every uncertain row. */
 function adjustOneIteration(p: ProbMatrix, prior: Float64Array, alpha: number, confident: number[], uncertain: number[], out: Float64Array): void {
   const k = p.cols;
+  const d = p.data;
   const colsum = new Float64Array(k);
-  for (const i of confident) for (let j = 0; j < k; j++) colsum[j] += pow(p.data[i * k + j], alpha);
+  for (const i of confident) for (let j = 0; j < k; j++) colsum[j] += pow(d[i * k + j], alpha);
   const z = new Float64Array(k);
   const b = new Float64Array(k);
   for (const u of uncertain) {
     for (let j = 0; j < k; j++) {
-      z[j] = pow(p.data[u * k + j], alpha);
+      z[j] = pow(d[u * k + j], alpha);
       b[j] = scaleColumn(prior[j], colsum[j] + z[j]);
     }
     writeNormalized(out, u * k, b, z);
@@ -181,7 +182,7 @@ function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanOptions
       uncertain.push(i);
     } else confident.push(i);
   });
-  const out = Float64Array.from(probs.data);
+  const out = new Float64Array(probs.data); // a typed-array copy (Float64Array.from iterates: slow)
   if (uncertain.length > 0) {
     if (o.iters === 1) adjustOneIteration(probs, pi, o.alpha, confident, uncertain, out);
     else adjustIterated(probs, pi, o.alpha, o.iters, confident, uncertain, out);
