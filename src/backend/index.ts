@@ -86,7 +86,9 @@ async function choose(quiet: boolean): Promise<BackendName> {
   for (const name of BACKEND_ORDER) {
     if (await tryBackend(name)) {
       if (name !== 'aten' && !quiet && process.env.KEXUE_QUIET !== '1') {
-        process.stderr.write(`kexue: native ATen backend not built; using '${name}' (see README, "Native backend")\n`);
+        process.stderr.write(
+          `kexue: native ATen backend not built; using '${name}' (see README, "Native backend")\n`,
+        );
       }
       await tf.ready();
       return name;

@@ -11,13 +11,27 @@ import { fileURLToPath } from 'node:url';
 const dist = fileURLToPath(new URL('..', import.meta.url));
 const CORE = ['can', 'grad', 'nn'];
 
-test('core tests pass with KEXUE_BACKEND=wasm', { skip: process.env.KEXUE_BACKEND === 'wasm' && 'already on wasm' }, () => {
-  const dirs = CORE.map((d) => `${dist}${d}`).filter((d) => fs.existsSync(d));
-  const r = spawnSync(process.execPath, ['--test', ...dirs], {
-    encoding: 'utf8',
-    env: { ...process.env, KEXUE_BACKEND: 'wasm', KEXUE_QUIET: '1' },
-  });
-  const summary = r.stdout.split('\n').filter((l) => /^# (tests|pass|fail)/.test(l));
-  assert.equal(r.status, 0, `wasm run failed:\n${summary.join('\n')}\n${r.stdout.split('\n').filter((l) => l.startsWith('not ok')).join('\n')}`);
-  assert.ok(summary.some((l) => /^# pass [1-9]/.test(l)), 'some tests ran');
-});
+test(
+  'core tests pass with KEXUE_BACKEND=wasm',
+  { skip: process.env.KEXUE_BACKEND === 'wasm' && 'already on wasm' },
+  () => {
+    const dirs = CORE.map((d) => `${dist}${d}`).filter((d) => fs.existsSync(d));
+    const r = spawnSync(process.execPath, ['--test', ...dirs], {
+      encoding: 'utf8',
+      env: { ...process.env, KEXUE_BACKEND: 'wasm', KEXUE_QUIET: '1' },
+    });
+    const summary = r.stdout.split('\n').filter((l) => /^# (tests|pass|fail)/.test(l));
+    assert.equal(
+      r.status,
+      0,
+      `wasm run failed:\n${summary.join('\n')}\n${r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('not ok'))
+        .join('\n')}`,
+    );
+    assert.ok(
+      summary.some((l) => /^# pass [1-9]/.test(l)),
+      'some tests ran',
+    );
+  },
+);

@@ -68,10 +68,12 @@ function runCase(c: Case, dir: string): string {
   const refRows = readNpy(outFile).data;
   let diff = 0;
   ref.rows.forEach((r, n) => {
-    for (let j = 0; j < c.classes; j++) diff = Math.max(diff, Math.abs(refRows[n * c.classes + j] - ours.data[r * c.classes + j]));
+    for (let j = 0; j < c.classes; j++)
+      diff = Math.max(diff, Math.abs(refRows[n * c.classes + j] - ours.data[r * c.classes + j]));
   });
   const uncertain = ours.adjusted.reduce((a, b) => a + b, 0);
-  if (uncertain !== ref.uncertain) throw new Error(`uncertain rows differ: ${uncertain} vs NumPy ${ref.uncertain}`);
+  if (uncertain !== ref.uncertain)
+    throw new Error(`uncertain rows differ: ${uncertain} vs NumPy ${ref.uncertain}`);
   const refSeconds = (ref.seconds / ref.sampled) * ref.uncertain;
   return [
     `${c.rows}×${c.classes}`.padEnd(12),
@@ -99,15 +101,27 @@ export async function run(args: string[]): Promise<void> {
         { rows: 50000, classes: 1000, iters: 3, sample: 5 },
       ];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-bench-can-'));
-  console.log(`CAN (topk 3, threshold 0.9, alpha 1) — kexue on '${backend}' vs the note's direct loop in NumPy (float64)`);
+  console.log(
+    `CAN (topk 3, threshold 0.9, alpha 1) — kexue on '${backend}' vs the note's direct loop in NumPy (float64)`,
+  );
   console.log('The direct loop is timed on a sample of uncertain rows and scaled per row to all of them.\n');
   console.log(
-    ['shape'.padEnd(12), 'iters', 'uncertain'.padStart(10), 'kexue'.padStart(11), 'direct NumPy, scaled'.padStart(34), 'speed-up'.padStart(9), 'max |Δ|'.padStart(10)].join('  '),
+    [
+      'shape'.padEnd(12),
+      'iters',
+      'uncertain'.padStart(10),
+      'kexue'.padStart(11),
+      'direct NumPy, scaled'.padStart(34),
+      'speed-up'.padStart(9),
+      'max |Δ|'.padStart(10),
+    ].join('  '),
   );
   try {
     for (const c of cases) console.log(runCase(c, dir));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log('\nTargets: ≥100× at iters=1, ≥10× at iters=3. max |Δ| is over the sampled rows (iters>1 uses float32 products).');
+  console.log(
+    '\nTargets: ≥100× at iters=1, ≥10× at iters=3. max |Δ| is over the sampled rows (iters>1 uses float32 products).',
+  );
 }

@@ -39,7 +39,11 @@ for (const c of cases) {
 
 test('confident rows are never modified and adjusted rows sum to 1', () => {
   const p = randomProbs(new Rng(7), 300, 9);
-  const r = can(p, priorFromLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 8], 9), { threshold: 0.8, iters: 2, alpha: 2 });
+  const r = can(p, priorFromLabels([0, 1, 2, 3, 4, 5, 6, 7, 8, 8], 9), {
+    threshold: 0.8,
+    iters: 2,
+    alpha: 2,
+  });
   for (let i = 0; i < p.rows; i++) {
     const row = r.data.subarray(i * 9, i * 9 + 9);
     if (!r.adjusted[i]) assert.deepEqual(Array.from(row), Array.from(p.data.subarray(i * 9, i * 9 + 9)));
@@ -58,11 +62,19 @@ test('uncertain rows are adjusted independently: row order and other uncertain r
   const prior = [0.3, 0.1, 0.2, 0.1, 0.2, 0.1];
   const full = can(p, prior, { threshold: 0.7, iters: 3 });
   const u = full.adjusted.indexOf(1);
-  const confidentOnly = Array.from({ length: p.rows }, (_, i) => i).filter((i) => !full.adjusted[i] || i === u);
-  const sub = { data: new Float64Array(confidentOnly.flatMap((i) => Array.from(p.data.subarray(i * 6, i * 6 + 6)))), rows: confidentOnly.length, cols: 6 };
+  const confidentOnly = Array.from({ length: p.rows }, (_, i) => i).filter(
+    (i) => !full.adjusted[i] || i === u,
+  );
+  const sub = {
+    data: new Float64Array(confidentOnly.flatMap((i) => Array.from(p.data.subarray(i * 6, i * 6 + 6)))),
+    rows: confidentOnly.length,
+    cols: 6,
+  };
   const alone = can(sub, prior, { threshold: 0.7, iters: 3 });
   const pos = confidentOnly.indexOf(u);
-  assert.ok(maxAbsDiff(alone.data.subarray(pos * 6, pos * 6 + 6), full.data.subarray(u * 6, u * 6 + 6)) < 1e-6);
+  assert.ok(
+    maxAbsDiff(alone.data.subarray(pos * 6, pos * 6 + 6), full.data.subarray(u * 6, u * 6 + 6)) < 1e-6,
+  );
 });
 
 test('the prior only matters up to scale, and a uniform prior with no confident rows leaves a flat prior', () => {
@@ -91,7 +103,13 @@ test('bad input is rejected with a clear message', () => {
   const p = { data: new Float64Array([0.5, 0.5, 0.2, 0.8]), rows: 2, cols: 2 };
   assert.throws(() => can(p, [1, 1, 1], { topk: 2 }), /3 classes, the probabilities have 2/);
   assert.throws(() => can(p, [1, 1], { topk: 3 }), /topk/);
-  assert.throws(() => can({ ...p, data: new Float64Array([0.5, NaN, 0.2, 0.8]) }, [1, 1], { topk: 2 }), /NaN/);
-  assert.throws(() => can({ ...p, data: new Float64Array([1.5, -0.5, 0.2, 0.8]) }, [1, 1], { topk: 2 }), /negative/);
+  assert.throws(
+    () => can({ ...p, data: new Float64Array([0.5, NaN, 0.2, 0.8]) }, [1, 1], { topk: 2 }),
+    /NaN/,
+  );
+  assert.throws(
+    () => can({ ...p, data: new Float64Array([1.5, -0.5, 0.2, 0.8]) }, [1, 1], { topk: 2 }),
+    /negative/,
+  );
   assert.throws(() => can({ data: new Float64Array([1, 1]), rows: 2, cols: 1 }, [1]), /at least 2 classes/);
 });

@@ -53,7 +53,8 @@ function resolveOptions(opts: CanOptions, classes: number): Required<CanOptions>
   }
   if (!Number.isFinite(o.threshold)) throw new InputError(`threshold must be a number, got ${o.threshold}`);
   if (!(o.alpha > 0) || !Number.isFinite(o.alpha)) throw new InputError(`alpha must be > 0, got ${o.alpha}`);
-  if (!Number.isInteger(o.iters) || o.iters < 1) throw new InputError(`iters must be an integer ≥ 1, got ${o.iters}`);
+  if (!Number.isInteger(o.iters) || o.iters < 1)
+    throw new InputError(`iters must be an integer ≥ 1, got ${o.iters}`);
   return o;
 }
 
@@ -68,7 +69,13 @@ function scaleColumn(prior: number, denominator: number): number {
 }
 
 /** Writes b ⊙ z, normalised to sum 1, into out at offset o. */
-function writeNormalized(out: Float64Array, o: number, b: ArrayLike<number>, z: ArrayLike<number>, bo = 0): void {
+function writeNormalized(
+  out: Float64Array,
+  o: number,
+  b: ArrayLike<number>,
+  z: ArrayLike<number>,
+  bo = 0,
+): void {
   const k = z.length;
   let sum = 0;
   for (let j = 0; j < k; j++) sum += out[o + j] = b[bo + j] * z[j];
@@ -76,7 +83,14 @@ function writeNormalized(out: Float64Array, o: number, b: ArrayLike<number>, z: 
 }
 
 /** iters = 1: the column sums of the confident rows are shared by every uncertain row. */
-function adjustOneIteration(p: ProbMatrix, prior: Float64Array, alpha: number, confident: number[], uncertain: number[], out: Float64Array): void {
+function adjustOneIteration(
+  p: ProbMatrix,
+  prior: Float64Array,
+  alpha: number,
+  confident: number[],
+  uncertain: number[],
+  out: Float64Array,
+): void {
   const k = p.cols;
   const d = p.data;
   const colsum = new Float64Array(k);
@@ -100,7 +114,11 @@ function gatherRows(p: ProbMatrix, rows: number[]): Float32Array {
 }
 
 /** Powers P^(α^t) for t = 1..iters, as [m, k] tensors and their transposes. */
-function confidentPowers(conf: tf.Tensor2D, alpha: number, iters: number): { z: tf.Tensor2D[]; zt: tf.Tensor2D[] } {
+function confidentPowers(
+  conf: tf.Tensor2D,
+  alpha: number,
+  iters: number,
+): { z: tf.Tensor2D[]; zt: tf.Tensor2D[] } {
   const z: tf.Tensor2D[] = [];
   let cur = conf;
   for (let t = 1; t <= iters; t++) {
@@ -116,7 +134,13 @@ function confidentPowers(conf: tf.Tensor2D, alpha: number, iters: number): { z: 
  * One batch of uncertain rows for iters > 1. State: a [B, m] (confident-row scalings, one set per
  * uncertain row), au [B, 1] (the uncertain row's own scaling); b [B, k] column scalings.
  */
-function adjustBatch(zs: tf.Tensor2D[], zts: tf.Tensor2D[], prior: tf.Tensor1D, rowsZ: tf.Tensor2D, alpha: number): Float32Array {
+function adjustBatch(
+  zs: tf.Tensor2D[],
+  zts: tf.Tensor2D[],
+  prior: tf.Tensor1D,
+  rowsZ: tf.Tensor2D,
+  alpha: number,
+): Float32Array {
   return tf.tidy(() => {
     const B = rowsZ.shape[0];
     const m = zs[0].shape[0];
@@ -142,7 +166,15 @@ function adjustBatch(zs: tf.Tensor2D[], zts: tf.Tensor2D[], prior: tf.Tensor1D, 
   });
 }
 
-function adjustIterated(p: ProbMatrix, prior: Float64Array, alpha: number, iters: number, confident: number[], uncertain: number[], out: Float64Array): void {
+function adjustIterated(
+  p: ProbMatrix,
+  prior: Float64Array,
+  alpha: number,
+  iters: number,
+  confident: number[],
+  uncertain: number[],
+  out: Float64Array,
+): void {
   const k = p.cols;
   const m = confident.length;
   // Keep a batch's [B, m] scalings around 32 MB.
@@ -196,7 +228,11 @@ function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanOptions
  */
 export function can(probs: ProbMatrix, prior: ArrayLike<number>, opts?: CanOptions): CanResult;
 export function can(probs: tf.Tensor2D, prior: ArrayLike<number>, opts?: CanOptions): CanTensorResult;
-export function can(probs: ProbMatrix | tf.Tensor2D, prior: ArrayLike<number>, opts: CanOptions = {}): CanResult | CanTensorResult {
+export function can(
+  probs: ProbMatrix | tf.Tensor2D,
+  prior: ArrayLike<number>,
+  opts: CanOptions = {},
+): CanResult | CanTensorResult {
   if (!(probs instanceof tf.Tensor)) return canMatrix(probs, prior, opts);
   if (probs.rank !== 2) throw new InputError(`probabilities must be a 2-D tensor, got rank ${probs.rank}`);
   const [rows, cols] = probs.shape;

@@ -31,7 +31,9 @@ test('EM recovers a known shifted prior from unlabeled posteriors', () => {
     for (let i = 0; i < 20000; i++) s += r.probs.data[i * 3 + j];
     return s / 20000;
   });
-  naive.forEach((p, j) => assert.ok(Math.abs(p - r.prior[j]) < 1e-6, 'the fixed point: prior = mean posterior'));
+  naive.forEach((p, j) =>
+    assert.ok(Math.abs(p - r.prior[j]) < 1e-6, 'the fixed point: prior = mean posterior'),
+  );
 });
 
 test('EM leaves the prior unchanged when there is no shift', () => {

@@ -34,7 +34,7 @@ export function emPrior(
       for (let j = 0; j < cols; j++) {
         s += post[o + j] = base[j] > 0 ? (probs.data[o + j] * prior[j]) / base[j] : 0;
       }
-      for (let j = 0; j < cols; j++) next[j] += (post[o + j] /= s > 0 ? s : 1);
+      for (let j = 0; j < cols; j++) next[j] += post[o + j] /= s > 0 ? s : 1;
     }
     let delta = 0;
     for (let j = 0; j < cols; j++) {

@@ -1,5 +1,13 @@
 export { can, CAN_DEFAULTS, type CanOptions, type CanResult, type CanTensorResult } from './can.js';
-export { accuracy, topkAccuracy, argmaxRow, softmaxRows, checkProbMatrix, checkLabels, type ProbMatrix } from './matrix.js';
+export {
+  accuracy,
+  topkAccuracy,
+  argmaxRow,
+  softmaxRows,
+  checkProbMatrix,
+  checkLabels,
+  type ProbMatrix,
+} from './matrix.js';
 export { priorFromLabels, uniformPrior, normalizePrior } from './prior.js';
 export { uncertainties } from './uncertainty.js';
 export { canTune, DEFAULT_GRID, type CanGrid, type CanTuneResult } from './tune.js';

@@ -13,7 +13,10 @@ export function checkProbMatrix(m: ProbMatrix, where = 'probabilities', sumToler
     throw new InputError(`invalid shape [${m.rows}, ${m.cols}]`, where);
   }
   if (m.data.length !== m.rows * m.cols) {
-    throw new InputError(`has ${m.data.length} values, shape [${m.rows}, ${m.cols}] needs ${m.rows * m.cols}`, where);
+    throw new InputError(
+      `has ${m.data.length} values, shape [${m.rows}, ${m.cols}] needs ${m.rows * m.cols}`,
+      where,
+    );
   }
   if (m.cols < 2) throw new InputError(`needs at least 2 classes, got ${m.cols}`, where);
   for (let i = 0; i < m.rows; i++) {
@@ -33,7 +36,12 @@ export function checkProbMatrix(m: ProbMatrix, where = 'probabilities', sumToler
   }
 }
 
-export function checkLabels(labels: ArrayLike<number>, rows: number, classes: number, where = 'labels'): void {
+export function checkLabels(
+  labels: ArrayLike<number>,
+  rows: number,
+  classes: number,
+  where = 'labels',
+): void {
   if (labels.length !== rows) throw new InputError(`${labels.length} labels for ${rows} rows`, where);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
@@ -58,7 +66,12 @@ export function argmaxRow(m: ProbMatrix, i: number): number {
 }
 
 /** Fraction of rows (optionally only those with `mask[i] === want`) whose argmax is the label. */
-export function accuracy(m: ProbMatrix, labels: ArrayLike<number>, mask?: ArrayLike<number>, want = 1): number {
+export function accuracy(
+  m: ProbMatrix,
+  labels: ArrayLike<number>,
+  mask?: ArrayLike<number>,
+  want = 1,
+): number {
   let hit = 0;
   let n = 0;
   for (let i = 0; i < m.rows; i++) {

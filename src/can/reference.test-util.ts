@@ -5,7 +5,14 @@
 import { Rng } from '../util/rng.js';
 import type { ProbMatrix } from './matrix.js';
 
-export function directCan(p: ProbMatrix, prior: number[], topk: number, threshold: number, alpha: number, iters: number): Float64Array {
+export function directCan(
+  p: ProbMatrix,
+  prior: number[],
+  topk: number,
+  threshold: number,
+  alpha: number,
+  iters: number,
+): Float64Array {
   const { rows, cols: k } = p;
   const row = (i: number) => Array.from(p.data.subarray(i * k, (i + 1) * k));
   const unc = (r: number[]) => {

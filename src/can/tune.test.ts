@@ -18,7 +18,10 @@ function biased(rng: Rng, n: number) {
     let y = 0;
     while (y < k - 1 && r >= prior[y]) r -= prior[y++];
     labels.push(y);
-    const logits = Array.from({ length: k }, (_, j) => (j === y ? 1.2 : 0) + (j === 0 ? -0.6 : 0) + rng.normal());
+    const logits = Array.from(
+      { length: k },
+      (_, j) => (j === y ? 1.2 : 0) + (j === 0 ? -0.6 : 0) + rng.normal(),
+    );
     const e = logits.map(Math.exp);
     const s = e.reduce((a, b) => a + b, 0);
     e.forEach((v, j) => (data[i * k + j] = v / s));
@@ -42,7 +45,11 @@ test('canTune finds settings that help on validation, and they help on unseen da
 
 test('canTune declines to apply CAN when nothing beats the unadjusted accuracy', () => {
   // Perfectly separated rows: every row is right already, so no setting can gain.
-  const probs = { data: new Float64Array([0.9, 0.05, 0.05, 0.05, 0.9, 0.05, 0.05, 0.05, 0.9]), rows: 3, cols: 3 };
+  const probs = {
+    data: new Float64Array([0.9, 0.05, 0.05, 0.05, 0.9, 0.05, 0.05, 0.05, 0.9]),
+    rows: 3,
+    cols: 3,
+  };
   const r = canTune(probs, [0, 1, 2], [1, 1, 1]);
   assert.equal(r.apply, false);
   assert.equal(r.gain, 0);

@@ -36,7 +36,12 @@ export const DEFAULT_GRID: Required<CanGrid> = {
  * Grid search over (topk, threshold, alpha, iters). Ties go to the setting met first in grid order,
  * which puts fewer iterations and smaller k first: the simplest setting that does as well.
  */
-export function canTune(val: ProbMatrix, labels: ArrayLike<number>, prior: ArrayLike<number>, grid: CanGrid = {}): CanTuneResult {
+export function canTune(
+  val: ProbMatrix,
+  labels: ArrayLike<number>,
+  prior: ArrayLike<number>,
+  grid: CanGrid = {},
+): CanTuneResult {
   checkLabels(labels, val.rows, val.cols, 'validation labels');
   const g = { ...DEFAULT_GRID, ...grid };
   const before = accuracy(val, labels);

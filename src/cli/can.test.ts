@@ -20,7 +20,10 @@ const put = (name: string, data: string | Uint8Array) => {
   return f;
 };
 const kexue = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, KEXUE_QUIET: '1' } });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, KEXUE_QUIET: '1' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -34,14 +37,40 @@ const trainFile = put('train.txt', trainLabels.join('\n') + '\n');
 
 test('kexue can --json: summary with accuracies, output equals the library', () => {
   const out = path.join(dir, 'out.npy');
-  const r = kexue('can', '--probs', probsFile, '--prior', trainFile, '--labels', labelsFile, '--threshold', '0.8', '--out', out, '--json');
+  const r = kexue(
+    'can',
+    '--probs',
+    probsFile,
+    '--prior',
+    trainFile,
+    '--labels',
+    labelsFile,
+    '--threshold',
+    '0.8',
+    '--out',
+    out,
+    '--json',
+  );
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out);
-  for (const k of ['n', 'classes', 'uncertain', 'accuracy_before', 'accuracy_after', 'top5_before', 'top5_after', 'prior']) assert.ok(k in s, k);
+  for (const k of [
+    'n',
+    'classes',
+    'uncertain',
+    'accuracy_before',
+    'accuracy_after',
+    'top5_before',
+    'top5_after',
+    'prior',
+  ])
+    assert.ok(k in s, k);
   assert.equal(s.n, 120);
   assert.equal(s.classes, 6);
   const lib = can(probs, priorFromLabels(trainLabels, 6), { threshold: 0.8 });
-  assert.equal(s.uncertain, lib.adjusted.reduce((a, b) => a + b, 0));
+  assert.equal(
+    s.uncertain,
+    lib.adjusted.reduce((a, b) => a + b, 0),
+  );
   assert.deepEqual(Array.from(readNpy(out).data), Array.from(lib.data));
 });
 
@@ -54,7 +83,18 @@ test('kexue can with logits in jsonl, uniform and em priors, and dev tuning', ()
     assert.equal(r.code, 0, r.err);
     assert.ok(Math.abs(JSON.parse(r.out).prior.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-9);
   }
-  const t = kexue('can', '--probs', logits, '--logits', '--prior', 'uniform', '--dev-probs', logits, '--dev-labels', y);
+  const t = kexue(
+    'can',
+    '--probs',
+    logits,
+    '--logits',
+    '--prior',
+    'uniform',
+    '--dev-probs',
+    logits,
+    '--dev-labels',
+    y,
+  );
   assert.equal(t.code, 0, t.err);
   assert.match(t.out, /tuned on dev/);
 });
@@ -73,8 +113,14 @@ test('bad input: one line naming the problem, exit code 2, no output file', () =
     [['--probs', nan, '--prior', 'uniform'], /nan.jsonl, line 2: invalid JSON/],
     [['--probs', neg, '--prior', 'uniform'], /negative probability/],
     [['--probs', one, '--prior', 'uniform'], /needs at least 2 classes/],
-    [['--probs', two, '--prior', `vector:${prior3}`, '--topk', '2'], /prior has 3 classes, the probabilities have 2/],
-    [['--probs', two, '--prior', 'uniform', '--topk', '2', '--labels', bigLabel], /big.txt, line 2: label 7 out of range 0..1/],
+    [
+      ['--probs', two, '--prior', `vector:${prior3}`, '--topk', '2'],
+      /prior has 3 classes, the probabilities have 2/,
+    ],
+    [
+      ['--probs', two, '--prior', 'uniform', '--topk', '2', '--labels', bigLabel],
+      /big.txt, line 2: label 7 out of range 0..1/,
+    ],
     [['--probs', path.join(dir, 'nope.npy'), '--prior', 'uniform'], /nope.npy: cannot read: ENOENT/],
     [['--probs', two, '--prior', 'uniform', '--topk', 'x'], /--topk must be a valid number/],
     [['--probs', two], /--prior is required/],

@@ -15,7 +15,10 @@ export interface Command {
   options: Options;
   /** Whether positional arguments are accepted. */
   positionals?: boolean;
-  run(values: Record<string, string | boolean | string[] | boolean[] | undefined>, positionals: string[]): Promise<number | void>;
+  run(
+    values: Record<string, string | boolean | string[] | boolean[] | undefined>,
+    positionals: string[],
+  ): Promise<number | void>;
 }
 
 export function parseCommandArgs(cmd: Command, argv: string[]) {
@@ -32,7 +35,12 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
 }
 
 /** Reads a numeric option, with a clear error naming the option. */
-export function numberOption(value: unknown, name: string, fallback: number, check?: (v: number) => boolean): number {
+export function numberOption(
+  value: unknown,
+  name: string,
+  fallback: number,
+  check?: (v: number) => boolean,
+): number {
   if (value === undefined) return fallback;
   const v = Number(value);
   if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(v) || (check && !check(v))) {

@@ -77,5 +77,7 @@ export interface ExperimentContext {
 export interface Experiment {
   name: string;
   title: string;
-  run(ctx: ExperimentContext): Promise<Omit<ExperimentResult, 'env' | 'seconds' | 'name' | 'budget' | 'seeds'>>;
+  run(
+    ctx: ExperimentContext,
+  ): Promise<Omit<ExperimentResult, 'env' | 'seconds' | 'name' | 'budget' | 'seeds'>>;
 }

@@ -9,7 +9,11 @@ export class InputError extends Error {
     readonly line?: number,
     readonly field?: string,
   ) {
-    const where = [file, line != null ? `line ${line}` : undefined, field != null ? `field ${field}` : undefined]
+    const where = [
+      file,
+      line != null ? `line ${line}` : undefined,
+      field != null ? `field ${field}` : undefined,
+    ]
       .filter((s) => s != null)
       .join(', ');
     super(where ? `${where}: ${message}` : message);

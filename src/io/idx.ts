@@ -8,7 +8,10 @@ export interface IdxArray {
   shape: number[];
 }
 
-const TYPES: Record<number, { size: number; make: (n: number) => IdxArray['data']; read: (v: DataView, o: number) => number }> = {
+const TYPES: Record<
+  number,
+  { size: number; make: (n: number) => IdxArray['data']; read: (v: DataView, o: number) => number }
+> = {
   0x08: { size: 1, make: (n) => new Uint8Array(n), read: (v, o) => v.getUint8(o) },
   0x09: { size: 1, make: (n) => new Int8Array(n), read: (v, o) => v.getInt8(o) },
   0x0b: { size: 2, make: (n) => new Int16Array(n), read: (v, o) => v.getInt16(o) },
@@ -19,7 +22,8 @@ const TYPES: Record<number, { size: number; make: (n: number) => IdxArray['data'
 
 export function parseIdx(buf: Uint8Array, file = '<idx>'): IdxArray {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new InputError('not an IDX file (bad magic)', file);
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0)
+    throw new InputError('not an IDX file (bad magic)', file);
   const type = TYPES[buf[2]];
   const rank = buf[3];
   if (!type) throw new InputError(`unsupported IDX data type 0x${buf[2].toString(16)}`, file);
@@ -27,7 +31,8 @@ export function parseIdx(buf: Uint8Array, file = '<idx>'): IdxArray {
   const shape = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const n = shape.reduce((a, b) => a * b, 1);
   const offset = 4 + 4 * rank;
-  if (buf.length < offset + n * type.size) throw new InputError(`truncated: shape (${shape.join(', ')})`, file);
+  if (buf.length < offset + n * type.size)
+    throw new InputError(`truncated: shape (${shape.join(', ')})`, file);
   if (type.size === 1 && buf[2] === 0x08) return { data: buf.slice(offset, offset + n), shape };
   const data = type.make(n);
   for (let i = 0; i < n; i++) data[i] = type.read(view, offset + i * type.size);

@@ -19,7 +19,12 @@ const file = (name: string, text: string) => {
 };
 
 test('npy round trip for every written dtype, 1-D and 2-D', () => {
-  const arrays = [new Float32Array([1.5, -2, 3]), new Float64Array([1e-300, 2, 3, 4]), new Int32Array([-7, 8]), new Uint8Array([0, 255])];
+  const arrays = [
+    new Float32Array([1.5, -2, 3]),
+    new Float64Array([1e-300, 2, 3, 4]),
+    new Int32Array([-7, 8]),
+    new Uint8Array([0, 255]),
+  ];
   for (const a of arrays) {
     const shape = a.length === 4 ? [2, 2] : [a.length];
     const back = parseNpy(encodeNpy(a, shape));
@@ -53,7 +58,10 @@ np.save(d + '/e.npy', np.zeros((0, 4), dtype='<f4'))`;
 });
 
 test('matrices from csv (with header) and jsonl (arrays or objects)', () => {
-  assert.deepEqual(readMatrix(file('a.csv', 'p0,p1\n0.2,0.8\n0.6,0.4\n')).data, new Float64Array([0.2, 0.8, 0.6, 0.4]));
+  assert.deepEqual(
+    readMatrix(file('a.csv', 'p0,p1\n0.2,0.8\n0.6,0.4\n')).data,
+    new Float64Array([0.2, 0.8, 0.6, 0.4]),
+  );
   const j = readMatrix(file('a.jsonl', '[0.1,0.9]\n\n{"probs":[0.5,0.5]}\n'));
   assert.equal(j.rows, 2);
   assert.deepEqual(Array.from(j.data), [0.1, 0.9, 0.5, 0.5]);
@@ -61,12 +69,19 @@ test('matrices from csv (with header) and jsonl (arrays or objects)', () => {
 
 test('malformed input names the file, line and field', () => {
   const f1 = file('bad.csv', '0.2,0.8\n0.6,x\n');
-  assert.throws(() => readMatrix(f1), (e: Error) => e instanceof InputError && e.message === `${f1}, line 2, field column 2: 'x' is not a number`);
+  assert.throws(
+    () => readMatrix(f1),
+    (e: Error) =>
+      e instanceof InputError && e.message === `${f1}, line 2, field column 2: 'x' is not a number`,
+  );
   const f2 = file('ragged.jsonl', '[0.1,0.9]\n[1]\n');
   assert.throws(() => readMatrix(f2), /line 2: has 1 values, the first row has 2/);
   const f3 = file('badjson.jsonl', '[0.1,0.9]\n{oops\n');
   assert.throws(() => readMatrix(f3), /line 2: invalid JSON/);
-  assert.throws(() => readLabels(file('l.txt', '1\n2\n-3\n')), /line 3, field label: -3 is not a class index/);
+  assert.throws(
+    () => readLabels(file('l.txt', '1\n2\n-3\n')),
+    /line 3, field label: -3 is not a class index/,
+  );
   assert.throws(() => readMatrix(path.join(dir, 'missing.npy')), /missing.npy: cannot read: ENOENT/);
   assert.throws(() => parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])), /bad magic/);
 });
@@ -82,11 +97,22 @@ test('sentence pairs: plain TSV, the ATEC layout with BOM, and the English STS-B
     { s1: 'a', s2: 'b', label: 1 },
     { s1: 'c', s2: 'd', label: 0 },
   ]);
-  assert.deepEqual(readSentencePairs(file('atec.csv', '\uFEFF1\tx\ty\t1\n')), [{ s1: 'x', s2: 'y', label: 1 }]);
-  const en = file('en.tsv', 'genre\tdataset\tyear\tsid\tscore\tsentence1\tsentence2\ng\td\t2012\t1\t4.5\tA b.\tC d.\n');
+  assert.deepEqual(readSentencePairs(file('atec.csv', '\uFEFF1\tx\ty\t1\n')), [
+    { s1: 'x', s2: 'y', label: 1 },
+  ]);
+  const en = file(
+    'en.tsv',
+    'genre\tdataset\tyear\tsid\tscore\tsentence1\tsentence2\ng\td\t2012\t1\t4.5\tA b.\tC d.\n',
+  );
   assert.deepEqual(readSentencePairs(en), [{ s1: 'A b.', s2: 'C d.', label: 4.5 }]);
-  assert.throws(() => readSentencePairs(file('bad.tsv', 'a\tb\t1\nc\td\n')), /line 2: expected 3 tab-separated fields/);
-  assert.throws(() => readSentencePairs(file('badl.tsv', 'a\tb\tx\n')), /line 1, field label: 'x' is not a number/);
+  assert.throws(
+    () => readSentencePairs(file('bad.tsv', 'a\tb\t1\nc\td\n')),
+    /line 2: expected 3 tab-separated fields/,
+  );
+  assert.throws(
+    () => readSentencePairs(file('badl.tsv', 'a\tb\tx\n')),
+    /line 1, field label: 'x' is not a number/,
+  );
 });
 
 test('IDX parsing of a hand-made file', () => {

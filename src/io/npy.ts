@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { InputError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 
-export type NpyData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
+export type NpyData =
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
 export interface NpyArray {
   data: NpyData;
@@ -44,7 +45,8 @@ function parseHeader(header: string, file: string): { descr: string; fortran: bo
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(Number);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new InputError(`bad shape (${shape})`, file, undefined, 'shape');
+  if (dims.some((d) => !Number.isInteger(d) || d < 0))
+    throw new InputError(`bad shape (${shape})`, file, undefined, 'shape');
   return { descr, fortran: fortran === 'True', shape: dims };
 }
 
@@ -66,7 +68,8 @@ function fortranToC(src: NpyData, shape: number[], make: (n: number) => NpyData)
 }
 
 export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
-  if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) throw new InputError('not a .npy file (bad magic)', file);
+  if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b))
+    throw new InputError('not a .npy file (bad magic)', file);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const major = buf[6];
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -75,7 +78,8 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
   const { descr, fortran, shape } = parseHeader(header, file);
   const order = descr[0];
   const kind = KINDS[descr.slice(1)];
-  if (!kind || !'<>|='.includes(order)) throw new InputError(`unsupported dtype '${descr}'`, file, undefined, 'descr');
+  if (!kind || !'<>|='.includes(order))
+    throw new InputError(`unsupported dtype '${descr}'`, file, undefined, 'descr');
   const little = order !== '>';
   const n = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
@@ -113,7 +117,8 @@ const DESCR: [new (...a: never[]) => NpyData, string][] = [
 export function encodeNpy(data: NpyData, shape: number[]): Uint8Array {
   const descr = DESCR.find(([ctor]) => data instanceof ctor)?.[1];
   if (!descr) throw new Error('unsupported array type for .npy');
-  if (shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`shape (${shape}) does not match ${data.length} values`);
+  if (shape.reduce((a, b) => a * b, 1) !== data.length)
+    throw new Error(`shape (${shape}) does not match ${data.length} values`);
   const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   // Pad so the data starts on a 64-byte boundary, as NumPy does; the header ends with '\n'.

@@ -32,11 +32,16 @@ export function readSentencePairs(file: string): SentencePair[] {
     }
     const layout = cols ?? (cells.length === 4 ? { s1: 1, s2: 2, label: 3 } : { s1: 0, s2: 1, label: 2 });
     if (!cols && cells.length !== 3 && cells.length !== 4) {
-      throw new InputError(`expected 3 tab-separated fields (s1, s2, label), got ${cells.length}`, file, i + 1);
+      throw new InputError(
+        `expected 3 tab-separated fields (s1, s2, label), got ${cells.length}`,
+        file,
+        i + 1,
+      );
     }
     const raw = cells[layout.label]?.trim() ?? '';
     const label = Number(raw);
-    if (raw === '' || !Number.isFinite(label)) throw new InputError(`'${raw}' is not a number`, file, i + 1, 'label');
+    if (raw === '' || !Number.isFinite(label))
+      throw new InputError(`'${raw}' is not a number`, file, i + 1, 'label');
     out.push({ s1: cells[layout.s1] ?? '', s2: cells[layout.s2] ?? '', label });
   });
   if (out.length === 0) throw new InputError('no sentence pairs', file);

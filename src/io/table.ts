@@ -19,7 +19,8 @@ function ext(file: string): string {
 
 function toNumber(s: string, file: string, line: number, field: string): number {
   const v = Number(s.trim());
-  if (s.trim() === '' || Number.isNaN(v)) throw new InputError(`'${s.trim()}' is not a number`, file, line, field);
+  if (s.trim() === '' || Number.isNaN(v))
+    throw new InputError(`'${s.trim()}' is not a number`, file, line, field);
   return v;
 }
 
@@ -28,7 +29,8 @@ function fromRows(rows: number[][], file: string, lines: number[]): Matrix {
   const cols = rows[0].length;
   const data = new Float64Array(rows.length * cols);
   rows.forEach((r, i) => {
-    if (r.length !== cols) throw new InputError(`has ${r.length} values, the first row has ${cols}`, file, lines[i]);
+    if (r.length !== cols)
+      throw new InputError(`has ${r.length} values, the first row has ${cols}`, file, lines[i]);
     data.set(r, i * cols);
   });
   return { data, rows: rows.length, cols };
@@ -42,14 +44,22 @@ function readCsvMatrix(file: string): Matrix {
     if (text.trim() === '') return;
     const cells = text.split(sep);
     // A first line that is not numeric is a header.
-    if (rows.length === 0 && lines.length === 0 && cells.some((c) => Number.isNaN(Number(c.trim())) || c.trim() === '')) {
+    if (
+      rows.length === 0 &&
+      lines.length === 0 &&
+      cells.some((c) => Number.isNaN(Number(c.trim())) || c.trim() === '')
+    ) {
       lines.push(-1);
       return;
     }
     rows.push(cells.map((c, j) => toNumber(c, file, i + 1, `column ${j + 1}`)));
     lines.push(i + 1);
   });
-  return fromRows(rows, file, lines.filter((l) => l > 0));
+  return fromRows(
+    rows,
+    file,
+    lines.filter((l) => l > 0),
+  );
 }
 
 const ROW_FIELDS = ['probs', 'probabilities', 'logits', 'scores'];
@@ -58,12 +68,14 @@ function jsonRow(value: unknown, file: string, line: number): number[] {
   let arr = value;
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const key = ROW_FIELDS.find((k) => k in value);
-    if (!key) throw new InputError(`expected an array or an object with one of ${ROW_FIELDS.join(', ')}`, file, line);
+    if (!key)
+      throw new InputError(`expected an array or an object with one of ${ROW_FIELDS.join(', ')}`, file, line);
     arr = (value as Record<string, unknown>)[key];
   }
   if (!Array.isArray(arr)) throw new InputError('expected an array of numbers', file, line);
   return arr.map((v, j) => {
-    if (typeof v !== 'number') throw new InputError(`${JSON.stringify(v)} is not a number`, file, line, `index ${j}`);
+    if (typeof v !== 'number')
+      throw new InputError(`${JSON.stringify(v)} is not a number`, file, line, `index ${j}`);
     return v;
   });
 }
@@ -73,7 +85,8 @@ export function readMatrix(file: string): Matrix {
   switch (ext(file)) {
     case '.npy': {
       const a = readNpy(file);
-      if (a.shape.length !== 2) throw new InputError(`expected a 2-D array, got shape (${a.shape.join(', ')})`, file);
+      if (a.shape.length !== 2)
+        throw new InputError(`expected a 2-D array, got shape (${a.shape.join(', ')})`, file);
       return { data: Float64Array.from(a.data), rows: a.shape[0], cols: a.shape[1] };
     }
     case '.csv':
@@ -81,7 +94,11 @@ export function readMatrix(file: string): Matrix {
       return readCsvMatrix(file);
     case '.jsonl': {
       const entries = readJsonl(file);
-      return fromRows(entries.map((e) => jsonRow(e.value, file, e.line)), file, entries.map((e) => e.line));
+      return fromRows(
+        entries.map((e) => jsonRow(e.value, file, e.line)),
+        file,
+        entries.map((e) => e.line),
+      );
     }
     default:
       throw new InputError('unsupported format: use .npy, .csv, .tsv or .jsonl', file);
@@ -92,20 +109,29 @@ export function readMatrix(file: string): Matrix {
 export function readLabels(file: string): Int32Array {
   const check = (v: unknown, line?: number): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new InputError(`${JSON.stringify(v)} is not a class index (a non-negative integer)`, file, line, 'label');
+      throw new InputError(
+        `${JSON.stringify(v)} is not a class index (a non-negative integer)`,
+        file,
+        line,
+        'label',
+      );
     }
     return v;
   };
   switch (ext(file)) {
     case '.npy': {
       const a = readNpy(file);
-      if (a.shape.length !== 1) throw new InputError(`expected a 1-D array, got shape (${a.shape.join(', ')})`, file);
+      if (a.shape.length !== 1)
+        throw new InputError(`expected a 1-D array, got shape (${a.shape.join(', ')})`, file);
       return Int32Array.from(a.data, (v, i) => check(v, i + 1));
     }
     case '.jsonl':
       return Int32Array.from(
         readJsonl(file).map(({ value, line }) =>
-          check(value !== null && typeof value === 'object' ? (value as Record<string, unknown>).label : value, line),
+          check(
+            value !== null && typeof value === 'object' ? (value as Record<string, unknown>).label : value,
+            line,
+          ),
         ),
       );
     case '.txt':
@@ -126,7 +152,8 @@ export function readVector(file: string): Float64Array {
   switch (ext(file)) {
     case '.npy': {
       const a = readNpy(file);
-      if (a.shape.length !== 1) throw new InputError(`expected a 1-D array, got shape (${a.shape.join(', ')})`, file);
+      if (a.shape.length !== 1)
+        throw new InputError(`expected a 1-D array, got shape (${a.shape.join(', ')})`, file);
       return Float64Array.from(a.data);
     }
     case '.json': {
@@ -136,7 +163,8 @@ export function readVector(file: string): Float64Array {
       } catch {
         throw new InputError('invalid JSON', file);
       }
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number')) throw new InputError('expected an array of numbers', file);
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'number'))
+        throw new InputError('expected an array of numbers', file);
       return Float64Array.from(v as number[]);
     }
     default: {

@@ -1,6 +1,17 @@
 /** `kexue can`: re-normalise low-confidence predictions with a label prior (CAN). */
 import path from 'node:path';
-import { can, canTune, checkLabels, checkProbMatrix, emPrior, priorFromLabels, softmaxRows, topkAccuracy, accuracy, uniformPrior } from '../../can/index.js';
+import {
+  can,
+  canTune,
+  checkLabels,
+  checkProbMatrix,
+  emPrior,
+  priorFromLabels,
+  softmaxRows,
+  topkAccuracy,
+  accuracy,
+  uniformPrior,
+} from '../../can/index.js';
 import type { ProbMatrix } from '../../can/index.js';
 import { InputError } from '../../io/errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
@@ -52,26 +63,39 @@ function checkProbMatrixShape(m: ProbMatrix, file: string): void {
 
 /** A labels file has integers in 0..classes-1; a vector file has one value per class. */
 function readPriorFile(spec: string, classes: number): Float64Array {
-  const [kind, file] = /^(labels|vector):/.test(spec) ? [spec.slice(0, spec.indexOf(':')), spec.slice(spec.indexOf(':') + 1)] : ['auto', spec];
+  const [kind, file] = /^(labels|vector):/.test(spec)
+    ? [spec.slice(0, spec.indexOf(':')), spec.slice(spec.indexOf(':') + 1)]
+    : ['auto', spec];
   if (kind === 'labels') return priorFromLabels(readLabels(file), classes);
   const values = readVector(file);
   const integers = values.every((v) => Number.isInteger(v) && v >= 0 && v < classes);
   if (kind === 'vector' || !integers) {
-    if (values.length !== classes) throw new InputError(`prior has ${values.length} classes, the probabilities have ${classes}`, file);
+    if (values.length !== classes)
+      throw new InputError(`prior has ${values.length} classes, the probabilities have ${classes}`, file);
     return values;
   }
   if (values.length === classes) {
-    throw new InputError(`ambiguous: ${classes} integers could be labels or a vector; write labels:${file} or vector:${file}`, file);
+    throw new InputError(
+      `ambiguous: ${classes} integers could be labels or a vector; write labels:${file} or vector:${file}`,
+      file,
+    );
   }
   return priorFromLabels(values, classes);
 }
 
-function resolvePrior(spec: string, probs: ProbMatrix, trainSpec: string | undefined): { prior: Float64Array; source: string } {
+function resolvePrior(
+  spec: string,
+  probs: ProbMatrix,
+  trainSpec: string | undefined,
+): { prior: Float64Array; source: string } {
   if (spec === 'uniform') return { prior: uniformPrior(probs.cols), source: 'uniform' };
   if (spec === 'em') {
     const train = trainSpec ? resolvePrior(trainSpec, probs, undefined).prior : uniformPrior(probs.cols);
     const r = emPrior(probs, train);
-    return { prior: r.prior, source: `em (${r.iterations} iterations${r.converged ? '' : ', not converged'})` };
+    return {
+      prior: r.prior,
+      source: `em (${r.iterations} iterations${r.converged ? '' : ', not converged'})`,
+    };
   }
   return { prior: readPriorFile(spec, probs.cols), source: spec };
 }
@@ -101,7 +125,11 @@ export const canCommand: Command = {
     await initBackend();
     const probsFile = requireString(v.probs, 'probs');
     const probs = loadProbs(probsFile, Boolean(v.logits));
-    const { prior, source } = resolvePrior(requireString(v.prior, 'prior'), probs, stringOption(v['train-prior']));
+    const { prior, source } = resolvePrior(
+      requireString(v.prior, 'prior'),
+      probs,
+      stringOption(v['train-prior']),
+    );
     let options = {
       topk: numberOption(v.topk, 'topk', 3),
       threshold: numberOption(v.threshold, 'threshold', 0.9),
@@ -112,7 +140,8 @@ export const canCommand: Command = {
     let tuned: ReturnType<typeof canTune> | undefined;
     if (devProbsFile) {
       const dev = loadProbs(devProbsFile, Boolean(v.logits));
-      if (dev.cols !== probs.cols) throw new InputError(`has ${dev.cols} classes, --probs has ${probs.cols}`, devProbsFile);
+      if (dev.cols !== probs.cols)
+        throw new InputError(`has ${dev.cols} classes, --probs has ${probs.cols}`, devProbsFile);
       const devLabels = readLabels(requireString(v['dev-labels'], 'dev-labels'));
       checkLabels(devLabels, dev.rows, dev.cols, stringOption(v['dev-labels']));
       tuned = canTune(dev, devLabels, prior);
@@ -139,7 +168,14 @@ export const canCommand: Command = {
       prior: Array.from(prior),
       prior_source: source,
       settings: options,
-      ...(tuned && { tuned: { dev_accuracy_before: tuned.accuracyBefore, dev_accuracy_after: tuned.accuracyAfter, applied: tuned.apply, tried: tuned.tried } }),
+      ...(tuned && {
+        tuned: {
+          dev_accuracy_before: tuned.accuracyBefore,
+          dev_accuracy_after: tuned.accuracyAfter,
+          applied: tuned.apply,
+          tried: tuned.tried,
+        },
+      }),
     };
     if (v.json) {
       process.stdout.write(JSON.stringify(summary) + '\n');
@@ -164,7 +200,8 @@ function writeOutput(file: string, r: ProbMatrix): void {
   if (e === '.npy') return writeFileAtomic(file, encodeNpy(Float64Array.from(r.data), [r.rows, r.cols]));
   if (e === '.csv') {
     const rows: string[] = [];
-    for (let i = 0; i < r.rows; i++) rows.push(Array.from(r.data.subarray(i * r.cols, (i + 1) * r.cols)).join(','));
+    for (let i = 0; i < r.rows; i++)
+      rows.push(Array.from(r.data.subarray(i * r.cols, (i + 1) * r.cols)).join(','));
     return writeFileAtomic(file, rows.join('\n') + '\n');
   }
   throw new InputError('unsupported output format: use .npy or .csv', file);

@@ -5,8 +5,4 @@ import { experimentCommand } from './experiment.js';
 import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
 
-export const commands: Command[] = [
-  canCommand,
-  experimentCommand,
-  labCommand,
-  reportCommand,];
+export const commands: Command[] = [canCommand, experimentCommand, labCommand, reportCommand];
