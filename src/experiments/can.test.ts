@@ -43,7 +43,7 @@ test('the CAN experiment runs end to end on small synthetic CLUE folders', async
     workDir: root,
     quiet: true,
   });
-  const [main, subsets, perSeed] = res.tables;
+  const [main, subsets, priors, perSeed] = res.tables;
   assert.equal(main.rows.length, 2);
   assert.deepEqual(
     main.rows.map((r) => r[1]),
@@ -56,9 +56,13 @@ test('the CAN experiment runs end to end on small synthetic CLUE folders', async
     assert.ok(before > 100 / 4, `the classifier should beat chance, got ${before}%`);
   }
   assert.equal(subsets.rows.length, 2);
+  assert.equal(priors.rows.length, 2);
+  // The synthetic splits share one distribution, so the measured shift is small but not exactly 0.
+  for (const row of priors.rows) assert.ok((row[1] as number) >= 0 && (row[1] as number) < 0.5);
   const bars = res.charts[0];
   assert.equal(bars.series.length, 3);
   assert.ok(bars.series.every((s) => s.y.length === 2 && s.err!.length === 2 && s.y.every(Number.isFinite)));
   assert.match(res.verdict, /IFLYTEK: default [+-]\d/);
   assert.match(res.verdict, /TNEWS: default [+-]\d/);
+  assert.match(res.verdict, /uniform prior [+-]\d/);
 });
