@@ -1,0 +1,153 @@
+/**
+ * Multi-head self-attention with a padding mask, optional rotary position embeddings (RoPE, as in
+ * RoFormer: interleaved pairs (2i, 2i+1) rotated by angle m·θᵢ, θᵢ = base^(−2i/d)), and a pluggable
+ * logit scale.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../nn/module.js';
+import { Linear, dropout, type SeedStream } from '../nn/layers.js';
+import type { InitSpec } from '../nn/init.js';
+import type { Rng } from '../util/rng.js';
+
+/** What a logit-scale function may look at. */
+export interface ScaleContext {
+  headDim: number;
+  /** Padded sequence length N. */
+  seqLen: number;
+  /** [B, N], 1 for tokens, 0 for padding. */
+  mask: tf.Tensor2D;
+  /** [B], the number of non-padding tokens of each example (float32). */
+  lengths: tf.Tensor1D;
+}
+
+/** Returns a number, a scalar, or a [B] tensor (one scale per example). Called inside a tidy. */
+export type AttentionScaleFn = (ctx: ScaleContext) => number | tf.Tensor;
+
+const scales = new Map<string, AttentionScaleFn>([['inv-sqrt-d', (ctx) => 1 / Math.sqrt(ctx.headDim)]]);
+
+/** Makes a scale available by name, so configs (and saved models) can refer to it. */
+export function registerAttentionScale(name: string, fn: AttentionScaleFn): void {
+  scales.set(name, fn);
+}
+
+export function attentionScale(name: string): AttentionScaleFn {
+  const fn = scales.get(name);
+  if (!fn)
+    throw new Error(
+      `unknown attention scale '${name}' (registered: ${[...scales.keys()].join(', ')}); ` +
+        'register it with registerAttentionScale or pass the function as the `scale` option',
+    );
+  return fn;
+}
+
+/** cos/sin tables [N, d] for positions offset..offset+N−1, each angle repeated for its pair. */
+export function ropeTables(
+  n: number,
+  d: number,
+  base = 10000,
+  offset = 0,
+): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  const cos = new Float32Array(n * d);
+  const sin = new Float32Array(n * d);
+  for (let p = 0; p < n; p++) {
+    for (let i = 0; i < d / 2; i++) {
+      const angle = (p + offset) * Math.pow(base, (-2 * i) / d);
+      cos[p * d + 2 * i] = cos[p * d + 2 * i + 1] = Math.cos(angle);
+      sin[p * d + 2 * i] = sin[p * d + 2 * i + 1] = Math.sin(angle);
+    }
+  }
+  return { cos: tf.tensor2d(cos, [n, d]), sin: tf.tensor2d(sin, [n, d]) };
+}
+
+/** Index permutation swapping each pair (2i, 2i+1), and the signs that make it a 90° rotation. */
+function pairSwap(d: number): { perm: tf.Tensor1D; sign: tf.Tensor1D } {
+  const perm = new Int32Array(d);
+  const sign = new Float32Array(d);
+  for (let i = 0; i < d; i += 2) {
+    perm[i] = i + 1;
+    perm[i + 1] = i;
+    sign[i] = -1;
+    sign[i + 1] = 1;
+  }
+  return { perm: tf.tensor1d(perm, 'int32'), sign: tf.tensor1d(sign) };
+}
+
+/**
+ * Rotates x [..., N, d] by the tables: each pair (x₂ᵢ, x₂ᵢ₊₁) ↦ (x₂ᵢ·c − x₂ᵢ₊₁·s, x₂ᵢ₊₁·c + x₂ᵢ·s).
+ * The pair swap is a gather along the last axis; splitting that axis (reshape to [..., d/2, 2] and
+ * split) is correct too but SplitV on the wasm backend made it dominate the whole training step.
+ */
+export function applyRope(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor {
+  return tf.tidy(() => {
+    const { perm, sign } = pairSwap(x.shape[x.rank - 1]);
+    const rotated = tf.mul(tf.gather(x, perm, x.rank - 1), sign);
+    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+  });
+}
+
+export interface AttentionOptions {
+  hidden: number;
+  heads: number;
+  init: InitSpec;
+  rng: Rng;
+  dropoutRng: SeedStream;
+  attentionDropout: number;
+  rope?: { base: number };
+  scale: AttentionScaleFn;
+}
+
+/** Large negative logit for padded keys: exp underflows to exactly 0 after the max subtraction. */
+const MASKED = -1e9;
+
+export class SelfAttention extends Module {
+  readonly query: Linear;
+  readonly key: Linear;
+  readonly value: Linear;
+  readonly output: Linear;
+  private readonly headDim: number;
+
+  constructor(private readonly o: AttentionOptions) {
+    super();
+    const h = o.hidden;
+    this.query = this.child('query', new Linear(h, h, o.init, o.rng));
+    this.key = this.child('key', new Linear(h, h, o.init, o.rng));
+    this.value = this.child('value', new Linear(h, h, o.init, o.rng));
+    this.output = this.child('output', new Linear(h, h, o.init, o.rng));
+    this.headDim = h / o.heads;
+  }
+
+  private splitHeads(x: tf.Tensor, b: number, n: number): tf.Tensor4D {
+    return tf.transpose(tf.reshape(x, [b, n, this.o.heads, this.headDim]), [0, 2, 1, 3]);
+  }
+
+  /** x [B, N, H], mask [B, N] (1 = token) → [B, N, H]. */
+  apply(x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [b, n] = x.shape;
+      let q: tf.Tensor = this.splitHeads(this.query.apply(x), b, n);
+      let k: tf.Tensor = this.splitHeads(this.key.apply(x), b, n);
+      const v = this.splitHeads(this.value.apply(x), b, n);
+      if (this.o.rope) {
+        const { cos, sin } = ropeTables(n, this.headDim, this.o.rope.base);
+        q = applyRope(q, cos, sin);
+        k = applyRope(k, cos, sin);
+      }
+      const scale = this.o.scale({
+        headDim: this.headDim,
+        seqLen: n,
+        mask,
+        lengths: tf.sum(mask, 1) as tf.Tensor1D,
+      });
+      let scores = tf.matMul(q, k, false, true);
+      scores = tf.mul(
+        scores,
+        typeof scale === 'number' || scale.rank === 0 ? scale : tf.reshape(scale, [b, 1, 1, 1]),
+      );
+      const bias = tf.reshape(tf.mul(tf.sub(1, mask), MASKED), [b, 1, 1, n]);
+      let probs = tf.softmax(tf.add(scores, bias));
+      probs = dropout(probs, this.o.attentionDropout, this.training, this.o.dropoutRng);
+      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [b, n, this.o.hidden]);
+      return this.output.apply(ctx) as tf.Tensor3D;
+    });
+  }
+}

@@ -1,0 +1,86 @@
+/** Encoder hyper-parameters; everything that determines the weights' shapes and the forward pass. */
+import { INIT_NAMES, type InitName } from '../nn/init.js';
+
+export type PositionKind = 'learned' | 'rope';
+export type NormPlacement = 'post' | 'pre';
+
+export interface EncoderConfig {
+  vocabSize: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  /** FFN inner width (BERT: 4·hidden). */
+  intermediate: number;
+  /** Learned absolute positions: table size. RoPE has no table and accepts any length. */
+  maxPositions: number;
+  position: PositionKind;
+  /** Segment ("token type") embeddings; 0 disables them. */
+  typeVocabSize: number;
+  /** Post-LN (original Transformer/BERT) or Pre-LN. */
+  norm: NormPlacement;
+  dropout: number;
+  attentionDropout: number;
+  /** Initializer for dense kernels; embeddings always use truncated normal with `initStd`. */
+  init: InitName;
+  initStd: number;
+  layerNormEps: number;
+  ropeBase: number;
+  /** Name of a registered attention logit scale (see attention.ts); 'inv-sqrt-d' is 1/√d. */
+  attentionScale: string;
+  /** Id whose positions are padding when no mask is given. */
+  padId: number;
+  seed: number;
+}
+
+export const DEFAULT_CONFIG: Omit<EncoderConfig, 'vocabSize'> = {
+  hidden: 256,
+  layers: 4,
+  heads: 4,
+  intermediate: 1024,
+  maxPositions: 512,
+  position: 'learned',
+  typeVocabSize: 2,
+  norm: 'post',
+  dropout: 0.1,
+  attentionDropout: 0.1,
+  init: 'truncated-normal',
+  initStd: 0.02,
+  layerNormEps: 1e-12,
+  ropeBase: 10000,
+  attentionScale: 'inv-sqrt-d',
+  padId: 0,
+  seed: 1,
+};
+
+/** Fills defaults (intermediate defaults to 4·hidden) and checks consistency. */
+export function makeConfig(c: Partial<EncoderConfig> & { vocabSize: number }): EncoderConfig {
+  const hidden = c.hidden ?? DEFAULT_CONFIG.hidden;
+  const cfg: EncoderConfig = { ...DEFAULT_CONFIG, intermediate: 4 * hidden, ...c };
+  validateConfig(cfg);
+  return cfg;
+}
+
+export function validateConfig(c: EncoderConfig): void {
+  const posInt = (v: number) => Number.isInteger(v) && v > 0;
+  const problems: string[] = [];
+  for (const k of ['vocabSize', 'hidden', 'layers', 'heads', 'intermediate', 'maxPositions'] as const) {
+    if (!posInt(c[k])) problems.push(`${k} must be a positive integer (got ${c[k]})`);
+  }
+  if (posInt(c.hidden) && posInt(c.heads) && c.hidden % c.heads !== 0) {
+    problems.push(`hidden (${c.hidden}) must be divisible by heads (${c.heads})`);
+  }
+  if (c.position === 'rope' && (c.hidden / c.heads) % 2 !== 0) problems.push('RoPE needs an even head size');
+  if (!['learned', 'rope'].includes(c.position))
+    problems.push(`position must be learned|rope (got ${c.position})`);
+  if (!['post', 'pre'].includes(c.norm)) problems.push(`norm must be post|pre (got ${c.norm})`);
+  if (!INIT_NAMES.includes(c.init)) problems.push(`init must be one of ${INIT_NAMES.join(', ')}`);
+  for (const k of ['dropout', 'attentionDropout'] as const) {
+    if (!(c[k] >= 0 && c[k] < 1)) problems.push(`${k} must be in [0, 1)`);
+  }
+  if (!(c.initStd > 0)) problems.push('initStd must be > 0');
+  if (!(Number.isInteger(c.typeVocabSize) && c.typeVocabSize >= 0))
+    problems.push('typeVocabSize must be ≥ 0');
+  if (!(Number.isInteger(c.padId) && c.padId >= 0 && c.padId < c.vocabSize))
+    problems.push('padId out of range');
+  if (problems.length) throw new Error(`invalid encoder config: ${problems.join('; ')}`);
+}

@@ -1,0 +1,183 @@
+/**
+ * Saving and loading encoders in the TF.js weights format. A model directory holds
+ *   config.json    — the EncoderConfig
+ *   model.json     — TF.js-style manifest: { format, generatedBy, weightsManifest: [{ paths, weights }] }
+ *   weights.bin    — float32 weights as written by tf.io.encodeWeights (names = parameter paths)
+ *   vocab.txt, tokenizer.json — the tokenizer, when given
+ * Weights are stored as raw float32, so a loaded model reproduces the saved one's outputs bit for bit.
+ * A training checkpoint adds optimizer.json/optimizer.bin (optimizer state) and state.json (step and
+ * caller data); it is written to a sibling directory and renamed into place, so a crash mid-write
+ * never leaves a half-written checkpoint under the final name.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../io/errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { packageVersion } from '../util/env.js';
+import { loadTokenizer, saveTokenizer, type Tokenizer } from '../tokenizers/index.js';
+import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
+import { makeConfig, type EncoderConfig } from './config.js';
+import { Encoder } from './model.js';
+import type { AttentionScaleFn } from './attention.js';
+
+const FORMAT = 'kexue-encoder';
+
+interface Manifest {
+  format: string;
+  formatVersion: number;
+  generatedBy: string;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+async function writeWeights(dir: string, base: string, tensors: NamedTensor[]): Promise<void> {
+  const { data, specs } = await tf.io.encodeWeights(tensors);
+  writeFileAtomic(path.join(dir, `${base}.bin`), new Uint8Array(data));
+  const manifest: Manifest = {
+    format: FORMAT,
+    formatVersion: 1,
+    generatedBy: `kexue ${packageVersion()}`,
+    weightsManifest: [{ paths: [`${base}.bin`], weights: specs }],
+  };
+  writeJsonAtomic(path.join(dir, `${base === 'weights' ? 'model' : base}.json`), manifest);
+}
+
+function readJson<T>(file: string): T {
+  if (!fs.existsSync(file)) throw new InputError('file not found', file);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new InputError(`not valid JSON (${(e as Error).message})`, file);
+  }
+}
+
+/** Reads the tensors a manifest names; the caller disposes them. */
+function readWeights(dir: string, manifestFile: string): NamedTensor[] {
+  const m = readJson<Manifest>(path.join(dir, manifestFile));
+  if (m.format !== FORMAT || !Array.isArray(m.weightsManifest)) {
+    throw new InputError(`not a ${FORMAT} manifest`, path.join(dir, manifestFile), undefined, 'format');
+  }
+  const out: NamedTensor[] = [];
+  for (const group of m.weightsManifest) {
+    const buffers = group.paths.map((p) => fs.readFileSync(path.join(dir, p)));
+    const joined = Buffer.concat(buffers);
+    const expected = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
+    if (joined.byteLength !== expected) {
+      throw new InputError(
+        `weights are ${joined.byteLength} bytes, the manifest needs ${expected}`,
+        group.paths[0],
+      );
+    }
+    const ab = joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer;
+    const map = tf.io.decodeWeights(ab, group.weights);
+    for (const w of group.weights) out.push({ name: w.name, tensor: map[w.name] });
+  }
+  return out;
+}
+
+async function writeModelFiles(dir: string, model: Encoder, tokenizer?: Tokenizer): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  writeJsonAtomic(path.join(dir, 'config.json'), model.config);
+  const named = [...model.namedParameters()].map(([name, tensor]) => ({ name, tensor }));
+  await writeWeights(dir, 'weights', named);
+  if (tokenizer) saveTokenizer(dir, tokenizer);
+}
+
+/** Saves model (and tokenizer) to `dir`. */
+export async function saveEncoder(dir: string, model: Encoder, tokenizer?: Tokenizer): Promise<void> {
+  await writeModelFiles(dir, model, tokenizer);
+}
+
+export interface LoadedEncoder {
+  model: Encoder;
+  tokenizer?: Tokenizer;
+}
+
+/** Loads a directory written by `saveEncoder` (or a checkpoint's). `scale` overrides the named logit scale. */
+export function loadEncoder(dir: string, opts: { scale?: AttentionScaleFn } = {}): LoadedEncoder {
+  const raw = readJson<EncoderConfig>(path.join(dir, 'config.json'));
+  let config: EncoderConfig;
+  try {
+    config = makeConfig(raw);
+  } catch (e) {
+    throw new InputError((e as Error).message, path.join(dir, 'config.json'));
+  }
+  const weights = readWeights(dir, 'model.json');
+  const model = new Encoder(config, opts);
+  try {
+    model.loadNamedTensors(Object.fromEntries(weights.map((w) => [w.name, w.tensor])));
+  } catch (e) {
+    model.dispose();
+    throw new InputError((e as Error).message, path.join(dir, 'model.json'));
+  } finally {
+    tf.dispose(weights.map((w) => w.tensor));
+  }
+  const tokenizer = fs.existsSync(path.join(dir, 'vocab.txt')) ? loadTokenizer(dir) : undefined;
+  return { model, tokenizer };
+}
+
+export interface CheckpointState {
+  step: number;
+  /** Anything JSON the trainer needs to resume (data position, seeds, metrics so far). */
+  extra?: Record<string, unknown>;
+}
+
+/** Writes a resumable checkpoint (model, tokenizer, optimizer state, step) to `dir`, replacing any old one. */
+export async function saveCheckpoint(
+  dir: string,
+  parts: { model: Encoder; tokenizer?: Tokenizer; optimizer?: StatefulOptimizer; state: CheckpointState },
+): Promise<void> {
+  const partial = `${dir}.partial`;
+  fs.rmSync(partial, { recursive: true, force: true });
+  await writeModelFiles(partial, parts.model, parts.tokenizer);
+  if (parts.optimizer) await writeWeights(partial, 'optimizer', await parts.optimizer.getWeights());
+  writeJsonAtomic(path.join(partial, 'state.json'), parts.state);
+  const old = `${dir}.old`;
+  fs.rmSync(old, { recursive: true, force: true });
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(partial, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** Whether `dir` (or the previous checkpoint left by an interrupted save) holds a checkpoint. */
+export function findCheckpoint(dir: string): string | undefined {
+  for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, 'state.json'))) return d;
+  return undefined;
+}
+
+/**
+ * Loads a checkpoint: the model (and tokenizer), the step, and — if `makeOptimizer` is given — an
+ * optimizer built for the loaded model with its saved state restored.
+ */
+export async function loadCheckpoint<O extends StatefulOptimizer>(
+  dir: string,
+  makeOptimizer?: (model: Encoder) => O,
+  opts: { scale?: AttentionScaleFn } = {},
+): Promise<LoadedEncoder & { optimizer?: O; state: CheckpointState }> {
+  const found = findCheckpoint(dir);
+  if (!found) throw new InputError('no checkpoint (state.json) here', dir);
+  const state = readJson<CheckpointState>(path.join(found, 'state.json'));
+  if (!Number.isInteger(state.step) || state.step < 0) {
+    throw new InputError(
+      'step must be a non-negative integer',
+      path.join(found, 'state.json'),
+      undefined,
+      'step',
+    );
+  }
+  const loaded = loadEncoder(found, opts);
+  let optimizer: O | undefined;
+  if (makeOptimizer) {
+    optimizer = makeOptimizer(loaded.model);
+    if (fs.existsSync(path.join(found, 'optimizer.json'))) {
+      const weights = readWeights(found, 'optimizer.json');
+      try {
+        await optimizer.setWeights(weights);
+      } finally {
+        // tf.train optimizers keep the tensors they are given (as variables' initial values are copied).
+        tf.dispose(weights.filter((w) => !w.tensor.isDisposed).map((w) => w.tensor));
+      }
+    }
+  }
+  return { ...loaded, optimizer, state };
+}

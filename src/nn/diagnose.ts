@@ -1,0 +1,120 @@
+/**
+ * Gradient-flow diagnostics for any TF.js model: per-parameter and per-layer gradient norms, weight
+ * norms, and the relative size of the update an optimizer step would make (‖Δw‖/‖w‖).
+ *
+ * Models: a `Module` (parameters by path), a Map name → variable, or a list of { name, variable }
+ * (e.g. a tfjs-layers model's `model.trainableWeights.map(w => ({ name: w.name, variable: w.read() }))`,
+ * whose reads are the underlying `tf.Variable`s).
+ * Update ratios: 'sgd' gives lr·‖g‖/‖w‖; 'adam' gives the first Adam step, lr·‖g/(|g|+ε)‖/‖w‖ (Adam's
+ * first update is ≈ lr·sign(g), so this ratio shows which weights move fastest relative to their size).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from './module.js';
+
+export type DiagnosableModel = Module | Map<string, tf.Variable> | { name: string; variable: tf.Variable }[];
+
+export interface ParamDiagnostics {
+  name: string;
+  /** Group name: 'layers.3' for a path containing it, else the first path component. */
+  group: string;
+  size: number;
+  gradNorm: number;
+  weightNorm: number;
+  /** ‖Δw‖ for one step of the chosen rule. */
+  updateNorm: number;
+  /** ‖Δw‖/‖w‖ (Infinity when ‖w‖ = 0 and the step is not zero). */
+  updateRatio: number;
+}
+
+export interface GroupDiagnostics {
+  group: string;
+  /** Root of the sum of squares over the group's parameters. */
+  gradNorm: number;
+  weightNorm: number;
+  updateNorm: number;
+  updateRatio: number;
+}
+
+export interface GradientReport {
+  loss: number;
+  params: ParamDiagnostics[];
+  /** Groups in order of first appearance (embeddings, layers.0, layers.1, …). */
+  groups: GroupDiagnostics[];
+}
+
+export interface DiagnoseOptions {
+  lr?: number;
+  rule?: 'sgd' | 'adam';
+  epsilon?: number;
+  /** Group names from parameter names; default as documented on ParamDiagnostics.group. */
+  groupOf?: (name: string) => string;
+}
+
+function namedVariables(model: DiagnosableModel): [string, tf.Variable][] {
+  if (model instanceof Module) return [...model.namedParameters()].filter(([, v]) => v.trainable);
+  if (model instanceof Map) return [...model].filter(([, v]) => v.trainable);
+  return model.map((p) => [p.name, p.variable]);
+}
+
+export function defaultGroup(name: string): string {
+  const m = /(^|\.)(layers?|blocks?|h)\.(\d+)(\.|$)/.exec(name);
+  if (m) return name.slice(0, m.index + m[1].length + m[2].length + 1 + m[3].length);
+  return name.split(/[./]/)[0];
+}
+
+const ratio = (u: number, w: number) => (w > 0 ? u / w : u > 0 ? Infinity : 0);
+
+/** Computes gradients of `loss(model, batch)` and summarizes them; no weight is changed. */
+export function diagnoseGradients<M extends DiagnosableModel, B>(
+  model: M,
+  batch: B,
+  loss: (model: M, batch: B) => tf.Scalar,
+  opts: DiagnoseOptions = {},
+): GradientReport {
+  const lr = opts.lr ?? 1e-4;
+  const eps = opts.epsilon ?? 1e-6;
+  const groupOf = opts.groupOf ?? defaultGroup;
+  const vars = namedVariables(model);
+  const { value, grads } = tf.variableGrads(
+    () => loss(model, batch),
+    vars.map(([, v]) => v),
+  );
+  const params: ParamDiagnostics[] = vars.map(([name, v]) => {
+    const g = grads[v.name];
+    const [gradNorm, weightNorm, stepNorm] = tf.tidy(() => {
+      if (!g) return [0, Math.sqrt(tf.sum(tf.square(v)).dataSync()[0]), 0];
+      const step = opts.rule === 'adam' ? tf.div(g, tf.add(tf.abs(g), eps)) : g;
+      return [tf.sum(tf.square(g)), tf.sum(tf.square(v)), tf.sum(tf.square(step))].map((t) =>
+        Math.sqrt(t.dataSync()[0]),
+      );
+    });
+    const updateNorm = lr * stepNorm;
+    return {
+      name,
+      group: groupOf(name),
+      size: v.size,
+      gradNorm,
+      weightNorm,
+      updateNorm,
+      updateRatio: ratio(updateNorm, weightNorm),
+    };
+  });
+  const lossValue = value.dataSync()[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  return { loss: lossValue, params, groups: groupSummary(params) };
+}
+
+function groupSummary(params: ParamDiagnostics[]): GroupDiagnostics[] {
+  const acc = new Map<string, { g: number; w: number; u: number }>();
+  for (const p of params) {
+    const a = acc.get(p.group) ?? { g: 0, w: 0, u: 0 };
+    a.g += p.gradNorm ** 2;
+    a.w += p.weightNorm ** 2;
+    a.u += p.updateNorm ** 2;
+    acc.set(p.group, a);
+  }
+  return [...acc].map(([group, a]) => {
+    const [gradNorm, weightNorm, updateNorm] = [a.g, a.w, a.u].map(Math.sqrt);
+    return { group, gradNorm, weightNorm, updateNorm, updateRatio: ratio(updateNorm, weightNorm) };
+  });
+}

@@ -1,0 +1,99 @@
+/** Basic layers on the `Module` pattern: Linear, LayerNorm, Embedding, plus GELU and dropout. */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from './module.js';
+import { initTensor, type InitSpec } from './init.js';
+import { Rng } from '../util/rng.js';
+
+/** y = x·W + b, with W shaped [in, out] (the TF/Keras layout). Accepts any leading dimensions. */
+export class Linear extends Module {
+  readonly kernel: tf.Variable;
+  readonly bias?: tf.Variable;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    init: InitSpec,
+    rng: Rng,
+    opts: { bias?: boolean } = {},
+  ) {
+    super();
+    this.kernel = this.param('kernel', initTensor(init, [inFeatures, outFeatures], rng));
+    if (opts.bias ?? true) this.bias = this.param('bias', tf.zeros([outFeatures]));
+  }
+
+  apply(x: tf.Tensor): tf.Tensor {
+    const lead = x.shape.slice(0, -1);
+    const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+    const y = this.bias
+      ? tf.fused.matMul({ a: x2, b: this.kernel as tf.Tensor2D, bias: this.bias })
+      : tf.matMul(x2, this.kernel as tf.Tensor2D);
+    return tf.reshape(y, [...lead, this.outFeatures]);
+  }
+}
+
+/** Layer normalisation over the last axis: γ·(x − μ)/√(σ² + ε) + β. */
+export class LayerNorm extends Module {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-12,
+  ) {
+    super();
+    this.gamma = this.param('gamma', tf.ones([dim]));
+    this.beta = this.param('beta', tf.zeros([dim]));
+  }
+
+  apply(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      const norm = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
+      return tf.add(tf.mul(norm, this.gamma), this.beta);
+    });
+  }
+}
+
+/** A lookup table [count, dim]; `apply(ids)` gathers rows. */
+export class Embedding extends Module {
+  readonly table: tf.Variable;
+
+  constructor(
+    readonly count: number,
+    readonly dim: number,
+    init: InitSpec,
+    rng: Rng,
+  ) {
+    super();
+    this.table = this.param('table', initTensor(init, [count, dim], rng));
+  }
+
+  apply(ids: tf.Tensor): tf.Tensor {
+    return tf.gather(this.table, ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32'));
+  }
+}
+
+/** GELU, exact form x·Φ(x) = x·(1 + erf(x/√2))/2, as in BERT. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
+}
+
+/** Where dropout seeds come from: a stream that a trainer can reset (e.g. per step, for exact resumes). */
+export class SeedStream {
+  private rng: Rng;
+  constructor(seed: number) {
+    this.rng = new Rng(seed);
+  }
+  reseed(seed: number): void {
+    this.rng = new Rng(seed);
+  }
+  seed(): number {
+    return this.rng.seed();
+  }
+}
+
+/** Inverted dropout when `training` and rate > 0; seeds come from `seeds` so runs are reproducible. */
+export function dropout(x: tf.Tensor, rate: number, training: boolean, seeds: { seed(): number }): tf.Tensor {
+  if (!training || rate <= 0) return x;
+  return tf.dropout(x, rate, undefined, seeds.seed());
+}
