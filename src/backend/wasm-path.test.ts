@@ -16,9 +16,12 @@ test(
   { skip: process.env.KEXUE_BACKEND === 'wasm' && 'already on wasm' },
   () => {
     const dirs = CORE.map((d) => `${dist}${d}`).filter((d) => fs.existsSync(d));
-    const r = spawnSync(process.execPath, ['--test', ...dirs], {
+    // Without NODE_TEST_CONTEXT the child reports in TAP on stdout rather than to this runner.
+    const env = { ...process.env, KEXUE_BACKEND: 'wasm', KEXUE_QUIET: '1' };
+    delete env.NODE_TEST_CONTEXT;
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...dirs], {
       encoding: 'utf8',
-      env: { ...process.env, KEXUE_BACKEND: 'wasm', KEXUE_QUIET: '1' },
+      env,
     });
     const summary = r.stdout.split('\n').filter((l) => /^# (tests|pass|fail)/.test(l));
     assert.equal(

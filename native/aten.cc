@@ -1,0 +1,329 @@
+// kexue_aten: a thin, generic Node binding over ATen (libtorch 1.13).
+//
+// Tensors live in a native table keyed by integer ids; JS holds only the id. Any ATen operator is
+// reachable through the dispatcher by schema name ("aten::add", overload "Tensor"): JS resolves an
+// operator once to a handle, then calls it with an argument array. Arguments are converted by the
+// operator's schema (Tensor <- id, int[] <- number[], Scalar <- number, ScalarType <- dtype string,
+// missing trailing arguments <- schema defaults), so the binding needs no per-op code.
+#include <napi.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/InferenceMode.h>
+
+#include <malloc.h>
+
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+std::unordered_map<int64_t, at::Tensor> g_tensors;
+int64_t g_next_id = 1;
+std::vector<c10::OperatorHandle> g_ops;
+
+int64_t Put(at::Tensor t) {
+  const int64_t id = g_next_id++;
+  g_tensors.emplace(id, std::move(t));
+  return id;
+}
+
+const at::Tensor& Get(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "expected a tensor id");
+  auto it = g_tensors.find(v.As<Napi::Number>().Int64Value());
+  if (it == g_tensors.end()) throw Napi::Error::New(env, "unknown tensor id (already disposed?)");
+  return it->second;
+}
+
+at::ScalarType ParseDtype(Napi::Env env, const std::string& s) {
+  if (s == "float32") return at::kFloat;
+  if (s == "int32") return at::kInt;
+  if (s == "bool") return at::kBool;
+  if (s == "float64") return at::kDouble;
+  if (s == "int64") return at::kLong;
+  if (s == "complex64") return at::kComplexFloat;
+  throw Napi::TypeError::New(env, "unsupported dtype " + s);
+}
+
+const char* DtypeName(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kInt: return "int32";
+    case at::kBool: return "bool";
+    case at::kDouble: return "float64";
+    case at::kLong: return "int64";
+    case at::kComplexFloat: return "complex64";
+    default: return "other";
+  }
+}
+
+std::vector<int64_t> IntList(Napi::Env env, const Napi::Value& v) {
+  std::vector<int64_t> out;
+  if (v.IsNumber()) {
+    out.push_back(v.As<Napi::Number>().Int64Value());
+    return out;
+  }
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "expected an int list");
+  auto a = v.As<Napi::Array>();
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(a.Get(i).As<Napi::Number>().Int64Value());
+  return out;
+}
+
+at::Scalar ToScalar(const Napi::Value& v) {
+  if (v.IsBoolean()) return at::Scalar(v.As<Napi::Boolean>().Value());
+  const double d = v.As<Napi::Number>().DoubleValue();
+  // Integral JS numbers become integer scalars so that int tensors stay int (torch promotion rules).
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+
+c10::IValue Convert(Napi::Env env, const c10::TypePtr& type, const Napi::Value& v);
+
+c10::IValue ConvertList(Napi::Env env, const c10::TypePtr& elem, const Napi::Value& v) {
+  switch (elem->kind()) {
+    case c10::TypeKind::TensorType: {
+      auto a = v.As<Napi::Array>();
+      c10::List<at::Tensor> list;
+      list.reserve(a.Length());
+      for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(Get(env, a.Get(i)));
+      return list;
+    }
+    case c10::TypeKind::OptionalType: {  // Tensor?[] (aten::index)
+      auto a = v.As<Napi::Array>();
+      c10::List<c10::optional<at::Tensor>> list;
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        Napi::Value e = a.Get(i);
+        if (e.IsNull() || e.IsUndefined()) list.push_back(c10::nullopt);
+        else list.push_back(Get(env, e));
+      }
+      return list;
+    }
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType: return c10::List<int64_t>(IntList(env, v));
+    case c10::TypeKind::FloatType: {
+      auto a = v.As<Napi::Array>();
+      c10::List<double> list;
+      for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(a.Get(i).As<Napi::Number>().DoubleValue());
+      return list;
+    }
+    case c10::TypeKind::BoolType: {
+      auto a = v.As<Napi::Array>();
+      c10::List<bool> list;
+      for (uint32_t i = 0; i < a.Length(); ++i) list.push_back(a.Get(i).ToBoolean().Value());
+      return list;
+    }
+    default: throw Napi::TypeError::New(env, std::string("unsupported list element type ") + elem->str());
+  }
+}
+
+c10::IValue Convert(Napi::Env env, const c10::TypePtr& type, const Napi::Value& v) {
+  switch (type->kind()) {
+    case c10::TypeKind::OptionalType:
+      if (v.IsNull() || v.IsUndefined()) return c10::IValue();
+      return Convert(env, type->castRaw<c10::OptionalType>()->getElementType(), v);
+    case c10::TypeKind::TensorType: return Get(env, v);
+    case c10::TypeKind::ListType: return ConvertList(env, type->castRaw<c10::ListType>()->getElementType(), v);
+    case c10::TypeKind::IntType:
+    case c10::TypeKind::SymIntType:
+    case c10::TypeKind::ScalarTypeType:
+      if (v.IsString()) return static_cast<int64_t>(ParseDtype(env, v.As<Napi::String>().Utf8Value()));
+      if (v.IsBoolean()) return static_cast<int64_t>(v.As<Napi::Boolean>().Value());
+      return v.As<Napi::Number>().Int64Value();
+    case c10::TypeKind::FloatType: return v.As<Napi::Number>().DoubleValue();
+    case c10::TypeKind::BoolType: return v.ToBoolean().Value();
+    case c10::TypeKind::NumberType: return ToScalar(v);
+    case c10::TypeKind::StringType: return v.As<Napi::String>().Utf8Value();
+    default: throw Napi::TypeError::New(env, std::string("unsupported argument type ") + type->str());
+  }
+}
+
+// Canonical storage dtypes are float32 / int32 / bool: ATen results in int64 or float64 are narrowed.
+at::Tensor Canonical(at::Tensor t) {
+  switch (t.scalar_type()) {
+    case at::kLong: return t.to(at::kInt);
+    case at::kDouble: return t.to(at::kFloat);
+    default: return t;
+  }
+}
+
+// mode: 0 = canonical dtype, 1 = cast to `want`, 2 = raw (keep int64/float64 intermediates).
+Napi::Value ResultToJs(Napi::Env env, const c10::IValue& r, at::ScalarType want, int mode) {
+  if (r.isTensor()) {
+    at::Tensor t = r.toTensor();
+    if (mode == 1 && t.scalar_type() != want) t = t.to(want);
+    else if (mode == 0) t = Canonical(t);
+    return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+  }
+  if (r.isTensorList()) {
+    auto list = r.toTensorList();
+    auto a = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); ++i) a.Set(i, ResultToJs(env, c10::IValue(list.get(i)), want, mode));
+    return a;
+  }
+  if (r.isInt()) return Napi::Number::New(env, static_cast<double>(r.toInt()));
+  if (r.isDouble()) return Napi::Number::New(env, r.toDouble());
+  if (r.isBool()) return Napi::Boolean::New(env, r.toBool());
+  if (r.isNone()) return env.Null();
+  throw Napi::TypeError::New(env, "unsupported return type " + r.tagKind());
+}
+
+// op(name, overload) -> handle
+Napi::Value Op(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = info[0].As<Napi::String>();
+  const std::string overload = info[1].As<Napi::String>();
+  auto h = c10::Dispatcher::singleton().findSchema({name, overload});
+  if (!h) throw Napi::Error::New(env, "no ATen operator " + name + "." + overload);
+  g_ops.push_back(*h);
+  return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
+}
+
+// call(handle, args[], mode?) -> id | id[] | number; mode: a dtype to cast tensor results to, or "raw".
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto idx = info[0].As<Napi::Number>().Uint32Value();
+  if (idx >= g_ops.size()) throw Napi::Error::New(env, "bad operator handle");
+  const auto& op = g_ops[idx];
+  const auto& schema = op.schema();
+  const auto& formals = schema.arguments();
+  auto args = info[1].As<Napi::Array>();
+  const uint32_t n = args.Length();
+  int mode = 0;
+  at::ScalarType want = at::kFloat;
+  if (info.Length() > 2 && info[2].IsString()) {
+    const std::string m = info[2].As<Napi::String>();
+    if (m == "raw") mode = 2;
+    else { mode = 1; want = ParseDtype(env, m); }
+  }
+  std::vector<c10::IValue> stack;
+  stack.reserve(formals.size());
+  for (size_t i = 0; i < formals.size(); ++i) {
+    const auto& f = formals[i];
+    Napi::Value v = i < n ? args.Get(static_cast<uint32_t>(i)) : env.Undefined();
+    if (v.IsUndefined() && f.default_value()) {
+      stack.push_back(*f.default_value());
+    } else {
+      stack.push_back(Convert(env, f.type(), v));
+    }
+  }
+  try {
+    c10::InferenceMode guard;
+    op.callBoxed(&stack);
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, schema.name() + ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, schema.name() + ": " + e.what());
+  }
+  if (stack.size() == 1) return ResultToJs(env, stack[0], want, mode);
+  auto a = Napi::Array::New(env, stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) a.Set(i, ResultToJs(env, stack[i], want, mode));
+  return a;
+}
+
+// fromData(typedArray, shape, dtype) -> id (copies)
+Napi::Value FromData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto shape = IntList(env, info[1]);
+  const auto dtype = ParseDtype(env, info[2].As<Napi::String>());
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+  if (info[0].IsTypedArray()) {
+    auto ta = info[0].As<Napi::TypedArray>();
+    const size_t bytes = t.numel() * t.element_size();
+    if (ta.ByteLength() != bytes) throw Napi::RangeError::New(env, "data size does not match shape/dtype");
+    auto* src = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    if (bytes > 0) std::memcpy(t.data_ptr(), src, bytes);
+  } else {
+    t.zero_();
+  }
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+}
+
+// toData(id) -> Float32Array | Int32Array | Uint8Array (copy)
+Napi::Value ToData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor t = Canonical(Get(env, info[0])).contiguous();
+  const size_t n = t.numel();
+  const size_t bytes = n * t.element_size();
+  auto buf = Napi::ArrayBuffer::New(env, bytes);
+  if (bytes > 0) std::memcpy(buf.Data(), t.data_ptr(), bytes);
+  switch (t.scalar_type()) {
+    case at::kFloat: return Napi::Float32Array::New(env, n, buf, 0);
+    case at::kInt: return Napi::Int32Array::New(env, n, buf, 0);
+    case at::kBool: return Napi::Uint8Array::New(env, n, buf, 0);
+    case at::kComplexFloat: return Napi::Float32Array::New(env, 2 * n, buf, 0);
+    default: throw Napi::TypeError::New(env, "cannot read dtype");
+  }
+}
+
+Napi::Value Free(const Napi::CallbackInfo& info) {
+  g_tensors.erase(info[0].As<Napi::Number>().Int64Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value Shape(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env, info[0]);
+  auto a = Napi::Array::New(env, t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, t.size(i)));
+  return a;
+}
+
+Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), DtypeName(Get(info.Env(), info[0]).scalar_type()));
+}
+
+Napi::Value Count(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(g_tensors.size()));
+}
+
+// Bytes held by live tensors (a view counts its base storage once per id; an upper bound).
+Napi::Value Bytes(const Napi::CallbackInfo& info) {
+  double total = 0;
+  for (const auto& kv : g_tensors) total += static_cast<double>(kv.second.storage().nbytes());
+  return Napi::Number::New(info.Env(), total);
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value GetThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value Seed(const Napi::CallbackInfo& info) {
+  at::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
+}
+
+// Returns freed heap memory to the OS (glibc), so that RSS readings in leak checks show live memory.
+Napi::Value Trim(const Napi::CallbackInfo& info) {
+  malloc_trim(0);
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("op", Napi::Function::New(env, Op));
+  exports.Set("call", Napi::Function::New(env, Call));
+  exports.Set("fromData", Napi::Function::New(env, FromData));
+  exports.Set("toData", Napi::Function::New(env, ToData));
+  exports.Set("free", Napi::Function::New(env, Free));
+  exports.Set("shape", Napi::Function::New(env, Shape));
+  exports.Set("dtype", Napi::Function::New(env, Dtype));
+  exports.Set("count", Napi::Function::New(env, Count));
+  exports.Set("bytes", Napi::Function::New(env, Bytes));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("seed", Napi::Function::New(env, Seed));
+  exports.Set("trim", Napi::Function::New(env, Trim));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kexue_aten, Init)

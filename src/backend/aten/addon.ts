@@ -1,0 +1,50 @@
+/** Loads the native addon (build/Release/kexue_aten.node, built by `npm run build:native`). */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** Argument accepted by the generic op surface: tensor ids, numbers, int lists, dtype strings, null. */
+export type OpArg = number | boolean | string | null | undefined | readonly (number | boolean | null)[];
+
+export interface AtenAddon {
+  /** Resolves an ATen operator ("aten::add", overload "Tensor") to a handle. */
+  op(name: string, overload: string): number;
+  /** Calls an operator; `mode` is a dtype to cast tensor results to, or 'raw' to keep int64/float64. */
+  call(handle: number, args: readonly OpArg[], mode?: string): number | (number | number[])[];
+  fromData(
+    values: Float32Array | Int32Array | Uint8Array | null,
+    shape: readonly number[],
+    dtype: string,
+  ): number;
+  toData(id: number): Float32Array | Int32Array | Uint8Array;
+  free(id: number): void;
+  shape(id: number): number[];
+  dtype(id: number): string;
+  count(): number;
+  bytes(): number;
+  setThreads(n: number): void;
+  getThreads(): number;
+  seed(n: number): void;
+  /** Returns freed heap pages to the OS (malloc_trim), for RSS readings in leak checks. */
+  trim(): void;
+}
+
+let cached: AtenAddon | null | undefined;
+
+/** The addon, or null when it is not built or libtorch cannot be loaded (never throws). */
+export function loadAddon(): AtenAddon | null {
+  if (cached !== undefined) return cached;
+  // libgomp reads this when libtorch loads: busy-waiting OpenMP workers collapse throughput (10-20x on
+  // element-wise ops) whenever other processes share the cores, so wait passively unless told otherwise.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  try {
+    const require = createRequire(import.meta.url);
+    // dist/backend/aten/ -> package root; KEXUE_ATEN_ADDON points elsewhere (tests use it to simulate absence).
+    const file =
+      process.env.KEXUE_ATEN_ADDON ??
+      fileURLToPath(new URL('../../../build/Release/kexue_aten.node', import.meta.url));
+    cached = require(file) as AtenAddon;
+  } catch {
+    cached = null;
+  }
+  return cached;
+}

@@ -1,0 +1,263 @@
+/**
+ * The 'aten' backend against the tfjs `cpu` backend (the reference implementation) on the kernels training
+ * uses, its gradients, memory accounting, and a leak check over a few hundred training steps.
+ * Skipped when the addon is not built.
+ */
+import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-layers'; // registers the ops' gradients
+import { isAvailable } from './index.js';
+import { loadAddon } from './addon.js';
+
+const available = isAvailable();
+const skip = available ? false : 'aten addon not built';
+const TOL = 1e-4; // relative, float32 with differing summation orders
+
+/** Runs f on cpu and on aten; returns both flattened results. */
+async function both(f: () => tf.Tensor | tf.Tensor[]): Promise<[number[][], number[][]]> {
+  const run = async (name: string): Promise<number[][]> => {
+    await tf.setBackend(name);
+    const out = tf.tidy(f);
+    const list = Array.isArray(out) ? out : [out];
+    const vals = list.map((t) => Array.from(t.dataSync()));
+    tf.dispose(list);
+    return vals;
+  };
+  return [await run('cpu'), await run('aten')];
+}
+
+function close(a: number[][], b: number[][], tol = TOL): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) {
+    assert.equal(a[i].length, b[i].length, `output ${i} size`);
+    const scale = Math.max(1, ...a[i].map(Math.abs));
+    for (let j = 0; j < a[i].length; j++) {
+      const d = Math.abs(a[i][j] - b[i][j]);
+      assert.ok(
+        d <= tol * scale || (Number.isNaN(a[i][j]) && Number.isNaN(b[i][j])),
+        `output ${i}[${j}]: ${a[i][j]} vs ${b[i][j]}`,
+      );
+    }
+  }
+}
+
+/** Deterministic inputs (tf.random* would draw different streams per call). */
+function det(shape: number[], k = 1): tf.Tensor {
+  const n = shape.reduce((p, c) => p * c, 1);
+  return tf.tensor(
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 * k + k)),
+    shape,
+  );
+}
+
+test('element-wise, broadcasting, comparisons and reductions match cpu', { skip }, async () => {
+  close(
+    ...(await both(() => {
+      const a = det([3, 4, 5]);
+      const b = det([4, 1], 2);
+      const i = tf.tensor([3, -7, 8, 0], [4], 'int32');
+      return [
+        tf.add(a, b),
+        tf.sub(a, b),
+        tf.mul(a, b),
+        tf.div(a, tf.add(b, 2)),
+        tf.maximum(a, b),
+        tf.pow(tf.abs(a), b),
+        tf.cast(tf.greater(a, b), 'float32'),
+        tf.sum(a, [0, 2]),
+        tf.mean(a, 1, true),
+        tf.max(a),
+        tf.min(a, -1),
+        tf.prod(tf.add(a, 1.5), [0, 1]),
+        tf.cast(tf.argMax(a, 2), 'float32'),
+        tf.softmax(a),
+        tf.logSoftmax(a),
+        tf.cumsum(a, 1, true, true),
+        tf.floorDiv(i, tf.scalar(2, 'int32')),
+        tf.mod(i, tf.scalar(3, 'int32')),
+        tf.sum(i),
+        tf.cast(tf.all(tf.greater(a, -2), 1), 'float32'),
+        tf.step(a, 0.1),
+        tf.sign(a),
+        tf.relu6(tf.mul(a, 8)),
+        tf.leakyRelu(a, 0.3),
+        tf.elu(a),
+        tf.selu(a),
+        tf.sigmoid(a),
+        tf.tanh(a),
+        tf.softplus(a),
+        tf.clipByValue(a, -0.2, 0.3),
+      ];
+    })),
+  );
+});
+
+test('shape and indexing kernels match cpu', { skip }, async () => {
+  close(
+    ...(await both(() => {
+      const a = det([4, 5, 6]);
+      const idx = tf.tensor([3, 0, 2, 3], [2, 2], 'int32');
+      const seg = tf.tensor1d([1, 0, 1, 2], 'int32');
+      return [
+        tf.transpose(a, [2, 0, 1]),
+        tf.slice(a, [1, 0, 2], [2, -1, 3]),
+        tf.stridedSlice(a, [3, 4, 0], [0, 0, 6], [-1, -2, 2]),
+        tf.concat([a, a], 1),
+        tf.stack([a, a], 3),
+        tf.tile(a, [1, 2, 1]),
+        tf.pad(
+          a,
+          [
+            [1, 0],
+            [0, 2],
+            [1, 1],
+          ],
+          0.5,
+        ),
+        tf.reverse(a, [0, 2]),
+        tf.gather(a, idx, 1),
+        tf.gatherND(a, idx),
+        tf.unsortedSegmentSum(a, seg, 3),
+        tf.oneHot(tf.tensor([0, 3, -1], [3], 'int32'), 4),
+        tf.where(tf.greater(a, 0), a, tf.neg(a)),
+        tf.scatterND(tf.tensor([[1], [3], [1]], [3, 1], 'int32'), tf.ones([3, 2]), [5, 2]),
+        ...tf.split(a, [2, 4], 2),
+        ...tf.unstack(a, 1),
+        ...Object.values(tf.topk(tf.reshape(a, [20, 6]), 3)),
+      ];
+    })),
+  );
+});
+
+test(
+  'matmul, conv, depthwise conv, pooling and batch norm (and their gradients) match cpu',
+  { skip },
+  async () => {
+    close(
+      ...(await both(() => {
+        const x = det([2, 9, 9, 3]);
+        const w = det([3, 3, 3, 4], 2);
+        const dw = det([3, 3, 3, 2], 3);
+        const a = det([2, 5, 7]);
+        const b = det([2, 4, 7], 2);
+        const loss = (xx: tf.Tensor, ww: tf.Tensor, dd: tf.Tensor, aa: tf.Tensor): tf.Scalar => {
+          const c = tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 2, 'same');
+          const d = tf.depthwiseConv2d(xx as tf.Tensor4D, dd as tf.Tensor4D, 1, 'valid');
+          const m = tf.maxPool(c, 2, 2, 'same');
+          const p = tf.avgPool(d, 3, 2, 'same');
+          const bn = tf.batchNorm(
+            c,
+            tf.mean(c, [0, 1, 2]),
+            tf.add(tf.moments(c, [0, 1, 2]).variance, 0.1),
+            tf.fill([4], 0.2),
+            tf.fill([4], 1.5),
+            1e-3,
+          );
+          const mm = tf.matMul(aa, b, false, true);
+          return tf.addN([
+            tf.sum(tf.square(m)),
+            tf.sum(tf.sin(p)),
+            tf.sum(tf.tanh(bn)),
+            tf.sum(tf.square(mm)),
+          ]) as tf.Scalar;
+        };
+        const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor, dd: tf.Tensor, aa: tf.Tensor) =>
+          loss(xx, ww, dd, aa),
+        );
+        return [
+          loss(x, w, dw, a),
+          ...g([x, w, dw, a]),
+          tf.matMul(tf.transpose(a, [0, 2, 1]), tf.transpose(b, [0, 2, 1]), true, false),
+        ];
+      })),
+      1e-3,
+    );
+  },
+);
+
+test('memory accounting: dispose frees the native tensor', { skip }, async () => {
+  await tf.setBackend('aten');
+  const addon = loadAddon()!;
+  const before = tf.memory().numTensors;
+  const nativeBefore = addon.count();
+  const t = tf.tidy(() => tf.add(tf.ones([100, 100]), 1));
+  assert.equal(tf.memory().numTensors, before + 1);
+  assert.equal(addon.count(), nativeBefore + 1);
+  assert.ok(tf.memory().numBytes >= 4e4);
+  t.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(addon.count(), nativeBefore);
+});
+
+test('a kernel without a native version falls back to cpu', { skip }, async () => {
+  await tf.setBackend('aten');
+  const r = tf.linspace(0, 1, 5);
+  assert.deepEqual(Array.from(r.dataSync()), [0, 0.25, 0.5, 0.75, 1]);
+  const s = tf.tensor(['a', 'bb']);
+  assert.deepEqual(tf.reshape(s, [2, 1]).dataSync(), ['a', 'bb']);
+  const c = tf.complex([1, 2], [3, 4]);
+  assert.deepEqual(Array.from(tf.real(tf.add(c, c)).dataSync()), [2, 4]);
+  tf.dispose([r, s, c]);
+});
+
+test('no leaks: tensor count and RSS flat over 300 MLP training steps', { skip }, async () => {
+  await tf.setBackend('aten');
+  const addon = loadAddon()!;
+  const w1 = tf.variable(tf.mul(det([64, 128]), 0.1));
+  const w2 = tf.variable(tf.mul(det([128, 10], 2), 0.1));
+  const x = det([32, 64], 3);
+  const y = tf.oneHot(
+    tf.tensor(
+      Array.from({ length: 32 }, (_, i) => i % 10),
+      [32],
+      'int32',
+    ),
+    10,
+  );
+  const opt = tf.train.adam(1e-3);
+  const step = (): number => {
+    const loss = opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(y, tf.matMul(tf.relu(tf.matMul(x, w1)), w2)),
+      true,
+    )!;
+    const v = loss.dataSync()[0];
+    loss.dispose();
+    return v;
+  };
+  let first = 0;
+  for (let i = 0; i < 50; i++) first = step();
+  const tensors = tf.memory().numTensors;
+  const native = addon.count();
+  addon.trim();
+  const rss = process.memoryUsage().rss;
+  let last = first;
+  for (let i = 0; i < 300; i++) last = step();
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.equal(addon.count(), native);
+  addon.trim();
+  const growth = (process.memoryUsage().rss - rss) / 2 ** 20;
+  assert.ok(growth < 20, `RSS grew ${growth.toFixed(1)} MB`);
+  assert.ok(last < first, `loss ${first} -> ${last}`);
+  tf.dispose([w1, w2, x, y]);
+  opt.dispose();
+});
+
+test('without the addon, isAvailable() is false and kexue falls back to another backend', () => {
+  const script = [
+    "const aten = await import('./index.js');",
+    "const { initBackend } = await import('../index.js');",
+    'console.log(JSON.stringify([aten.isAvailable(), await initBackend({ quiet: true })]));',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: new URL('.', import.meta.url).pathname,
+    env: { ...process.env, KEXUE_ATEN_ADDON: '/nonexistent/kexue_aten.node', KEXUE_BACKEND: '' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const [avail, chosen] = JSON.parse(r.stdout.trim().split('\n').pop()!) as [boolean, string];
+  assert.equal(avail, false);
+  assert.notEqual(chosen, 'aten');
+});

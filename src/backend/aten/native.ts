@@ -1,0 +1,97 @@
+/**
+ * Helpers native kernels are written with. Every id an ATen call returns is scratch until `out()` hands it
+ * to the backend; the kernel wrapper frees the rest when the kernel returns or throws, so kernels need no
+ * manual disposal of intermediates.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AtenAddon, OpArg } from './addon.js';
+import type { AtenBackend } from './backend.js';
+
+let addon: AtenAddon;
+let backend: AtenBackend;
+const handles = new Map<string, number>();
+const scratch: number[] = [];
+const kept = new Set<number>();
+
+export function bindNative(a: AtenAddon, b: AtenBackend): void {
+  addon = a;
+  backend = b;
+}
+
+/** Thrown by a kernel for a case it leaves to the cpu fallback. */
+export class Unsupported extends Error {}
+
+function handle(key: string): number {
+  let h = handles.get(key);
+  if (h === undefined) {
+    const dot = key.indexOf('.');
+    const name = 'aten::' + (dot < 0 ? key : key.slice(0, dot));
+    h = addon.op(name, dot < 0 ? '' : key.slice(dot + 1));
+    handles.set(key, h);
+  }
+  return h;
+}
+
+/** Calls `aten::<name>.<overload>` (key "add.Tensor"); `mode` = dtype to cast to, or 'raw'. One tensor out. */
+export function run(key: string, args: readonly OpArg[], mode?: string): number {
+  const r = addon.call(handle(key), args, mode);
+  if (typeof r !== 'number') throw new Error(`aten::${key} returned several values`);
+  scratch.push(r);
+  return r;
+}
+
+/** Like `run` for operators returning several tensors (a tuple or a list). */
+export function runN(key: string, args: readonly OpArg[], mode?: string): number[] {
+  const r = addon.call(handle(key), args, mode);
+  const flat = (Array.isArray(r) ? r : [r]).flat() as number[];
+  scratch.push(...flat);
+  return flat;
+}
+
+export function shapeOf(id: number): number[] {
+  return addon.shape(id);
+}
+
+/** Native id of an input; cpu-held inputs never reach native kernels (the wrapper routes them to fallback). */
+export function idOf(t: tf.TensorInfo): number {
+  const e = backend.data.get(t.dataId)!;
+  const s = t.shape;
+  if (s.length === e.shape.length && s.every((d, i) => d === e.shape[i])) return e.id;
+  return run('reshape', [e.id, s]);
+}
+
+/** A kernel output sharing the input's data under another shape (what Reshape and Identity return). */
+export function share(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+  backend.incRef(t.dataId);
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+/** Hands a scratch id to the backend as a kernel output (cast to `dtype` if the ATen result differs). */
+export function out(id: number, dtype: tf.DataType): tf.TensorInfo {
+  let res = id;
+  if (addon.dtype(id) !== dtype) res = run('to.dtype', [id, dtype, false, false]);
+  // An input passed straight through gets its own id (the input's owner will free the original).
+  else if (!scratch.includes(id)) res = run('alias', [id]);
+  kept.add(res);
+  return backend.adopt(res, dtype);
+}
+
+/** Runs a kernel body, freeing the scratch ids it created that were not outputs. */
+export function scoped<T>(f: () => T): T {
+  const mark = scratch.length;
+  try {
+    return f();
+  } finally {
+    for (let i = scratch.length - 1; i >= mark; i--) {
+      const id = scratch[i];
+      if (kept.has(id)) kept.delete(id);
+      else addon.free(id);
+    }
+    scratch.length = mark;
+  }
+}
+
+/** Scalar literal as a native 0-d tensor of a dtype (for where/maximum etc. with tensor overloads). */
+export function scalar(value: number, dtype: string): number {
+  return run('scalar_tensor', [value, dtype]);
+}
