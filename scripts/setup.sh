@@ -25,15 +25,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ -f binding.gyp ]; then
-  if [ -f /usr/include/torch/csrc/api/include/torch/torch.h ] || [ -d /usr/include/ATen ]; then
-    if [ ! -f build/Release/kexue_aten.node ] || [ -n "$(find native binding.gyp -newer build/Release/kexue_aten.node -print -quit)" ]; then
-      echo "setup: building the native ATen backend"
-      npm run --silent build:native || echo "setup: native backend did not build; kexue will use wasm"
-    fi
-  else
-    echo "setup: libtorch-dev not installed; kexue will use the wasm backend"
-  fi
+# npm ci builds the addon through the package's install script; rebuild it when its sources changed.
+addon=build/Release/kexue_aten.node
+if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" -print -quit)" ]; then
+  bash scripts/build-native.sh
 fi
 
 npm run --silent build

@@ -18,3 +18,4 @@ export { Rng } from './util/rng.js';
 export * from './encoder/index.js';
 export * from './nn/index.js';
 export * from './tokenizers/index.js';
+export * from './cosent/index.js';

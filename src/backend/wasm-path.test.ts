@@ -17,7 +17,7 @@ test(
   () => {
     const dirs = CORE.map((d) => `${dist}${d}`).filter((d) => fs.existsSync(d));
     // Without NODE_TEST_CONTEXT the child reports in TAP on stdout rather than to this runner.
-    const env = { ...process.env, KEXUE_BACKEND: 'wasm', KEXUE_QUIET: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, KEXUE_BACKEND: 'wasm', KEXUE_QUIET: '1' };
     delete env.NODE_TEST_CONTEXT;
     const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', ...dirs], {
       encoding: 'utf8',

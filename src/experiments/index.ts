@@ -3,5 +3,8 @@
  */
 import type { Experiment } from './types.js';
 import { canExperiment } from './can.js';
+import { initExperiment } from './init.js';
+import { ganExperiment } from './gan.js';
+import { gradpenaltyExperiment } from './gradpenalty.js';
 
-export const experiments: Experiment[] = [canExperiment];
+export const experiments: Experiment[] = [canExperiment, initExperiment, ganExperiment, gradpenaltyExperiment];

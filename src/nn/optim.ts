@@ -57,8 +57,11 @@ export class AdamW implements StatefulOptimizer {
     };
     for (const [n, p] of params) {
       if (!p.trainable) continue;
-      this.m.set(n, tf.variable(tf.zerosLike(p), false));
-      this.v.set(n, tf.variable(tf.zerosLike(p), false));
+      // tf.variable copies its initial value: the zeros tensors are disposed by the tidy.
+      tf.tidy(() => {
+        this.m.set(n, tf.variable(tf.zerosLike(p), false));
+        this.v.set(n, tf.variable(tf.zerosLike(p), false));
+      });
     }
   }
 

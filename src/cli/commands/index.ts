@@ -1,8 +1,23 @@
 /** Every CLI command, in the order `kexue --help` lists them. */
 import type { Command } from '../command.js';
 import { canCommand } from './can.js';
+import { cosentCommand } from './cosent.js';
+import { encodeCommand } from './encode.js';
+import { searchCommand } from './search.js';
 import { experimentCommand } from './experiment.js';
 import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
+import { diagnoseCommand } from './diagnose.js';
+import { pretrainCommand } from './pretrain.js';
 
-export const commands: Command[] = [canCommand, experimentCommand, labCommand, reportCommand];
+export const commands: Command[] = [
+  canCommand,
+  cosentCommand,
+  encodeCommand,
+  experimentCommand,
+  labCommand,
+  reportCommand,
+  searchCommand,
+  diagnoseCommand,
+  pretrainCommand,
+];

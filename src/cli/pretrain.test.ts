@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend/index.js';
+import { loadEncoder } from '../encoder/index.js';
+import { readCorpus } from './commands/pretrain.js';
+
+await initBackend({ quiet: true });
+const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-pretrain-cli-'));
+const put = (name: string, data: string) => {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, data);
+  return f;
+};
+const kexue = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, KEXUE_QUIET: '1' },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+const headlines = ['今天天气很好', '我们去公园散步', '股市大涨三个百分点', '球队赢得了比赛', '新手机发布了'];
+const corpus = put('zh.txt', Array.from({ length: 120 }, (_, i) => headlines[i % 5] + i).join('\n') + '\n');
+const clue = put(
+  'clue.jsonl',
+  headlines.map((t, i) => JSON.stringify({ text: t, label: i })).join('\n') + '\n',
+);
+const tinyModel = ['--layers', '1', '--hidden', '16', '--heads', '2', '--seq', '16', '--batch-size', '4'];
+
+test('readCorpus: lines, paragraphs and the "text" of .jsonl records', () => {
+  const prose = put('prose.txt', 'It is a truth\nuniversally acknowledged.\n\n  Second\nparagraph.\n\n\n');
+  assert.deepEqual(readCorpus([prose], 'paragraphs'), [
+    'It is a truth universally acknowledged.',
+    'Second paragraph.',
+  ]);
+  assert.equal(readCorpus([prose]).length, 4);
+  assert.deepEqual(readCorpus([clue]), headlines);
+});
+
+test('kexue pretrain: trains, evaluates, writes a loadable model; --resume continues', () => {
+  const out = path.join(dir, 'run');
+  const args = ['pretrain', '--corpus', corpus, '--corpus', clue, ...tinyModel, '--eval-every', '2'];
+  const r = kexue(
+    ...args,
+    '--steps',
+    '4',
+    '--checkpoint-every',
+    '2',
+    '--held-out',
+    '0.2',
+    '--out',
+    out,
+    '--json',
+  );
+  assert.equal(r.code, 0, r.err);
+  const res = JSON.parse(r.out) as { history: { step: number; evalAccuracy: number }[]; vocabSize: number };
+  assert.deepEqual(
+    res.history.map((h) => h.step),
+    [2, 4],
+  );
+  assert.ok(res.history.every((h) => h.evalAccuracy >= 0 && h.evalAccuracy <= 1));
+  for (const f of [
+    'run.json',
+    'history.json',
+    'history.svg',
+    'model/config.json',
+    'model/vocab.txt',
+    'checkpoint/state.json',
+  ])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  const { model, tokenizer } = loadEncoder(path.join(out, 'model'));
+  assert.equal(model.config.layers, 1);
+  assert.equal(model.config.hidden, 16);
+  assert.equal(tokenizer?.vocab.size, res.vocabSize);
+  const y = tf.tidy(() => model.apply({ ids: tf.tensor2d([[2, 7, 8, 3]], [1, 4], 'int32') }).last);
+  assert.ok(Number.isFinite(tf.sum(y).dataSync()[0]));
+  model.dispose();
+
+  // Without --resume an existing run is not overwritten.
+  const again = kexue(...args, '--steps', '4', '--out', out);
+  assert.equal(again.code, 2);
+  assert.match(again.err, /--resume/);
+  const resumed = kexue('pretrain', '--out', out, '--resume', '--steps', '6');
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.out, /resumed at step 4/);
+  const hist = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')) as { step: number }[];
+  assert.deepEqual(
+    hist.map((h) => h.step),
+    [2, 4, 6],
+  );
+});
+
+test('kexue pretrain: bad input exits 2 with one line', () => {
+  const cases: [string[], RegExp][] = [
+    [['--out', path.join(dir, 'x')], /--corpus is required/],
+    [['--corpus', corpus], /--out is required/],
+    [['--corpus', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'x1')], /missing\.txt/],
+    [['--corpus', corpus, '--lang', 'fr', '--out', path.join(dir, 'x2')], /--lang/],
+    [['--corpus', corpus, '--hidden', '30', '--heads', '4', '--out', path.join(dir, 'x3')], /divisible/],
+    [['--corpus', corpus, '--steps', '0', '--out', path.join(dir, 'x4')], /--steps/],
+    [['--out', path.join(dir, 'x5'), '--resume'], /nothing to resume/],
+    [
+      ['--corpus', put('bad.jsonl', '{"text":"好"}\n{"label":1}\n'), '--out', path.join(dir, 'x6')],
+      /bad\.jsonl, line 2/,
+    ],
+    [
+      ['--corpus', corpus, ...tinyModel, '--batch-size', '1000', '--out', path.join(dir, 'x7')],
+      /fewer than one batch/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    const r = kexue('pretrain', ...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+  }
+});

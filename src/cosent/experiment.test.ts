@@ -1,0 +1,98 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initBackend } from '../backend/index.js';
+import { Encoder, saveEncoder } from '../encoder/index.js';
+import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
+import { Rng } from '../util/rng.js';
+import { STS_TASKS } from './compare.js';
+import { cosentExperiment } from './experiment.js';
+
+await initBackend({ quiet: true });
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-cosent-exp-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+// A stand-in data folder with the tasks' file layouts (ATEC train: id column; English STS-B: header).
+const letters = 'abcdef';
+const rng = new Rng(3);
+function rows(n: number, graded: boolean): string[] {
+  return Array.from({ length: n }, () => {
+    const a = Array.from({ length: 3 }, () => letters[rng.int(6)]);
+    const k = rng.int(4);
+    const b = a.map((c, i) => (i < k ? letters[rng.int(6)] : c));
+    return `${a.join(' ')}\t${b.join(' ')}\t${graded ? 3 - k : Number(k < 2)}`;
+  });
+}
+const dataDir = path.join(root, 'data');
+for (const t of STS_TASKS) {
+  for (const [file, n] of [
+    [t.train, 24],
+    [t.test, 12],
+  ] as const) {
+    let lines = rows(n, t.name.startsWith('STS-B'));
+    if (file.endsWith('.csv')) lines = lines.map((l, i) => `${i + 1}\t${l}`);
+    if (file.endsWith('.tsv')) lines = ['sentence1\tsentence2\tscore', ...lines];
+    fs.mkdirSync(path.dirname(path.join(dataDir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, file), lines.join('\n') + '\n');
+  }
+}
+const tok = CharTokenizer.build([letters.split('').join(' ')], ENGLISH_CHAR);
+const encoderDir = path.join(root, 'encoder');
+const enc = new Encoder({
+  vocabSize: tok.vocab.size,
+  hidden: 8,
+  layers: 1,
+  heads: 2,
+  intermediate: 16,
+  seed: 1,
+});
+await saveEncoder(encoderDir, enc, tok);
+enc.dispose();
+
+const ctx = {
+  budget: 'quick' as const,
+  seeds: [0, 1, 2, 3],
+  dataDir,
+  workDir: path.join(root, 'work'),
+  quiet: true,
+};
+const settings = { maxTrain: 16, maxTest: 12, epochs: 2, batchSize: 8, lr: 1e-3, maxLen: 16, seeds: 3 };
+
+test('the experiment runs every task × objective × 3 seeds and reports tables, chart and a measured verdict', async () => {
+  const exp = cosentExperiment({ encoders: { zh: encoderDir, en: encoderDir }, pooling: 'mean', settings });
+  assert.equal(exp.name, 'cosent');
+  const r = await exp.run(ctx);
+  const [last, first] = r.tables;
+  assert.deepEqual(
+    last.rows.map((row) => row[0]),
+    STS_TASKS.map((t) => t.name),
+  );
+  assert.equal(last.rows[0][1], 'train (16) → test (12)');
+  assert.equal(last.rows[0][5], 49.74);
+  const cells = [
+    ...last.rows.map((row) => row.slice(2, 5)),
+    ...first.rows.map((row) => row.slice(1, 4)),
+  ].flat();
+  assert.equal(cells.length, 2 * 3 * STS_TASKS.length);
+  for (const cell of cells) assert.match(String(cell), /^-?\d+\.\d\d ± \d+\.\d\d$/);
+  const chart = r.charts[0];
+  assert.equal(chart.series.length, 3);
+  assert.equal(chart.series[0].y.length, STS_TASKS.length);
+  // The verdict's average gap is the chart's average.
+  const avg = chart.series[0].y.reduce((a, b) => a + b, 0) / chart.series[0].y.length;
+  assert.ok(r.verdict.includes(Math.abs(avg).toFixed(2)), r.verdict);
+});
+
+test('tasks follow the encoders given; none is an input error', async () => {
+  const r = await cosentExperiment({
+    encoders: { en: encoderDir },
+    settings: { ...settings, epochs: 1, seeds: 1 },
+  }).run(ctx);
+  assert.deepEqual(
+    r.tables[0].rows.map((row) => row[0]),
+    ['STS-B (en)'],
+  );
+  await assert.rejects(cosentExperiment({ encoders: {} }).run(ctx), /needs at least one pretrained encoder/);
+});

@@ -1,0 +1,7 @@
+/** CoSENT sentence embeddings: the loss, Spearman evaluation, baselines, trainer. */
+export * from './loss.js';
+export * from './spearman.js';
+export * from './objectives.js';
+export * from './sentence-model.js';
+export * from './trainer.js';
+export * from './compare.js';

@@ -1,0 +1,168 @@
+/**
+ * The CoSENT loss (Su Jianlin, https://kexue.fm/archives/8847; reference code bojone/CoSENT; the same
+ * loss as `CoSENTLoss` in sentence-transformers and text2vec). With sᵢ = scale·cos(uᵢ, vᵢ):
+ *
+ *   loss = log(1 + Σ_{(i,j): labelᵢ > labelⱼ} exp(sⱼ − sᵢ))
+ *
+ * i.e. every pair whose gold order is known should have its cosines in that order; pairs with equal
+ * labels contribute nothing. Two exact forms:
+ *  - 'pairwise': the B×B matrix of sⱼ − sᵢ, masked to label-ordered pairs, then one log-sum-exp
+ *    (as in the reference code). O(B²) time and memory.
+ *  - 'sorted': sort by label; Σ_{j: lⱼ < lᵢ} exp(sⱼ) is a prefix sum over the groups before i's, so
+ *    log Σ exp(sⱼ − sᵢ) = P[start(i) − 1] − sᵢ with P the inclusive log-cum-sum-exp of s in label order
+ *    (the "suffix" form of the note, read from the other end). P comes from a Hillis–Steele scan of
+ *    log-add-exp, which never exponentiates a difference larger than 0, so it is stable for any scale.
+ *    O(B log B) time (sort and scan) and O(B) memory.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export type CosentMethod = 'pairwise' | 'sorted' | 'auto';
+
+/**
+ * 'auto' uses the pairwise form up to this batch size: it is a handful of kernels, while the scan
+ * costs ~2·log₂B small ones. Measured crossover (`npm run bench -- cosent`, aten, 2 busy cores): ~256.
+ */
+export const AUTO_PAIRWISE_MAX = 256;
+
+export interface CosentOptions {
+  /** Multiplies cosines before the exponent (the note's λ = 20, i.e. temperature 0.05). */
+  scale?: number;
+  /** Which exact form to compute; both give the same value and gradient (default 'auto'). */
+  method?: CosentMethod;
+}
+
+export type Labels = tf.Tensor1D | ArrayLike<number>;
+
+/** Smallest norm divided by, as in torch's F.normalize: a zero vector stays zero. */
+const NORM_EPS = 1e-12;
+
+/** Row-wise cosine similarity of two [B, d] tensors → [B]. */
+export function rowCosine(u: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const norm = (x: tf.Tensor2D) => tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1)), NORM_EPS);
+    return tf.div(tf.sum(tf.mul(u, v), 1), tf.mul(norm(u), norm(v))) as tf.Tensor1D;
+  });
+}
+
+export function labelArray(labels: Labels, batch: number): Float64Array {
+  const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
+  if (values.length !== batch)
+    throw new Error(`labels have ${values.length} entries, the batch has ${batch}`);
+  const out = Float64Array.from(values as ArrayLike<number>);
+  if (out.some((x) => !Number.isFinite(x))) throw new Error('labels must be finite numbers');
+  return out;
+}
+
+function checkPair(u: tf.Tensor2D, v: tf.Tensor2D): void {
+  if (u.rank !== 2 || !tf.util.arraysEqual(u.shape, v.shape)) {
+    throw new Error(`u and v must be [B, d] tensors of one shape (got [${u.shape}] and [${v.shape}])`);
+  }
+}
+
+/** log(1 + Σ exp(x)) over all entries of x, stably (the 0 is the "1 +"). */
+function logOnePlusSumExp(x: tf.Tensor): tf.Scalar {
+  return tf.logSumExp(tf.concat([tf.zeros([1]), tf.reshape(x, [-1])]));
+}
+
+/** O(B²) form on already scaled similarities s [B]. */
+export function cosentPairwise(s: tf.Tensor1D, labels: Float64Array): tf.Scalar {
+  return tf.tidy(() => {
+    const b = s.shape[0];
+    const mask = new Uint8Array(b * b);
+    let any = false;
+    for (let i = 0; i < b; i++) {
+      for (let j = 0; j < b; j++) {
+        if (labels[i] > labels[j]) {
+          mask[i * b + j] = 1;
+          any = true;
+        }
+      }
+    }
+    if (!any) return tf.mul(tf.sum(s), 0) as tf.Scalar;
+    const diff = tf.sub(tf.expandDims(s, 0), tf.expandDims(s, 1)); // [i, j] = sⱼ − sᵢ
+    // Masked entries get a finite very negative value: exp underflows to 0 and its gradient is 0.
+    const masked = tf.where(tf.tensor2d(mask, [b, b], 'bool'), diff, tf.fill([b, b], -1e12));
+    // Row-wise first, then over rows: two reductions of B terms each keep float32 sums accurate
+    // (one flat sum of B² terms drifts by ~1e-5 relative at B = 4,096 on wasm).
+    return logOnePlusSumExp(tf.logSumExp(masked, 1));
+  });
+}
+
+/** log(eᵃ + eᵇ) elementwise, as max + log1p(exp(−|a − b|)): the exponent is never positive. */
+function logAddExp(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  return tf.add(tf.maximum(a, b), tf.log1p(tf.exp(tf.neg(tf.abs(tf.sub(a, b))))));
+}
+
+/** Inclusive log-cum-sum-exp along a 1-D tensor: ⌈log₂ n⌉ rounds of a Hillis–Steele scan. */
+export function logCumSumExp(x: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    let acc: tf.Tensor1D = x;
+    for (let k = 1; k < n; k *= 2) {
+      // After this round acc[i] = log Σ exp over x[max(0, i − 2k + 1)..i]; the first k entries
+      // already hold their whole prefix and stay as they are.
+      const combined = logAddExp(tf.slice(acc, k, n - k), tf.slice(acc, 0, n - k));
+      acc = tf.concat([tf.slice(acc, 0, k), combined]) as tf.Tensor1D;
+    }
+    return acc;
+  });
+}
+
+/** Label order plus, for each position in it, the index of the last entry with a strictly smaller label. */
+function sortedPlan(labels: Float64Array): { order: Int32Array; rows: Int32Array; prev: Int32Array } {
+  const order = Int32Array.from(labels.keys()).sort((a, b) => labels[a] - labels[b]);
+  const rows: number[] = [];
+  const prev: number[] = [];
+  let groupStart = 0;
+  for (let p = 0; p < order.length; p++) {
+    if (p > 0 && labels[order[p]] !== labels[order[p - 1]]) groupStart = p;
+    if (groupStart > 0) {
+      rows.push(p);
+      prev.push(groupStart - 1);
+    }
+  }
+  return { order, rows: Int32Array.from(rows), prev: Int32Array.from(prev) };
+}
+
+/** O(B log B) form on already scaled similarities s [B]. */
+export function cosentSorted(s: tf.Tensor1D, labels: Float64Array): tf.Scalar {
+  return tf.tidy(() => {
+    const { order, rows, prev } = sortedPlan(labels);
+    if (rows.length === 0) return tf.mul(tf.sum(s), 0) as tf.Scalar;
+    const x = tf.gather(s, tf.tensor1d(order, 'int32'));
+    const prefix = logCumSumExp(x);
+    // For each i with a smaller label: log Σ_{j: lⱼ < lᵢ} exp(sⱼ − sᵢ) = P[start(i) − 1] − sᵢ.
+    const terms = tf.sub(
+      tf.gather(prefix, tf.tensor1d(prev, 'int32')),
+      tf.gather(x, tf.tensor1d(rows, 'int32')),
+    );
+    return logOnePlusSumExp(terms);
+  });
+}
+
+/** CoSENT loss on cosine similarities [B] (already computed) and labels [B]. */
+export function cosentFromCosines(cos: tf.Tensor1D, labels: Labels, opts: CosentOptions = {}): tf.Scalar {
+  const scale = opts.scale ?? 20;
+  if (!(scale > 0)) throw new Error(`scale must be > 0 (got ${scale})`);
+  const l = labelArray(labels, cos.shape[0]);
+  return tf.tidy(() => {
+    const s = tf.mul(cos, scale) as tf.Tensor1D;
+    const method = opts.method ?? 'auto';
+    const pairwise = method === 'pairwise' || (method === 'auto' && l.length <= AUTO_PAIRWISE_MAX);
+    return pairwise ? cosentPairwise(s, l) : cosentSorted(s, l);
+  });
+}
+
+/**
+ * CoSENT loss of sentence-vector pairs: u, v [B, d], labels [B] (binary or graded). Returns a scalar
+ * tensor; differentiable with respect to u and v.
+ */
+export function cosentLoss(
+  u: tf.Tensor2D,
+  v: tf.Tensor2D,
+  labels: Labels,
+  opts: CosentOptions = {},
+): tf.Scalar {
+  checkPair(u, v);
+  return tf.tidy(() => cosentFromCosines(rowCosine(u, v), labels, opts));
+}

@@ -1,0 +1,55 @@
+/**
+ * Spearman rank correlation, the STS evaluation metric: Pearson correlation of the ranks, tied values
+ * sharing the average of the ranks they span (scipy.stats.spearmanr's default). Computed in float64.
+ */
+
+/** 1-based ranks with ties given their average rank. */
+export function averageRanks(x: ArrayLike<number>): Float64Array {
+  const n = x.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b]);
+  const ranks = new Float64Array(n);
+  for (let start = 0; start < n;) {
+    let end = start + 1;
+    while (end < n && x[order[end]] === x[order[start]]) end++;
+    // Positions start..end-1 (0-based) share ranks start+1..end: their mean is (start + 1 + end) / 2.
+    const r = (start + 1 + end) / 2;
+    for (let p = start; p < end; p++) ranks[order[p]] = r;
+    start = end;
+  }
+  return ranks;
+}
+
+/** Pearson correlation; NaN when either side is constant (the correlation is undefined). */
+export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const n = x.length;
+  let mx = 0;
+  let my = 0;
+  for (let i = 0; i < n; i++) {
+    mx += x[i];
+    my += y[i];
+  }
+  mx /= n;
+  my /= n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = x[i] - mx;
+    const dy = y[i] - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/** Spearman's ρ of two equally long sequences (average ranks for ties); NaN if either is constant. */
+export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  if (x.length !== y.length) throw new Error(`spearman: lengths differ (${x.length} vs ${y.length})`);
+  if (x.length < 2) throw new Error('spearman: needs at least 2 values');
+  for (const a of [x, y]) {
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i])) throw new Error('spearman: values must be finite');
+  }
+  return pearson(averageRanks(x), averageRanks(y));
+}

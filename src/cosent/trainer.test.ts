@@ -1,0 +1,134 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend/index.js';
+import { Encoder } from '../encoder/index.js';
+import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
+import { Rng } from '../util/rng.js';
+import type { SentencePair } from '../io/sts.js';
+import { rowCosine } from './loss.js';
+import { SentenceEncoder, loadSentenceModel } from './sentence-model.js';
+import { evaluatePairs, pairCosines, trainSentenceEncoder } from './trainer.js';
+import { OBJECTIVES } from './objectives.js';
+
+await initBackend({ quiet: true });
+
+const LETTERS = 'abcdefgh';
+/** Letters come in synonym pairs (a~b, c~d, …): the meaning of letter i is ⌊i/2⌋. */
+const synonym = (c: string) => LETTERS[LETTERS.indexOf(c) ^ 1];
+/**
+ * s2 keeps 4 − k of s1's meanings, each written as its synonym, and replaces k with other meanings;
+ * the label is 4 − k. Surface overlap says nothing about the label: the model must learn synonyms.
+ */
+function synthetic(n: number, seed: number): SentencePair[] {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => {
+    const s1 = Array.from({ length: 4 }, () => LETTERS[rng.int(8)]);
+    const k = rng.int(5);
+    const s2 = s1.map(synonym);
+    for (const i of rng.shuffle([0, 1, 2, 3]).slice(0, k)) {
+      const meaning = (Math.floor(LETTERS.indexOf(s1[i]) / 2) + 1 + rng.int(3)) % 4;
+      s2[i] = LETTERS[2 * meaning + rng.int(2)];
+    }
+    return { s1: s1.join(' '), s2: s2.join(' '), label: 4 - k };
+  });
+}
+
+const tok = CharTokenizer.build([LETTERS.split('').join(' ')], ENGLISH_CHAR);
+const tiny = (seed = 3) =>
+  new SentenceEncoder(
+    new Encoder({
+      vocabSize: tok.vocab.size,
+      hidden: 16,
+      layers: 1,
+      heads: 2,
+      intermediate: 32,
+      dropout: 0.1,
+      attentionDropout: 0,
+      seed,
+    }),
+    tok,
+    { pooling: 'mean', maxLen: 16 },
+  );
+
+test('pairCosines equals the cosine of the embedded pairs; eval is deterministic despite dropout', () => {
+  const model = tiny();
+  const pairs = synthetic(6, 1);
+  const got = pairCosines(model, pairs, 4);
+  const want = tf.tidy(() =>
+    rowCosine(model.embed(pairs.map((p) => p.s1)), model.embed(pairs.map((p) => p.s2))).dataSync(),
+  );
+  pairs.forEach((_, i) => assert.ok(Math.abs(got[i] - want[i]) < 1e-5));
+  assert.deepEqual(pairCosines(model, pairs), got);
+  model.dispose();
+});
+
+test('CoSENT training raises dev Spearman; the best epoch is kept on disk and in memory', async (t) => {
+  const model = tiny();
+  const train = synthetic(96, 2);
+  const dev = synthetic(48, 3);
+  const before = evaluatePairs(model, dev);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-cosent-train-'));
+  after(() => fs.rmSync(out, { recursive: true, force: true }));
+  const steps: number[] = [];
+  const res = await trainSentenceEncoder(model, train, dev, {
+    epochs: 4,
+    batchSize: 16,
+    lr: 3e-3,
+    outDir: out,
+    seed: 5,
+    onStep: (s) => steps.push(s.loss),
+  });
+  assert.equal(res.history.length, 4);
+  assert.equal(steps.length, 4 * 6);
+  const best = Math.max(...res.history.map((h) => h.devSpearman!));
+  assert.equal(res.bestSpearman, best);
+  t.diagnostic(
+    `dev Spearman ${before.toFixed(1)} → ${res.history.map((h) => h.devSpearman!.toFixed(1)).join(', ')}`,
+  );
+  assert.ok(best > before + 20, `dev Spearman ${before.toFixed(1)} → ${best.toFixed(1)}`);
+  // In memory and on disk: the best epoch's weights, giving the best epoch's dev Spearman.
+  assert.ok(Math.abs(evaluatePairs(model, dev) - best) < 1e-3);
+  const loaded = loadSentenceModel(out);
+  assert.deepEqual(loaded.config, { pooling: 'mean', maxLen: 16 });
+  assert.ok(Math.abs(evaluatePairs(loaded, dev) - best) < 1e-3);
+  const log = JSON.parse(fs.readFileSync(path.join(out, 'train-log.json'), 'utf8'));
+  assert.equal(log.bestEpoch, res.bestEpoch);
+  model.dispose();
+  loaded.dispose();
+});
+
+test('every objective trains under the same loop, moves the weights and leaks no tensors', async () => {
+  for (const objective of OBJECTIVES) {
+    const tensorsBefore = tf.memory().numTensors;
+    const model = tiny(7);
+    const w0 = model.encoder.embeddings.word.table.dataSync().slice();
+    const res = await trainSentenceEncoder(model, synthetic(20, 4), undefined, {
+      objective,
+      epochs: 1,
+      batchSize: 8,
+      lr: 1e-3,
+    });
+    assert.ok(Number.isFinite(res.history[0].meanLoss), objective);
+    const w1 = model.encoder.embeddings.word.table.dataSync();
+    assert.ok(
+      w1.some((x, i) => x !== w0[i]),
+      `${objective}: weights unchanged`,
+    );
+    model.dispose();
+    assert.equal(tf.memory().numTensors, tensorsBefore, `${objective}: tensors leaked`);
+  }
+});
+
+test('bad options are rejected', async () => {
+  const model = tiny();
+  await assert.rejects(
+    trainSentenceEncoder(model, synthetic(4, 1), undefined, { batchSize: 1 }),
+    /batchSize/,
+  );
+  await assert.rejects(trainSentenceEncoder(model, synthetic(4, 1), undefined, { epochs: 0 }), /epochs/);
+  model.dispose();
+});

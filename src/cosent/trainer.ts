@@ -1,0 +1,242 @@
+/**
+ * Fine-tuning a sentence encoder on labelled sentence pairs, with any `PairObjective` (CoSENT or a
+ * baseline) under the same loop: shuffled batches of pairs (both sides encoded in one forward pass),
+ * AdamW with linear warmup and decay, dropout on during training, Spearman(cos, label) on a dev set
+ * after every epoch, and the best epoch's weights kept on disk.
+ */
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { AdamW } from '../nn/optim.js';
+import { warmupSchedule } from '../nn/schedule.js';
+import { Rng } from '../util/rng.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import type { SentencePair } from '../io/sts.js';
+import { spearman } from './spearman.js';
+import { makeObjective, type ObjectiveName, type PairObjective } from './objectives.js';
+import { saveSentenceModel, type SentenceEncoder } from './sentence-model.js';
+
+export interface TrainOptions {
+  objective?: ObjectiveName;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  /** Fraction of all steps spent warming up linearly (then linear decay to 0). */
+  warmupRatio?: number;
+  weightDecay?: number;
+  /** CoSENT's λ. */
+  scale?: number;
+  seed?: number;
+  evalBatchSize?: number;
+  /** Where the best model (by dev Spearman; the last epoch's without a dev set) and train-log.json go. */
+  outDir?: string;
+  onStep?: (s: { step: number; steps: number; loss: number; lr: number }) => void;
+  onEpoch?: (r: EpochRecord) => void;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  meanLoss: number;
+  /** Spearman ×100 on the dev set, when there is one. */
+  devSpearman?: number;
+  seconds: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestSpearman?: number;
+}
+
+/** Cosine similarity of each pair's two sentence vectors, in inference mode. */
+export function pairCosines(
+  model: SentenceEncoder,
+  pairs: readonly SentencePair[],
+  batchSize = 64,
+): Float32Array {
+  const texts = pairs.flatMap((p) => [p.s1, p.s2]);
+  const vecs = model.encode(texts, batchSize);
+  const d = model.dim;
+  const out = new Float32Array(pairs.length);
+  for (let i = 0; i < pairs.length; i++) {
+    let uv = 0;
+    let uu = 0;
+    let vv = 0;
+    for (let k = 0; k < d; k++) {
+      const a = vecs[2 * i * d + k];
+      const b = vecs[(2 * i + 1) * d + k];
+      uv += a * b;
+      uu += a * a;
+      vv += b * b;
+    }
+    out[i] = uu > 0 && vv > 0 ? uv / Math.sqrt(uu * vv) : 0;
+  }
+  return out;
+}
+
+/** Spearman ×100 between the model's cosines and the gold labels (the STS convention). */
+export function evaluatePairs(
+  model: SentenceEncoder,
+  pairs: readonly SentencePair[],
+  batchSize = 64,
+): number {
+  return (
+    100 *
+    spearman(
+      pairCosines(model, pairs, batchSize),
+      pairs.map((p) => p.label),
+    )
+  );
+}
+
+/** Encoder parameters the pooled sentence vector depends on: all but the MLM head's own. */
+function sentenceParameters(model: SentenceEncoder): Map<string, tf.Variable> {
+  const out = new Map<string, tf.Variable>();
+  for (const [n, v] of model.encoder.namedParameters())
+    if (!n.startsWith('mlm.') && v.trainable) out.set(`encoder.${n}`, v);
+  return out;
+}
+
+function batchLoss(model: SentenceEncoder, objective: PairObjective, batch: SentencePair[]): tf.Scalar {
+  const b = batch.length;
+  const vecs = model.embed([...batch.map((p) => p.s1), ...batch.map((p) => p.s2)]);
+  const u = tf.slice(vecs, [0, 0], [b, -1]);
+  const v = tf.slice(vecs, [b, 0], [b, -1]);
+  return objective.loss(
+    u,
+    v,
+    Float64Array.from(batch, (p) => p.label),
+  );
+}
+
+/** One optimisation step; returns the batch loss. */
+function step(
+  model: SentenceEncoder,
+  objective: PairObjective,
+  opt: AdamW,
+  params: Map<string, tf.Variable>,
+  batch: SentencePair[],
+  lr: number,
+): number {
+  const names = [...params.keys()];
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, objective, batch), [...params.values()]);
+  const named = new Map<string, tf.Tensor>();
+  names.forEach((n) => {
+    const g = grads[params.get(n)!.name];
+    if (g) named.set(n, g);
+  });
+  opt.step(named, lr);
+  const loss = value.dataSync()[0];
+  tf.dispose([value, ...Object.values(grads)]);
+  return loss;
+}
+
+/** Dev Spearman for comparing epochs; an undefined correlation (constant cosines) ranks lowest. */
+const score = (r: EpochRecord) => (Number.isFinite(r.devSpearman) ? (r.devSpearman as number) : -Infinity);
+
+/** A copy of all encoder weights (the previous copy is freed). */
+function replaceSnapshot(
+  old: Map<string, tf.Tensor> | undefined,
+  model: SentenceEncoder,
+): Map<string, tf.Tensor> {
+  if (old) tf.dispose([...old.values()]);
+  return new Map([...model.encoder.namedParameters()].map(([n, v]) => [n, tf.clone(v)]));
+}
+
+/**
+ * Trains `model` in place. Afterwards it holds the weights of the best epoch by dev Spearman (the
+ * last epoch without a dev set); with `outDir` those are also saved there, with train-log.json.
+ */
+export async function trainSentenceEncoder(
+  model: SentenceEncoder,
+  train: readonly SentencePair[],
+  dev: readonly SentencePair[] | undefined,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
+  const epochs = opts.epochs ?? 1;
+  const batchSize = opts.batchSize ?? 32;
+  if (!(Number.isInteger(epochs) && epochs >= 1))
+    throw new Error(`epochs must be a positive integer (got ${epochs})`);
+  if (!(Number.isInteger(batchSize) && batchSize >= 2))
+    throw new Error(`batchSize must be an integer ≥ 2 (got ${batchSize})`);
+  if (train.length < 2) throw new Error('need at least 2 training pairs');
+  const objectiveName = opts.objective ?? 'cosent';
+  const objective = makeObjective(
+    objectiveName,
+    model.dim,
+    train.map((p) => p.label),
+    { scale: opts.scale, seed: opts.seed },
+  );
+  const params = new Map([
+    ...sentenceParameters(model),
+    ...[...objective.parameters()].map(([n, v]) => [`objective.${n}`, v] as const),
+  ]);
+  const opt = new AdamW(params, { weightDecay: opts.weightDecay ?? 0.01 });
+  const stepsPerEpoch = Math.ceil(train.length / batchSize);
+  const total = epochs * stepsPerEpoch;
+  const lr = warmupSchedule({
+    peak: opts.lr ?? 2e-5,
+    warmupSteps: Math.round((opts.warmupRatio ?? 0.1) * total),
+    totalSteps: total,
+  });
+  const rng = new Rng(opts.seed ?? 1);
+  const history: EpochRecord[] = [];
+  let best: EpochRecord | undefined;
+  let stepNo = 0;
+  let snapshot: Map<string, tf.Tensor> | undefined;
+  const meta = {
+    objective: objective.describe(),
+    trainPairs: train.length,
+    batchSize,
+    epochs,
+    lr: opts.lr ?? 2e-5,
+    seed: opts.seed ?? 1,
+  };
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const t0 = performance.now();
+      const order = rng.shuffle(Array.from(train.keys()));
+      let sum = 0;
+      let steps = 0;
+      model.encoder.train(true);
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => train[i]);
+        // A trailing batch of one pair has no pair ordering to learn from; fold it into nothing.
+        if (batch.length < 2) continue;
+        const rate = lr(stepNo);
+        const loss = step(model, objective, opt, params, batch, rate);
+        sum += loss;
+        steps++;
+        stepNo++;
+        opts.onStep?.({ step: stepNo, steps: total, loss, lr: rate });
+      }
+      model.encoder.train(false);
+      const record: EpochRecord = { epoch, meanLoss: sum / steps, seconds: 0 };
+      if (dev) record.devSpearman = evaluatePairs(model, dev, opts.evalBatchSize);
+      record.seconds = (performance.now() - t0) / 1000;
+      history.push(record);
+      opts.onEpoch?.(record);
+      if (!dev || !best || score(record) > score(best)) {
+        best = record;
+        if (dev && epoch < epochs) snapshot = replaceSnapshot(snapshot, model);
+        if (opts.outDir)
+          await saveSentenceModel(opts.outDir, model, {
+            training: { ...meta, bestEpoch: epoch, devSpearman: record.devSpearman },
+          });
+      }
+      if (opts.outDir)
+        writeJsonAtomic(path.join(opts.outDir, 'train-log.json'), {
+          ...meta,
+          history,
+          bestEpoch: best?.epoch,
+        });
+    }
+    // Leave the model holding the best epoch's weights, as saved.
+    if (snapshot && best && best.epoch !== epochs)
+      model.encoder.loadNamedTensors(Object.fromEntries(snapshot));
+  } finally {
+    opt.dispose();
+    objective.dispose();
+    if (snapshot) tf.dispose([...snapshot.values()]);
+  }
+  return { history, bestEpoch: best!.epoch, bestSpearman: best!.devSpearman };
+}

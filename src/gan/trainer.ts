@@ -1,0 +1,254 @@
+/**
+ * A GAN trainer with interchangeable Lipschitz methods and losses (for the comparison in Su's note
+ * https://kexue.fm/archives/8757 and Wu et al. 2021):
+ *
+ *   lipschitz  none | clip (weight clipping to ±c, WGAN) | gp (λ·E(‖∇D(x̂)‖ − 1)², x̂ between real and
+ *              fake, WGAN-GP) | sn (spectral normalisation) | gn (gradient normalisation, double backprop
+ *              for both players) | gn-fast (GN with the generator-side rescaling: exact for piecewise-
+ *              linear critics, no double backprop in the generator step) | gran (GraN-GAN)
+ *   loss       wasserstein: L_D = E D(fake) − E D(real),            L_G = −E D(fake)
+ *              hinge:       L_D = E relu(1 − D(real)) + E relu(1 + D(fake)), L_G = −E D(fake)
+ *              ns:          L_D = E softplus(−D(real)) + E softplus(D(fake)), L_G = E softplus(−D(fake))
+ *
+ * with D the critic after its Lipschitz wrapping. n_dis critic steps per generator step, Adam with
+ * configurable betas for both, and an exponential moving average of the generator's weights used for
+ * sampling when `emaDecay` > 0.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '../util/rng.js';
+import { inputGradientPenalty, interpolate } from '../penalty/penalties.js';
+import { gradientNormalize, gradientNormalizeForGenerator, granNormalize } from './gradnorm.js';
+import { MlpNet, type NetActivation } from './nets.js';
+
+export type LipschitzMethod = 'none' | 'clip' | 'gp' | 'sn' | 'gn' | 'gn-fast' | 'gran';
+export const LIPSCHITZ_METHODS: readonly LipschitzMethod[] = [
+  'none',
+  'clip',
+  'gp',
+  'sn',
+  'gn',
+  'gn-fast',
+  'gran',
+];
+export type GanLoss = 'wasserstein' | 'hinge' | 'ns';
+export const GAN_LOSSES: readonly GanLoss[] = ['wasserstein', 'hinge', 'ns'];
+
+export interface GanConfig {
+  dataDim: number;
+  zDim: number;
+  genHidden: number[];
+  criticHidden: number[];
+  /** Generator output activation (tanh for images in [−1, 1], linear for toys). */
+  genOut: NetActivation;
+  criticActivation: NetActivation;
+  lipschitz: LipschitzMethod;
+  loss: GanLoss;
+  nDis: number;
+  lrG: number;
+  lrD: number;
+  beta1: number;
+  beta2: number;
+  batchSize: number;
+  /** Weight clipping bound c (clip). */
+  clip: number;
+  /** λ of the gradient penalty (gp). */
+  gpWeight: number;
+  /** ε of GraN. */
+  granEpsilon: number;
+  /** EMA decay of the generator's weights (0: off). */
+  emaDecay: number;
+  seed: number;
+}
+
+export const GAN_DEFAULTS: Omit<GanConfig, 'dataDim'> = {
+  zDim: 2,
+  genHidden: [128, 128],
+  criticHidden: [128, 128],
+  genOut: 'linear',
+  criticActivation: 'relu',
+  lipschitz: 'gn',
+  loss: 'hinge',
+  nDis: 1,
+  lrG: 2e-4,
+  lrD: 2e-4,
+  beta1: 0.5,
+  beta2: 0.9,
+  batchSize: 128,
+  clip: 0.01,
+  gpWeight: 10,
+  granEpsilon: 1e-4,
+  emaDecay: 0,
+  seed: 0,
+};
+
+/** Real data: a batch of n rows, row-major [n, dataDim]. */
+export type DataSampler = (n: number, rng: Rng) => Float32Array;
+
+export interface StepStats {
+  lossD: number;
+  lossG: number;
+  /** Wall-clock milliseconds of this iteration (n_dis critic steps + one generator step). */
+  ms: number;
+}
+
+function criticLoss(loss: GanLoss, real: tf.Tensor, fake: tf.Tensor): tf.Scalar {
+  switch (loss) {
+    case 'wasserstein':
+      return tf.sub(tf.mean(fake), tf.mean(real)) as tf.Scalar;
+    case 'hinge':
+      return tf.add(tf.mean(tf.relu(tf.sub(1, real))), tf.mean(tf.relu(tf.add(1, fake)))) as tf.Scalar;
+    case 'ns':
+      return tf.add(tf.mean(tf.softplus(tf.neg(real))), tf.mean(tf.softplus(fake))) as tf.Scalar;
+  }
+}
+
+function generatorLoss(loss: GanLoss, fake: tf.Tensor): tf.Scalar {
+  return (loss === 'ns' ? tf.mean(tf.softplus(tf.neg(fake))) : tf.neg(tf.mean(fake))) as tf.Scalar;
+}
+
+export class GanTrainer {
+  readonly config: GanConfig;
+  readonly generator: MlpNet;
+  readonly critic: MlpNet;
+  /** EMA copy of the generator (same architecture), when emaDecay > 0. */
+  readonly emaGenerator?: MlpNet;
+  private readonly optG: tf.Optimizer;
+  private readonly optD: tf.Optimizer;
+  private readonly rng: Rng;
+  private steps = 0;
+
+  constructor(config: Partial<GanConfig> & { dataDim: number }) {
+    this.config = { ...GAN_DEFAULTS, ...config };
+    const c = this.config;
+    this.rng = new Rng(c.seed);
+    const gDims = {
+      dims: [c.zDim, ...c.genHidden, c.dataDim],
+      activation: 'relu' as const,
+      outActivation: c.genOut,
+    };
+    this.generator = new MlpNet(gDims, new Rng(c.seed * 7919 + 1));
+    this.critic = new MlpNet(
+      {
+        dims: [c.dataDim, ...c.criticHidden, 1],
+        activation: c.criticActivation,
+        spectral: c.lipschitz === 'sn',
+      },
+      new Rng(c.seed * 7919 + 2),
+    );
+    if (c.emaDecay > 0) {
+      this.emaGenerator = new MlpNet(gDims, new Rng(c.seed * 7919 + 1));
+      this.copyToEma(1);
+    }
+    this.optG = tf.train.adam(c.lrG, c.beta1, c.beta2);
+    this.optD = tf.train.adam(c.lrD, c.beta1, c.beta2);
+  }
+
+  /** The critic's output after the Lipschitz wrapping used by the losses, shape [n]. */
+  wrappedCritic(): (x: tf.Tensor) => tf.Tensor {
+    const raw = (x: tf.Tensor) => tf.reshape(this.critic.apply(x), [-1]);
+    switch (this.config.lipschitz) {
+      case 'gn':
+      case 'gn-fast':
+        return gradientNormalize(raw);
+      case 'gran':
+        return granNormalize(raw, { epsilon: this.config.granEpsilon });
+      default:
+        return raw;
+    }
+  }
+
+  private noise(n: number): tf.Tensor2D {
+    const z = new Float32Array(n * this.config.zDim);
+    for (let i = 0; i < z.length; i++) z[i] = this.rng.normal();
+    return tf.tensor2d(z, [n, this.config.zDim]);
+  }
+
+  private criticStep(data: DataSampler): number {
+    const c = this.config;
+    const n = c.batchSize;
+    if (c.lipschitz === 'sn') this.critic.powerIteration();
+    const D = this.wrappedCritic();
+    const value = tf.tidy(() => {
+      const real = tf.tensor2d(data(n, this.rng), [n, c.dataDim]);
+      const fake = this.generator.apply(this.noise(n));
+      const vars = this.critic.trainableVariables();
+      const { value: v, grads } = tf.variableGrads(() => {
+        let l = criticLoss(c.loss, D(real), D(fake));
+        if (c.lipschitz === 'gp') {
+          const xh = interpolate(real, fake, this.rng);
+          l = tf.add(l, inputGradientPenalty(D, xh, { weight: c.gpWeight, center: 1 }));
+        }
+        return l;
+      }, vars);
+      this.optD.applyGradients(grads);
+      return v.dataSync()[0];
+    });
+    if (c.lipschitz === 'clip') {
+      tf.tidy(() => {
+        for (const v of this.critic.trainableVariables()) v.assign(tf.clipByValue(v, -c.clip, c.clip));
+      });
+    }
+    return value;
+  }
+
+  private generatorStep(): number {
+    const c = this.config;
+    const n = c.batchSize;
+    const raw = (x: tf.Tensor) => tf.reshape(this.critic.apply(x), [-1]);
+    // gn-fast: the generator sees f̂ through the single-backprop surrogate (exact for ReLU critics).
+    const D = c.lipschitz === 'gn-fast' ? gradientNormalizeForGenerator(raw) : this.wrappedCritic();
+    return tf.tidy(() => {
+      const z = this.noise(n);
+      const vars = this.generator.trainableVariables();
+      const { value, grads } = tf.variableGrads(
+        () => generatorLoss(c.loss, D(this.generator.apply(z))),
+        vars,
+      );
+      this.optG.applyGradients(grads);
+      return value.dataSync()[0];
+    });
+  }
+
+  private copyToEma(rate: number): void {
+    if (!this.emaGenerator) return;
+    const src = this.generator.trainableVariables();
+    const dst = this.emaGenerator.trainableVariables();
+    tf.tidy(() => dst.forEach((d, i) => d.assign(tf.add(tf.mul(d, 1 - rate), tf.mul(src[i], rate)))));
+  }
+
+  /** One iteration: n_dis critic steps, one generator step, EMA update. */
+  step(data: DataSampler): StepStats {
+    const t0 = performance.now();
+    let lossD = 0;
+    for (let k = 0; k < this.config.nDis; k++) lossD = this.criticStep(data);
+    const lossG = this.generatorStep();
+    this.steps++;
+    if (this.emaGenerator) this.copyToEma(1 - this.config.emaDecay);
+    return { lossD, lossG, ms: performance.now() - t0 };
+  }
+
+  get iterations(): number {
+    return this.steps;
+  }
+
+  /** n generated samples (from the EMA generator when enabled), row-major [n, dataDim]. */
+  sample(n: number, chunk = 1000): Float32Array {
+    const g = this.emaGenerator ?? this.generator;
+    const out = new Float32Array(n * this.config.dataDim);
+    for (let i = 0; i < n; i += chunk) {
+      const m = Math.min(chunk, n - i);
+      const x = tf.tidy(() => g.apply(this.noise(m)));
+      out.set(x.dataSync(), i * this.config.dataDim);
+      x.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.generator.dispose();
+    this.critic.dispose();
+    this.emaGenerator?.dispose();
+    this.optG.dispose();
+    this.optD.dispose();
+  }
+}
