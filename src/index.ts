@@ -19,3 +19,5 @@ export * from './encoder/index.js';
 export * from './nn/index.js';
 export * from './tokenizers/index.js';
 export * from './cosent/index.js';
+export * from './gan/index.js';
+export * from './penalty/index.js';

@@ -87,6 +87,9 @@ test('kexue pretrain: trains, evaluates, writes a loadable model; --resume conti
   const again = kexue(...args, '--steps', '4', '--out', out);
   assert.equal(again.code, 2);
   assert.match(again.err, /--resume/);
+  const changed = kexue('pretrain', '--out', out, '--resume', '--layers', '2');
+  assert.equal(changed.code, 2);
+  assert.match(changed.err, /only --steps may change/);
   const resumed = kexue('pretrain', '--out', out, '--resume', '--steps', '6');
   assert.equal(resumed.code, 0, resumed.err);
   assert.match(resumed.out, /resumed at step 4/);

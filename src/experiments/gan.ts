@@ -15,7 +15,7 @@ import { encodeGrayPng, imageGrid, scatterImage } from '../gan/png.js';
 import { toy, type ToyName } from '../gan/toys.js';
 import { GanTrainer, type GanConfig, type GanLoss, type LipschitzMethod } from '../gan/trainer.js';
 import type { Rng } from '../util/rng.js';
-import type { Budget, Chart, Experiment, ExperimentContext, Table } from './types.js';
+import type { Budget, Chart, Experiment, ExperimentContext, Image, Table } from './types.js';
 
 /** Each method with the loss it is usually paired with (GN, SN: hinge as in the GN paper). */
 const METHOD_LOSS: Record<LipschitzMethod, GanLoss> = {
@@ -65,7 +65,7 @@ function plan(budget: Budget): Plan {
         mnistMethods: ['none', 'clip', 'gp', 'sn', 'gn', 'gn-fast', 'gran'],
         mnistIters: 3000,
         mnistSeeds: 3,
-        nDis: 2,
+        nDis: 5,
         classifierEpochs: 3,
         fidSamples: 10000,
         emaDecay: 0.999,
@@ -111,7 +111,7 @@ async function runToys(
   p: Plan,
   seeds: number[],
   ctx: ExperimentContext,
-  out: { tables: Table[]; text: string[] },
+  out: { tables: Table[]; text: string[]; images: Image[] },
 ): Promise<Map<string, number>> {
   const hqByMethod = new Map<string, number>();
   const bar = new Progress({
@@ -146,10 +146,9 @@ async function runToys(
         runs.push({ covered: m.covered, modes: m.modes, hq: m.highQuality, ms });
         if (seed === seeds[0]) {
           const img = scatterImage(samples, 2500, name === 'swissroll' ? 2.2 : 2.6);
-          writeFileAtomic(
-            path.join(ctx.workDir, 'samples', `${name}-${method}.png`),
-            encodeGrayPng(img.pixels, img.width, img.height),
-          );
+          const file = path.join(ctx.workDir, 'samples', `${name}-${method}.png`);
+          writeFileAtomic(file, encodeGrayPng(img.pixels, img.width, img.height));
+          out.images.push({ title: `${name}, ${method} (seed ${seed})`, file });
         }
         tr.dispose();
       }
@@ -178,9 +177,7 @@ async function runToys(
     rows,
     note: 'High quality: within 3σ of a mode centre (σ = 0.02; swiss roll: within 3σ = 0.15 of the curve). A mode is covered with ≥ n/(5K) high-quality samples. 2,500 samples per run.',
   });
-  out.text.push(
-    `Toy sample scatter plots (first seed) are in ${path.join(ctx.workDir, 'samples')}/<toy>-<method>.png.`,
-  );
+  out.text.push('Toy sample scatter plots (first seed) are shown at the end of this section.');
   return hqByMethod;
 }
 
@@ -192,7 +189,7 @@ async function runMnist(
   p: Plan,
   seeds: number[],
   ctx: ExperimentContext,
-  out: { tables: Table[]; text: string[]; charts: Chart[] },
+  out: { tables: Table[]; text: string[]; charts: Chart[]; images: Image[] },
 ) {
   const dir = path.join(ctx.dataDir, 'mnist');
   const train = readImageSet(dir, 'train');
@@ -247,10 +244,9 @@ async function runMnist(
       fid.push(frechetDistance(clf.stats(gen, nFid), realStats));
       if (seed === useSeeds[0]) {
         const grid = imageGrid(gen, 64, 28, 28, 8);
-        writeFileAtomic(
-          path.join(ctx.workDir, 'samples', `mnist-${method}.png`),
-          encodeGrayPng(grid.pixels, grid.width, grid.height),
-        );
+        const file = path.join(ctx.workDir, 'samples', `mnist-${method}.png`);
+        writeFileAtomic(file, encodeGrayPng(grid.pixels, grid.width, grid.height));
+        out.images.push({ title: `MNIST, ${method} (seed ${seed})`, file });
       }
       tr.dispose();
     }
@@ -272,9 +268,7 @@ async function runMnist(
     categories: p.mnistMethods,
     series: [{ name: 'FID', x: p.mnistMethods.map((_, i) => i), y: fids }],
   });
-  out.text.push(
-    `MNIST sample grids (8×8, first seed) are in ${path.join(ctx.workDir, 'samples')}/mnist-<method>.png.`,
-  );
+  out.text.push('MNIST sample grids (8×8, first seed) are shown at the end of this section.');
   return { acc, baseline, fidByMethod: new Map(p.mnistMethods.map((m, i) => [m as string, fids[i]])) };
 }
 
@@ -284,7 +278,7 @@ export const ganExperiment: Experiment = {
   async run(ctx) {
     const p = plan(ctx.budget);
     const seeds = ctx.budget === 'quick' ? ctx.seeds.slice(0, 3) : ctx.seeds;
-    const out = { tables: [] as Table[], text: [] as string[], charts: [] as Chart[] };
+    const out = { tables: [] as Table[], text: [] as string[], charts: [] as Chart[], images: [] as Image[] };
     const hq = await runToys(p, seeds, ctx, out);
     const { acc, fidByMethod } = await runMnist(p, seeds, ctx, out);
     const cmp = (m: Map<string, number>, a: string, b: string, lowerBetter: boolean, what: string) => {
@@ -325,6 +319,7 @@ export const ganExperiment: Experiment = {
       ],
       tables: out.tables,
       charts: out.charts,
+      images: out.images,
     };
   },
 };

@@ -7,4 +7,9 @@ import { initExperiment } from './init.js';
 import { ganExperiment } from './gan.js';
 import { gradpenaltyExperiment } from './gradpenalty.js';
 
-export const experiments: Experiment[] = [canExperiment, initExperiment, ganExperiment, gradpenaltyExperiment];
+export const experiments: Experiment[] = [
+  canExperiment,
+  initExperiment,
+  ganExperiment,
+  gradpenaltyExperiment,
+];

@@ -19,7 +19,7 @@ import {
   streamGradients,
   trainMlm,
 } from './init-probes.js';
-import { INITS, initSettings, log2Slope, makeEncoder, probe, type Corpus } from './init.js';
+import { INITS, initSettings, log2Slope, makeEncoder, probe, unigramEntropy, type Corpus } from './init.js';
 
 await initBackend({ quiet: true });
 
@@ -145,4 +145,17 @@ test('trainMlm lowers the loss, records gains, and tracks the right LayerNorm', 
   const pre = makeEncoder(corpus, tiny, 2, 'pre', INITS[0], 3);
   assert.equal(lastEncoderNorm(pre), pre.finalNorm!.gamma);
   pre.dispose();
+});
+
+test('unigramEntropy: log k for k equally frequent tokens, specials ignored', () => {
+  const s = tok.vocab.special;
+  const h = unigramEntropy(
+    [
+      [s.cls, 7, 8, 9, 10, s.sep],
+      [s.cls, 10, 9, 8, 7, s.sep, s.pad],
+    ],
+    tok,
+  );
+  assert.ok(Math.abs(h - Math.log(4)) < 1e-12);
+  assert.equal(unigramEntropy([[s.cls, 7, 7, s.sep]], tok), 0);
 });

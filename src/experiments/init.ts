@@ -43,6 +43,8 @@ export interface InitSettings {
   lr: number;
   warmup: number;
   maxSeeds: number;
+  /** Also train Pre-LN without warmup (the reference that needs none). */
+  preLnRun: boolean;
 }
 
 export function initSettings(budget: Budget): InitSettings {
@@ -54,13 +56,14 @@ export function initSettings(budget: Budget): InitSettings {
         seq: 32,
         probeBatch: 8,
         depths: [6, 12, 24],
-        trainLayers: 6,
+        trainLayers: 4,
         trainBatch: 16,
-        steps: 150,
+        steps: 120,
         every: 10,
         lr: 1e-3,
-        warmup: 50,
+        warmup: 40,
         maxSeeds: 3,
+        preLnRun: false,
       }
     : {
         documents: 20000,
@@ -69,13 +72,14 @@ export function initSettings(budget: Budget): InitSettings {
         seq: 64,
         probeBatch: 16,
         depths: [6, 12, 24],
-        trainLayers: 12,
-        trainBatch: 32,
-        steps: 1500,
-        every: 50,
+        trainLayers: 6,
+        trainBatch: 16,
+        steps: 800,
+        every: 40,
         lr: 1e-3,
-        warmup: 300,
-        maxSeeds: 5,
+        warmup: 160,
+        maxSeeds: 3,
+        preLnRun: true,
       };
 }
 
@@ -102,6 +106,22 @@ export function loadCorpus(dataDir: string, s: InitSettings): Corpus {
   const tok = CharTokenizer.build(docs, CHINESE_CHAR, { minCount: 2 });
   const { train, eval: held } = prepareCorpus(docs, tok, s.seq, 0.05);
   return { tok, train, eval: held.slice(0, 8 * s.trainBatch) };
+}
+
+/** Entropy (nats) of the non-special token frequencies: the MLM loss of a context-free predictor. */
+export function unigramEntropy(seqs: number[][], tok: Tokenizer): number {
+  const special = tok.vocab.specialIdSet();
+  const counts = new Map<number, number>();
+  let n = 0;
+  for (const s of seqs)
+    for (const id of s)
+      if (!special.has(id)) {
+        counts.set(id, (counts.get(id) ?? 0) + 1);
+        n++;
+      }
+  let h = 0;
+  for (const c of counts.values()) h -= (c / n) * Math.log(c / n);
+  return h;
 }
 
 export function makeEncoder(
@@ -196,6 +216,8 @@ const TRAIN_CONFIGS: TrainConfig[] = [
   { key: 'post-glorot', label: 'Post-LN Glorot, warmup', norm: 'post', init: INITS[1], warmup: true },
   { key: 'pre-nowarmup', label: 'Pre-LN σ=0.02, no warmup', norm: 'pre', init: INITS[0], warmup: false },
 ];
+
+const trainConfigs = (s: InitSettings) => TRAIN_CONFIGS.filter((c) => s.preLnRun || c.norm === 'post');
 
 interface TrainRun {
   config: TrainConfig;
@@ -322,7 +344,8 @@ function curveSeries(runs: TrainRun[], pick: (t: TrainTrace) => number[], name: 
 }
 
 function trainTable(runs: TrainRun[]): Table {
-  const rows = TRAIN_CONFIGS.map((c) => {
+  const keys = new Set(runs.map((r) => r.config.key));
+  const rows = TRAIN_CONFIGS.filter((c) => keys.has(c.key)).map((c) => {
     const sel = runs.filter((r) => r.config.key === c.key);
     return [
       c.label,
@@ -357,28 +380,33 @@ export interface Verdicts {
   gain: string;
 }
 
-export function verdicts(probes: ProbeRun[], runs: TrainRun[], s: InitSettings): Verdicts {
+export function verdicts(
+  probes: ProbeRun[],
+  runs: TrainRun[],
+  s: InitSettings,
+  unigramLoss: number,
+): Verdicts {
   const deep = Math.max(...s.depths);
-  const sl = (norm: Norm, init: string, which: 'stream' | 'weights') =>
-    stat(
-      probes
-        .filter((r) => r.norm === norm && r.init === init && r.depth === deep)
-        .map((r) => log2Slope(r[which])),
-    );
-  const pg = sl('post', 'glorot', 'stream');
-  const pt = sl('post', 'trunc', 'stream');
-  const qg = sl('pre', 'glorot', 'stream');
-  const wt = sl('post', 'trunc', 'weights');
-  const decays = pg.mean > 0.25;
+  const sel = (norm: Norm, init: string, depth: number) =>
+    probes.filter((r) => r.norm === norm && r.init === init && r.depth === depth);
+  const sl = (norm: Norm, init: string, depth: number, which: 'stream' | 'weights' = 'stream') =>
+    stat(sel(norm, init, depth).map((r) => log2Slope(r[which])));
+  const span = (norm: Norm, init: string) =>
+    stat(sel(norm, init, deep).map((r) => r.stream[r.stream.length - 1] / r.stream[0]));
+  const pg = s.depths.map((d) => `${d}: ${fmt(sl('post', 'glorot', d), 2)}`).join(', ');
+  const pgSpan = span('post', 'glorot');
+  const flatTrunc = (['post', 'pre'] as const).every((n) => Math.abs(sl(n, 'trunc', deep).mean) < 0.05);
   const depth =
-    `${deep} blocks, slope of log2‖∂L/∂x_l‖ per block: Post-LN Glorot ${fmt(pg)} (note: +1), Post-LN σ=0.02 ${fmt(pt)}, Pre-LN Glorot ${fmt(qg)}; ` +
-    `Post-LN σ=0.02 weight gradients ${fmt(wt)}. ` +
-    (decays
-      ? `The residual-stream gradient of Post-LN with unit-scale (Glorot) init ${pg.mean > 0.6 ? 'does' : 'partly does'} decay towards the input as the note says; with σ=0.02 ${Math.abs(pt.mean) < 0.25 ? 'it stays nearly flat' : 'it changes by ' + pt.mean.toFixed(2) + ' per block'}, because each branch is small and the LayerNorms barely rescale.`
-      : 'Post-LN with Glorot init does not show the predicted decay here.');
+    `Post-LN with Glorot init: the gradient reaching block l through the residual stream does fall towards the input — log2 change per block (by depth) ${pg}, last/first ${fmt(pgSpan, 2)} at ${deep} blocks — ` +
+    `${Math.max(...s.depths.map((d) => sl('post', 'glorot', d).mean)) > 0.6 ? 'close to' : 'but far less than'} the note's 2^(−1/2) per residual+LayerNorm (slope +1 per block, a factor 2^${deep} over ${deep} blocks). ` +
+    `Pre-LN Glorot: slope ${fmt(sl('pre', 'glorot', deep), 2)} (gradients grow towards the input). ` +
+    `With σ=0.02 the stream gradient is ${flatTrunc ? 'flat' : 'not flat'} for both (Post-LN slope ${fmt(sl('post', 'trunc', deep))}), as are the weight gradients (Post-LN ${fmt(sl('post', 'trunc', deep, 'weights'))}): small branches leave the LayerNorms nothing to shrink.`;
   const by = (key: string) => runs.filter((r) => r.config.key === key);
   const w = by('post-warmup');
   const nw = by('post-nowarmup');
+  // Loss of always predicting the training-set character frequencies: training has not started to
+  // use context until it drops clearly below this.
+  const atPlateau = w.every((r) => finalLoss(r.trace) > unigramLoss - 0.15);
   const diffs = w.map((r, i) => finalLoss(nw[i].trace) - finalLoss(r.trace));
   const worse = diffs.filter((d) => d > 0.1).length;
   const warmup =
@@ -387,7 +415,10 @@ export function verdicts(probes: ProbeRun[], runs: TrainRun[], s: InitSettings):
       ? 'no-warmup training is clearly worse in every seed, as the note says.'
       : worse > 0
         ? `worse by > 0.1 nats in ${worse} of ${diffs.length} seeds only: the claim holds partially at this size.`
-        : 'no seed is worse by more than 0.1 nats: at this size and step budget the claim does not reproduce.');
+        : 'no seed is worse by more than 0.1 nats: at this size and step budget the claim does not reproduce.') +
+    (atPlateau
+      ? ` All runs end near the unigram plateau (final loss ≈ ${fmt(stat(w.map((r) => finalLoss(r.trace))), 2)}), so ${s.steps} steps cannot separate them; the full budget trains longer.`
+      : '');
   const ra = (init: string) =>
     stat(
       probes.filter((r) => r.norm === 'post' && r.init === init).flatMap((r) => [...r.attention, ...r.ffn]),
@@ -404,20 +435,27 @@ export function verdicts(probes: ProbeRun[], runs: TrainRun[], s: InitSettings):
     `; final train loss with warmup: σ=0.02 ${fmt(wl)}, Glorot ${fmt(gl)}.`;
   const eg = stat(w.map((r) => last(r.trace.encoderGain)));
   const hg = stat(w.map((r) => last(r.trace.headGain)));
+  const ls = stat(probes.filter((r) => r.init === 'trunc').map((r) => r.logitStd));
+  const expected = Math.sqrt(s.hidden) * truncatedStd(0.02);
+  const grows = (g: { mean: number; std: number }) => g.mean - 1 > Math.max(0.02, 2 * g.std);
   const gain =
-    `After ${s.steps} steps (Post-LN σ=0.02, warmup) the RMS gain of the encoder's last LayerNorm is ${fmt(eg)} (1 at start), the MLM head's ${fmt(hg)}: ` +
-    (eg.mean > 1.05
-      ? 'the last LayerNorm gain grows, as the note says.'
-      : 'the last LayerNorm gain does not grow in this run (the head’s Dense+LayerNorm can take up the scale).');
+    `At initialization the MLM logits have std ${fmt(ls)} (≈ √d·σ = ${expected.toFixed(3)}: a unit-scale LayerNorm output against σ=0.02 tied embeddings), so the scale has to come from somewhere. ` +
+    `After ${s.steps} steps (Post-LN σ=0.02, warmup) the RMS gain of the LayerNorm right before the tied output (the MLM head's) is ${fmt(hg)} and that of the encoder's last LayerNorm ${fmt(eg)} (both 1 at start): ` +
+    (grows(hg)
+      ? 'the gain before the output grows, as the note says'
+      : 'the gain before the output does not clearly grow in this run') +
+    (grows(eg)
+      ? ', and so does the encoder’s own.'
+      : '; the encoder’s own stays put — consistent with the note’s reason for the extra Dense+LayerNorm, which takes the scale-up away from the encoder.');
   return { depth, warmup, ratio, gain };
 }
 
 async function runAll(ctx: ExperimentContext, s: InitSettings) {
   const seeds = ctx.seeds.slice(0, s.maxSeeds);
   const corpus = loadCorpus(ctx.dataDir, s);
+  const configs = trainConfigs(s);
   const total =
-    NORMS.length * INITS.length * s.depths.length * seeds.length +
-    TRAIN_CONFIGS.length * seeds.length * s.steps;
+    NORMS.length * INITS.length * s.depths.length * seeds.length + configs.length * seeds.length * s.steps;
   const progress = new Progress({ label: 'init', total, silent: ctx.quiet });
   const probes: ProbeRun[] = [];
   for (const norm of NORMS)
@@ -428,7 +466,7 @@ async function runAll(ctx: ExperimentContext, s: InitSettings) {
           progress.tick();
         }
   const runs: TrainRun[] = [];
-  for (const config of TRAIN_CONFIGS)
+  for (const config of configs)
     for (const seed of seeds) {
       const model = makeEncoder(corpus, s, s.trainLayers, config.norm, config.init, seed);
       const trace = trainMlm(model, corpus, makeMasker(corpus.tok), {
@@ -453,7 +491,7 @@ export const initExperiment: Experiment = {
     const s = initSettings(ctx.budget);
     const t0 = performance.now();
     const { seeds, corpus, probes, runs } = await runAll(ctx, s);
-    const v = verdicts(probes, runs, s);
+    const v = verdicts(probes, runs, s, unigramEntropy(corpus.train, corpus.tok));
     const deep = Math.max(...s.depths);
     const mid = s.depths[Math.floor(s.depths.length / 2)];
     return {
@@ -471,12 +509,13 @@ export const initExperiment: Experiment = {
         truncated_normal_actual_std: +truncatedStd(0.02).toFixed(5),
         seeds_used: seeds.join(','),
         train_sequences: corpus.train.length,
+        unigram_entropy_nats: +unigramEntropy(corpus.train, corpus.tok).toFixed(3),
         seconds_total: +((performance.now() - t0) / 1000).toFixed(1),
       },
       text: [
         'Models are BERT-style character-level encoders (src/encoder) with dropout off. “σ=0.02 truncated” initializes every dense kernel from a normal with σ = 0.02 truncated at 2σ (actual std ≈ 0.0176); “Glorot” uses Glorot-uniform kernels (std √(2/(fan_in+fan_out)), ≈ 0.088 for 64→256). Embeddings are σ=0.02 in both and followed by a LayerNorm, so the residual stream starts at unit scale either way.',
         'Residual-stream gradient: the norm of ∂L/∂x_l for the input x_l of block l, obtained by adding a zero probe tensor to each block’s input and differentiating the MLM loss with respect to it. Weight gradient: the norm of the gradient of all of block l’s parameters. Both on one masked-LM batch of real text at initialization.',
-        `Training: ${runs.length / TRAIN_CONFIGS.length} seeds per configuration; loss curves are means over seeds of ${s.every}-step windows with the std as error bars.`,
+        `Training: ${seeds.length} seeds per configuration; loss curves are means over seeds of ${s.every}-step windows with the std as error bars.`,
       ],
       math: [
         'x_{l+1} = \\mathrm{LN}(x_l + F(x_l)) \\approx \\frac{x_l + F(x_l)}{\\sqrt 2}\\ \\Rightarrow\\ \\text{share of } x_0 \\text{ in } x_l \\sim 2^{-l/2}',

@@ -9,7 +9,7 @@ import { initBackend } from '../backend/index.js';
 import { InputError } from '../io/errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { runEnvironment } from '../util/env.js';
-import type { Budget, Experiment, ExperimentResult } from './types.js';
+import type { Budget, Experiment, ExperimentResult, Image } from './types.js';
 
 export const DEFAULT_SEEDS = [0, 1, 2, 3, 4];
 
@@ -68,6 +68,17 @@ export function resultFile(resultsDir: string, name: string): string {
   return path.join(resultsDir, `${name}.json`);
 }
 
+/** Copies an experiment's pictures to <resultsDir>/<name>/ so results stay self-contained. */
+function keepImages(images: Image[], resultsDir: string, name: string): Image[] {
+  const dir = path.join(resultsDir, name);
+  fs.mkdirSync(dir, { recursive: true });
+  return images.map((img) => {
+    const file = path.basename(img.file);
+    fs.copyFileSync(img.file, path.join(dir, file));
+    return { title: img.title, file: `${name}/${file}` };
+  });
+}
+
 export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<RunOutcome> {
   if (!fs.existsSync(opts.dataDir)) {
     throw new InputError(`data folder not found: ${opts.dataDir} (use --data DIR or set KEXUE_DATA)`);
@@ -84,9 +95,11 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     quiet: opts.quiet ?? false,
   });
   const seconds = (performance.now() - start) / 1000;
+  const images = body.images && keepImages(body.images, opts.resultsDir, exp.name);
   // Fields the runner owns come last so an experiment cannot misreport its name, budget or timing.
   const result: ExperimentResult = {
     ...body,
+    ...(images && { images }),
     name: exp.name,
     budget: opts.budget,
     seeds: opts.seeds,

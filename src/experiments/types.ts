@@ -32,6 +32,13 @@ export interface Chart {
   logY?: boolean;
 }
 
+/** A picture (PNG) an experiment made, e.g. a grid of generated samples. */
+export interface Image {
+  title: string;
+  /** In an experiment's return value: where it wrote the file. In results JSON: relative to the results folder. */
+  file: string;
+}
+
 export interface RunEnvironment {
   kexue: string;
   tfjs: string;
@@ -60,6 +67,7 @@ export interface ExperimentResult {
   math: string[];
   tables: Table[];
   charts: Chart[];
+  images?: Image[];
   env: RunEnvironment;
   seconds: number;
 }

@@ -1,5 +1,5 @@
 /**
- * Gradient normalization, on cpu and wasm (float32):
+ * Gradient normalization, on cpu, wasm and (when built) the native aten backend (float32):
  * - |f̂| ≤ 1 everywhere; for a ReLU/LeakyReLU critic ‖∇ₓf̂‖ ≤ 1 (+1e-5) on random points, and equal to
  *   the closed form ‖∇f‖²/(‖∇f‖+|f|)² within 1e-4;
  * - ∇ₓf̂ and ∇_W Σf̂ (double backprop) of a smooth tanh critic against central differences of f̂
@@ -21,7 +21,8 @@ import {
   valueAndInputGradient,
 } from './gradnorm.js';
 
-const backends = await testBackends();
+// cpu and wasm always; the native backend too when initBackend() registered it
+const backends = [...(await testBackends()), ...(tf.findBackendFactory('aten') ? ['aten'] : [])];
 
 type Act = (z: tf.Tensor) => tf.Tensor;
 

@@ -1,2 +1,7 @@
-/** GANs with interchangeable Lipschitz constraints, and gradient normalization of critics. */
+/** GANs with interchangeable Lipschitz constraints, gradient normalization of critics, toys and FID. */
 export * from './gradnorm.js';
+export * from './trainer.js';
+export { MlpNet, DenseLayer as GanDenseLayer, type MlpNetOptions, type NetActivation } from './nets.js';
+export * from './toys.js';
+export { FeatureClassifier, featureStats, frechetDistance, type FeatureStats } from './fid.js';
+export { encodeGrayPng, imageGrid, scatterImage } from './png.js';

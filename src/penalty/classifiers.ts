@@ -55,7 +55,7 @@ export class MlpClassifier extends MlpNet implements Classifier {
   }
 }
 
-/** conv 3×3/2 (8) → ReLU → conv 3×3/2 (16) → ReLU → dense 10: 28 → 14 → 7. */
+/** conv 3×3/2 (8) → ReLU → conv 3×3/2 (16) → ReLU → dense 10: 28 → 14 → 7 (ReLU or tanh). */
 export class SmallCnn extends Module implements Classifier {
   private readonly k1: tf.Variable;
   private readonly b1: tf.Variable;
@@ -64,7 +64,11 @@ export class SmallCnn extends Module implements Classifier {
   private readonly w3: tf.Variable;
   private readonly b3: tf.Variable;
 
-  constructor(rng: Rng) {
+  /** `tanh` makes the net smooth (tests of second derivatives against finite differences). */
+  constructor(
+    rng: Rng,
+    private readonly act: 'relu' | 'tanh' = 'relu',
+  ) {
     super();
     const he = { name: 'he-normal' as const };
     this.k1 = this.param('conv1.kernel', initTensor(he, [3, 3, 1, 8], rng));
@@ -78,8 +82,9 @@ export class SmallCnn extends Module implements Classifier {
   logits(x: tf.Tensor2D): tf.Tensor2D {
     const n = x.shape[0];
     let h = tf.reshape(x, [n, 28, 28, 1]) as tf.Tensor4D;
-    h = tf.relu(tf.add(tf.conv2d(h, this.k1 as tf.Tensor4D, 2, 'same'), this.b1));
-    h = tf.relu(tf.add(tf.conv2d(h, this.k2 as tf.Tensor4D, 2, 'same'), this.b2));
+    const g = this.act === 'relu' ? tf.relu : tf.tanh;
+    h = g(tf.add(tf.conv2d(h, this.k1 as tf.Tensor4D, 2, 'same'), this.b1));
+    h = g(tf.add(tf.conv2d(h, this.k2 as tf.Tensor4D, 2, 'same'), this.b2));
     return tf.add(tf.matMul(tf.reshape(h, [n, 7 * 7 * 16]), this.w3 as tf.Tensor2D), this.b3) as tf.Tensor2D;
   }
 }

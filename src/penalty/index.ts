@@ -1,5 +1,34 @@
-/** Input- and parameter-gradient penalties, and the inequality between them for MLPs. */
-export * from './penalties.js';
-export * from './inequality.js';
-export * from './property.js';
-export { spectralNormSq, symmetricEigen, largestEigenvalue } from './linalg.js';
+/**
+ * Input- and parameter-gradient penalties, and the inequality between them for MLPs (float64).
+ * Generic names of the float64 MLP are exported with a prefix to avoid clashes in the package root.
+ */
+export {
+  inputGradientPenalty,
+  parameterGradientPenalty,
+  inputGradientNorms,
+  interpolate,
+  type InputPenaltyOptions,
+} from './penalties.js';
+export {
+  gradientPenaltyInequality,
+  gradientPenaltyInequalityBatch,
+  weightSpectralNormsSq,
+  mlpPass as floatMlpPass,
+  hiddenJacobians,
+  randomMlp as randomFloatMlp,
+  trainMlp as trainFloatMlp,
+  ACTIVATIONS as FLOAT_MLP_ACTIVATIONS,
+  type Activation as FloatMlpActivation,
+  type DenseLayer as FloatDenseLayer,
+  type Mlp as FloatMlp,
+  type MlpPass as FloatMlpPass,
+  type InequalityResult,
+  type LayerTerms,
+} from './inequality.js';
+export {
+  inequalitySurvey,
+  randomInequalityCase,
+  type RatioSummary,
+  type InequalityCase,
+} from './property.js';
+export { spectralNormSq } from './linalg.js';

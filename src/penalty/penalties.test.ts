@@ -1,8 +1,8 @@
 /**
- * Gradient penalties, on cpu and wasm (float32): values against a float64 JS reference (via the MLP of
- * inequality.ts: ‖∇ₓf‖² and ‖∇_θf‖² for a one-sample batch, 1e-4 relative), and the penalties'
- * gradients with respect to the weights (double backprop) against central differences of the penalty
- * (h = 1e-2 on a tanh network; relative L2 error ≤ 5e-3).
+ * Gradient penalties, on cpu, wasm and (when built) aten (float32): values against a float64 JS
+ * reference (via the MLP of inequality.ts: ‖∇ₓf‖² and ‖∇_θf‖² for a one-sample batch, 1e-4
+ * relative), and the penalties' gradients with respect to the weights (double backprop) against
+ * central differences of the penalty (h = 1e-2 on a tanh network; relative L2 error ≤ 5e-3).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,8 @@ import { Rng } from '../util/rng.js';
 import { inputGradientPenalty, interpolate, parameterGradientPenalty } from './penalties.js';
 import { gradientPenaltyInequality, randomMlp } from './inequality.js';
 
-const backends = await testBackends();
+// cpu and wasm always; the native backend too when initBackend() registered it
+const backends = [...(await testBackends()), ...(tf.findBackendFactory('aten') ? ['aten'] : [])];
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;

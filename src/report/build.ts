@@ -88,9 +88,25 @@ function writeCharts(results: ExperimentResult[], reportDir: string): Map<string
   return written;
 }
 
+/** Copies the pictures results refer to into images/; a missing picture is dropped from its result. */
+function copyImages(results: ExperimentResult[], resultsDir: string, reportDir: string): ExperimentResult[] {
+  const dir = path.join(reportDir, 'images');
+  fs.rmSync(dir, { recursive: true, force: true });
+  return results.map((r) => {
+    const images = (r.images ?? []).filter((img) => {
+      const src = path.join(resultsDir, img.file);
+      if (!fs.existsSync(src)) return false;
+      fs.mkdirSync(path.dirname(path.join(dir, img.file)), { recursive: true });
+      fs.copyFileSync(src, path.join(dir, img.file));
+      return true;
+    });
+    return { ...r, images };
+  });
+}
+
 export function buildReport(opts: BuildOptions): BuildSummary {
   const { results: raw, problems } = readResults(opts.resultsDir);
-  const results = ordered(raw, opts.order);
+  const results = copyImages(ordered(raw, opts.order), opts.resultsDir, opts.reportDir);
   fs.mkdirSync(opts.reportDir, { recursive: true });
   copyKatex(opts.reportDir);
   const chartFiles = writeCharts(results, opts.reportDir);

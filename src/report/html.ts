@@ -80,6 +80,14 @@ function settingsHtml(r: ExperimentResult): string {
   return `<dl class="settings">${items.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>`;
 }
 
+function imagesHtml(r: ExperimentResult): string {
+  const figures = (r.images ?? []).map((img) => {
+    const src = escapeXml(`images/${img.file}`);
+    return `<figure class="image"><img src="${src}" alt="${escapeXml(img.title)}"><figcaption>${escapeXml(img.title)}</figcaption></figure>`;
+  });
+  return `<div class="gallery">${figures.join('')}</div>`;
+}
+
 function experimentHtml(r: ExperimentResult, charts: string[]): string {
   const id = `exp-${slug(r.name)}`;
   const parts = [
@@ -97,6 +105,7 @@ function experimentHtml(r: ExperimentResult, charts: string[]): string {
       const link = file ? ` <a href="${escapeXml(file)}">(SVG)</a>` : '';
       return `<figure class="chart">${renderChart(c)}<figcaption>${escapeXml(c.title)}${link}</figcaption></figure>`;
     }),
+    ...(r.images?.length ? [imagesHtml(r)] : []),
     `</section>`,
   ];
   return parts.join('\n');
@@ -162,6 +171,9 @@ table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ddd;paddin
 th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .note{font-size:12px;color:#666}
 figure.chart svg{max-width:100%;height:auto;border:1px solid #eee}
+.gallery{display:flex;flex-wrap:wrap;gap:12px}
+figure.image{margin:0;font-size:.85em;text-align:center}
+figure.image img{width:180px;image-rendering:pixelated;border:1px solid #eee}
 .notice{background:#fff7e6;border:1px solid #f0c36d;padding:.4em .9em;border-radius:4px;margin:1em 0}
 .notice.failed{background:#fdecea;border-color:#e0a0a0}
 code{font:13px ui-monospace,monospace;background:#f2f2f2;padding:0 .2em}

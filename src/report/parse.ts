@@ -128,6 +128,10 @@ export function parseResult(json: unknown, file: string): ExperimentResult {
     math: c.strs(o.math, 'math', true),
     tables: c.arr(o.tables, 'tables', true).map((t, i) => table(c, t, `tables[${i}]`)),
     charts: c.arr(o.charts, 'charts', true).map((t, i) => chart(c, t, `charts[${i}]`)),
+    images: c.arr(o.images, 'images', true).map((v, i) => {
+      const img = c.obj(v, `images[${i}]`);
+      return { title: c.str(img.title, `images[${i}].title`), file: c.str(img.file, `images[${i}].file`) };
+    }),
     env: env(c, o.env),
     seconds: c.num(o.seconds, 'seconds'),
   };

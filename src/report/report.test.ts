@@ -165,3 +165,23 @@ test('the built report renders in headless Chromium without errors', async (t) =
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('buildReport: pictures named by results are copied and shown; missing ones are dropped', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-report-img-'));
+  const res = path.join(dir, 'res');
+  fs.mkdirSync(path.join(res, 'toy'), { recursive: true });
+  fs.writeFileSync(path.join(res, 'toy', 'a.png'), Uint8Array.from([0x89, 0x50, 0x4e, 0x47]));
+  const r = {
+    ...syntheticResult('toy'),
+    images: [
+      { title: 'samples <a>', file: 'toy/a.png' },
+      { title: 'gone', file: 'toy/missing.png' },
+    ],
+  };
+  fs.writeFileSync(path.join(res, 'toy.json'), JSON.stringify(r));
+  const s = buildReport({ resultsDir: res, reportDir: path.join(dir, 'report') });
+  const html = fs.readFileSync(s.index, 'utf8');
+  assert.match(html, /<img src="images\/toy\/a.png" alt="samples &lt;a&gt;">/);
+  assert.doesNotMatch(html, /missing.png/);
+  assert.ok(fs.existsSync(path.join(dir, 'report', 'images', 'toy', 'a.png')));
+});

@@ -9,6 +9,8 @@ import { labCommand } from './lab.js';
 import { reportCommand } from './report.js';
 import { diagnoseCommand } from './diagnose.js';
 import { pretrainCommand } from './pretrain.js';
+import { ganCommand } from './gan.js';
+import { gradpenaltyCommand } from './gradpenalty.js';
 
 export const commands: Command[] = [
   canCommand,
@@ -20,4 +22,6 @@ export const commands: Command[] = [
   searchCommand,
   diagnoseCommand,
   pretrainCommand,
+  ganCommand,
+  gradpenaltyCommand,
 ];

@@ -188,12 +188,20 @@ function readSpec(out: string): RunSpec {
   }
 }
 
+const RESUME_FLAGS = ['out', 'resume', 'steps', 'json', 'help'];
+
 /** The run to do: a new one from the flags, or the stored one (with a possibly raised --steps). */
 function resolveSpec(v: Record<string, unknown>, out: string): { spec: RunSpec; resume: boolean } {
   const ckpt = findCheckpoint(path.join(out, 'checkpoint'));
   if (!v.resume) {
     if (ckpt) throw new InputError('already holds a checkpoint; pass --resume or choose another --out', out);
     return { spec: specFromFlags(v), resume: false };
+  }
+  const extra = Object.keys(v).filter((k) => v[k] !== undefined && !RESUME_FLAGS.includes(k));
+  if (extra.length) {
+    throw new InputError(
+      `with --resume the run's stored settings apply; only --steps may change (got --${extra[0]})`,
+    );
   }
   const spec = readSpec(out);
   if (!ckpt) throw new InputError('no checkpoint to resume from', path.join(out, 'checkpoint'));
