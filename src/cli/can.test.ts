@@ -1,31 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { encodeNpy, readNpy } from '../io/npy.js';
 import { Rng } from '../util/rng.js';
 import { randomProbs } from '../can/reference.test-util.js';
 import { can, priorFromLabels } from '../can/index.js';
 import { initBackend } from '../backend/index.js';
+import { kexue, scratch } from './cli.test-util.js';
 
 await initBackend({ quiet: true });
-const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-can-cli-'));
-const put = (name: string, data: string | Uint8Array) => {
-  const f = path.join(dir, name);
-  fs.writeFileSync(f, data);
-  return f;
-};
-const kexue = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, KEXUE_QUIET: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+const { dir, put } = scratch('can-cli');
 
 const rng = new Rng(9);
 const probs = randomProbs(rng, 120, 6);

@@ -3,22 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../backend/index.js';
 import { Encoder, saveEncoder } from '../encoder/index.js';
 import { CHINESE_CHAR, CharTokenizer } from '../tokenizers/index.js';
+import { kexue } from './cli.test-util.js';
 
 await initBackend({ quiet: true });
-const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-diagnose-cli-'));
-const kexue = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, KEXUE_QUIET: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const lines = Array.from(
   { length: 40 },
   (_, i) => ['今天天气很好', '股市大涨三个百分点', '球队赢得了比赛'][i % 3] + i,

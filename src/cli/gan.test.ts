@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { gradientPenaltyInequality, type Mlp } from '../penalty/inequality.js';
+import { kexue } from './cli.test-util.js';
 
-const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-gan-cli-'));
-const kexue = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, KEXUE_QUIET: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 test('kexue gan on a toy writes a PNG and metrics', () => {
   const out = path.join(dir, 'toy.png');

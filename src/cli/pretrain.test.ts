@@ -1,30 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { loadEncoder } from '../encoder/index.js';
 import { readCorpus } from './commands/pretrain.js';
+import { kexue, scratch } from './cli.test-util.js';
 
 await initBackend({ quiet: true });
-const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-pretrain-cli-'));
-const put = (name: string, data: string) => {
-  const f = path.join(dir, name);
-  fs.writeFileSync(f, data);
-  return f;
-};
-const kexue = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, KEXUE_QUIET: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
+const { dir, put } = scratch('pretrain-cli');
 
 const headlines = ['今天天气很好', '我们去公园散步', '股市大涨三个百分点', '球队赢得了比赛', '新手机发布了'];
 const corpus = put('zh.txt', Array.from({ length: 120 }, (_, i) => headlines[i % 5] + i).join('\n') + '\n');

@@ -1,32 +1,17 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { initBackend } from '../backend/index.js';
 import { Encoder, saveEncoder } from '../encoder/index.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { encodeNpy, readNpy } from '../io/npy.js';
 import { loadSentenceModel } from './sentence-model.js';
+import { kexue, scratch } from '../cli/cli.test-util.js';
 
 await initBackend({ quiet: true });
-const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-cosent-cli-'));
+const { dir, put } = scratch('cosent-cli');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-const put = (name: string, text: string) => {
-  const f = path.join(dir, name);
-  fs.writeFileSync(f, text);
-  return f;
-};
-const kexue = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, KEXUE_QUIET: '1' },
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 // A tiny randomly initialised encoder with a character tokenizer, saved like a pretrained one.
 const words = [
