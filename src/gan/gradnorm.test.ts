@@ -20,6 +20,7 @@ import {
   granNormalize,
   valueAndInputGradient,
 } from './gradnorm.js';
+import { relErr } from '../util/compare.test-util.js';
 
 // cpu and wasm always; the native backend too when initBackend() registered it
 const backends = [...(await testBackends()), ...(tf.findBackendFactory('aten') ? ['aten'] : [])];
@@ -58,16 +59,6 @@ function randomPoints(rng: Rng, n: number, d: number, scale = 2): tf.Tensor2D {
 
 function rowNorms(g: tf.Tensor): Float32Array {
   return tf.tidy(() => tf.norm(tf.reshape(g, [g.shape[0], -1]), 'euclidean', 1)).dataSync() as Float32Array;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
 for (const backend of backends) {

@@ -15,6 +15,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { Rng } from '../util/rng.js';
 import { registerGradientFixes, logSoftmax } from './index.js';
 import { testBackends } from './backends.test-util.js';
+import { relErr } from '../util/compare.test-util.js';
 
 registerGradientFixes();
 const backends = await testBackends();
@@ -79,16 +80,6 @@ function inputs(seed: number): { x: tf.Tensor; w: tf.Tensor } {
     const z = Array.from(tf.matMul(x, w).dataSync());
     if (z.every((v) => Math.abs(v) > 0.03 && Math.abs(v - 1.5) > 0.03)) return { x, w };
   }
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
 /** Relative L2 error of tf.grad(fun) at `at` against central differences (eps 1e-2, float32). */

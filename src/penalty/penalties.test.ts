@@ -11,19 +11,10 @@ import { testBackends } from '../grad/backends.test-util.js';
 import { Rng } from '../util/rng.js';
 import { inputGradientPenalty, interpolate, parameterGradientPenalty } from './penalties.js';
 import { gradientPenaltyInequality, randomMlp } from './inequality.js';
+import { relErr } from '../util/compare.test-util.js';
 
 // cpu and wasm always; the native backend too when initBackend() registered it
 const backends = [...(await testBackends()), ...(tf.findBackendFactory('aten') ? ['aten'] : [])];
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 /** A tanh MLP as TF.js variables, built from the float64 reference MLP (W [out, in]). */
 function tfMlp(seed: number) {
