@@ -12,6 +12,7 @@ import type { Pooling } from '../encoder/index.js';
 import { loadSentenceModel } from './sentence-model.js';
 import { evaluatePairs, trainSentenceEncoder } from './trainer.js';
 import type { ObjectiveName } from './objectives.js';
+import { meanStd } from '../util/stats.js';
 
 export interface StsTask {
   name: string;
@@ -124,12 +125,6 @@ export interface ObjectiveSummary {
   runs: RunRecord[];
 }
 
-export function meanStd(xs: readonly number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) : 0;
-  return { mean, std: Math.sqrt(v) };
-}
-
 /** Fine-tunes a fresh copy of the encoder per (objective, seed); returns per-objective summaries. */
 export async function compareObjectives(opts: CompareOptions): Promise<ObjectiveSummary[]> {
   const out: ObjectiveSummary[] = [];
@@ -169,3 +164,5 @@ export async function compareObjectives(opts: CompareOptions): Promise<Objective
   }
   return out;
 }
+
+export { meanStd };

@@ -23,6 +23,7 @@ import { readClueDataset, type ClueDataset } from '../io/clue.js';
 import { BagClassifier, type BagClassifierOptions } from '../models/bag-classifier.js';
 import { NgramVocab, type Bags, type NgramOptions } from '../text/ngrams.js';
 import type { Budget, Chart, Experiment, ExperimentContext, Table } from './types.js';
+import { fmtMeanStd, meanStd } from '../util/stats.js';
 
 interface DatasetSpec {
   key: string;
@@ -137,19 +138,10 @@ function evaluate(enc: Encoded, dev: ProbMatrix, test: ProbMatrix) {
   };
 }
 
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Sample standard deviation (0 for a single value). */
-function std(xs: number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-}
-
 const pct = (x: number) => 100 * x;
-const fmt = (xs: number[], digits = 2) => `${mean(xs).toFixed(digits)} ± ${std(xs).toFixed(digits)}`;
+const fmt = fmtMeanStd;
+const mean = (xs: number[]) => meanStd(xs).mean;
+const std = (xs: number[]) => meanStd(xs).std;
 
 async function runDataset(
   spec: DatasetSpec,

@@ -16,6 +16,7 @@ import { toy, type ToyName } from '../gan/toys.js';
 import { GanTrainer, type GanConfig, type GanLoss, type LipschitzMethod } from '../gan/trainer.js';
 import type { Rng } from '../util/rng.js';
 import type { Budget, Chart, Experiment, ExperimentContext, Image, Table } from './types.js';
+import { fmtMeanStd, meanStd } from '../util/stats.js';
 
 /** Each method with the loss it is usually paired with (GN, SN: hinge as in the GN paper). */
 const METHOD_LOSS: Record<LipschitzMethod, GanLoss> = {
@@ -70,17 +71,6 @@ function plan(budget: Budget): Plan {
         fidSamples: 10000,
         emaDecay: 0.999,
       };
-}
-
-function meanStd(v: number[]): { mean: number; std: number } {
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-  return { mean, std };
-}
-
-function fmt(v: number[], digits = 2): string {
-  const { mean, std } = meanStd(v);
-  return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
 }
 
 /** Mean milliseconds per iteration after a short warm-up. */
@@ -156,15 +146,15 @@ async function runToys(
       rows.push([
         name,
         `${method} (${METHOD_LOSS[method]})`,
-        `${fmt(
+        `${fmtMeanStd(
           runs.map((r) => r.covered),
           1,
         )} / ${runs[0].modes}`,
-        fmt(
+        fmtMeanStd(
           runs.map((r) => 100 * r.hq),
           1,
         ),
-        fmt(
+        fmtMeanStd(
           runs.map((r) => r.ms),
           1,
         ),
@@ -251,7 +241,7 @@ async function runMnist(
       tr.dispose();
     }
     fids.push(meanStd(fid).mean);
-    rows.push([`${method} (${METHOD_LOSS[method]})`, fmt(fid, 1), fmt(ms, 1)]);
+    rows.push([`${method} (${METHOD_LOSS[method]})`, fmtMeanStd(fid, 1), fmtMeanStd(ms, 1)]);
   }
   clf.dispose();
   out.tables.push({

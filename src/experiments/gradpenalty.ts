@@ -23,6 +23,7 @@ import {
 import { gradientPenaltyInequality, weightSpectralNormsSq } from '../penalty/inequality.js';
 import { inequalitySurvey } from '../penalty/property.js';
 import type { Budget, Chart, Experiment, Table } from './types.js';
+import { fmtMeanStd, meanStd } from '../util/stats.js';
 
 type ModelKind = 'mlp' | 'cnn';
 
@@ -189,17 +190,6 @@ function trainOne(
   return { acc, trace, seconds: (performance.now() - t0) / 1000, inequality };
 }
 
-function meanStd(v: number[]): { mean: number; std: number } {
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const std = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
-  return { mean, std };
-}
-
-function fmt(v: number[], digits = 2): string {
-  const { mean, std } = meanStd(v);
-  return `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`;
-}
-
 function sci(v: number[]): string {
   const { mean, std } = meanStd(v);
   return `${mean.toPrecision(3)} ± ${std.toPrecision(2)}`;
@@ -246,7 +236,7 @@ export const gradpenaltyExperiment: Experiment = {
           const iq = runs.map((r) => r.inequality);
           rows.push([
             label(cfg),
-            fmt(
+            fmtMeanStd(
               runs.map((r) => 100 * r.acc),
               2,
             ),
@@ -256,7 +246,7 @@ export const gradpenaltyExperiment: Experiment = {
             iq[0] ? sci(iq.map((q) => q!.left)) : '—',
             iq[0] ? sci(iq.map((q) => q!.right)) : '—',
             iq[0] ? Math.min(...iq.map((q) => q!.minRatio)).toPrecision(4) : '—',
-            fmt(
+            fmtMeanStd(
               runs.map((r) => r.seconds),
               1,
             ),

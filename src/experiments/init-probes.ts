@@ -13,6 +13,7 @@ import { AdamW } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import { Rng } from '../util/rng.js';
+import { meanStd } from '../util/stats.js';
 
 const norm = (t: tf.Tensor): number => tf.tidy(() => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]));
 
@@ -247,9 +248,5 @@ export function slope(x: readonly number[], y: readonly number[]): number {
 }
 
 /** Mean and sample standard deviation. */
-export function meanStd(v: readonly number[]): { mean: number; std: number } {
-  const n = v.length;
-  const mean = v.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std };
-}
+
+export { meanStd };
