@@ -50,7 +50,9 @@ function plan(budget: Budget): Plan {
         models: ['mlp', 'cnn'],
         configs: [
           { kind: 'none', weight: 0 },
+          { kind: 'input', weight: 0.1 },
           { kind: 'input', weight: 1 },
+          { kind: 'parameter', weight: 0.01 },
           { kind: 'parameter', weight: 0.1 },
         ],
         steps: { mlp: 200, cnn: 100 },
