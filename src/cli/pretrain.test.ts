@@ -5,7 +5,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { loadEncoder } from '../encoder/index.js';
-import { readCorpus } from './commands/pretrain.js';
+import { RECIPES } from '../experiments/pretraining.js';
 import { kexue, scratch } from './cli.test-util.js';
 
 await initBackend({ quiet: true });
@@ -18,16 +18,6 @@ const clue = put(
   headlines.map((t, i) => JSON.stringify({ text: t, label: i })).join('\n') + '\n',
 );
 const tinyModel = ['--layers', '1', '--hidden', '16', '--heads', '2', '--seq', '16', '--batch-size', '4'];
-
-test('readCorpus: lines, paragraphs and the "text" of .jsonl records', () => {
-  const prose = put('prose.txt', 'It is a truth\nuniversally acknowledged.\n\n  Second\nparagraph.\n\n\n');
-  assert.deepEqual(readCorpus([prose], 'paragraphs'), [
-    'It is a truth universally acknowledged.',
-    'Second paragraph.',
-  ]);
-  assert.equal(readCorpus([prose]).length, 4);
-  assert.deepEqual(readCorpus([clue]), headlines);
-});
 
 test('kexue pretrain: trains, evaluates, writes a loadable model; --resume continues', () => {
   const out = path.join(dir, 'run');
@@ -87,13 +77,19 @@ test('kexue pretrain: trains, evaluates, writes a loadable model; --resume conti
 
 test('kexue pretrain: bad input exits 2 with one line', () => {
   const cases: [string[], RegExp][] = [
-    [['--out', path.join(dir, 'x')], /--corpus is required/],
+    [['--out', path.join(dir, 'x')], /--corpus \(or --recipe\) is required/],
     [['--corpus', corpus], /--out is required/],
     [['--corpus', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'x1')], /missing\.txt/],
     [['--corpus', corpus, '--lang', 'fr', '--out', path.join(dir, 'x2')], /--lang/],
     [['--corpus', corpus, '--hidden', '30', '--heads', '4', '--out', path.join(dir, 'x3')], /divisible/],
     [['--corpus', corpus, '--steps', '0', '--out', path.join(dir, 'x4')], /--steps/],
     [['--out', path.join(dir, 'x5'), '--resume'], /nothing to resume/],
+    [['--recipe', 'fr', '--out', path.join(dir, 'x8')], /unknown recipe 'fr'/],
+    [['--corpus', corpus, '--data', dir, '--out', path.join(dir, 'x9')], /--data is only used with --recipe/],
+    [
+      ['--recipe', 'zh', '--data', path.join(dir, 'nodata'), '--out', path.join(dir, 'x10')],
+      /tnews-unlabeled\.txt/,
+    ],
     [
       ['--corpus', put('bad.jsonl', '{"text":"好"}\n{"label":1}\n'), '--out', path.join(dir, 'x6')],
       /bad\.jsonl, line 2/,
@@ -109,4 +105,24 @@ test('kexue pretrain: bad input exits 2 with one line', () => {
     assert.match(r.err, re);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
   }
+});
+
+test('kexue pretrain --recipe: the recipe corpus and settings, with flags overriding them', () => {
+  const data = path.join(dir, 'data');
+  fs.mkdirSync(path.join(data, 'text'), { recursive: true });
+  // Paragraphs (blank-line separated), as the recipe reads this file.
+  fs.writeFileSync(
+    path.join(data, 'text', 'janeausten.txt'),
+    fs.readFileSync(corpus, 'utf8').replace(/\n/g, '\n\n'),
+  );
+  const out = path.join(dir, 'recipe-run');
+  const r = kexue('pretrain', '--recipe', 'en', '--data', data, ...tinyModel, '--steps', '2', '--out', out);
+  assert.equal(r.code, 0, r.err);
+  const spec = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(spec.corpus, [path.join(data, 'text', 'janeausten.txt')]);
+  assert.equal(spec.docs, 'paragraphs');
+  assert.deepEqual(spec.tokenizer, RECIPES.en.spec.tokenizer);
+  assert.equal(spec.norm, RECIPES.en.spec.norm);
+  assert.equal(spec.hidden, 16);
+  assert.equal(spec.steps, 2);
 });

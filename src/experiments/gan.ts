@@ -13,7 +13,13 @@ import { readImageSet, type ImageSet } from '../io/idx.js';
 import { FeatureClassifier, frechetDistance, type FeatureStats } from '../gan/fid.js';
 import { encodeGrayPng, imageGrid, scatterImage } from '../gan/png.js';
 import { toy, type ToyName } from '../gan/toys.js';
-import { GanTrainer, LIPSCHITZ_METHODS, type GanConfig, type GanLoss, type LipschitzMethod } from '../gan/trainer.js';
+import {
+  GanTrainer,
+  LIPSCHITZ_METHODS,
+  type GanConfig,
+  type GanLoss,
+  type LipschitzMethod,
+} from '../gan/trainer.js';
 import type { Rng } from '../util/rng.js';
 import type { Budget, Chart, Experiment, ExperimentContext, Image, Table } from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';

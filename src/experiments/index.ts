@@ -6,10 +6,12 @@ import { canExperiment } from './can.js';
 import { initExperiment } from './init.js';
 import { ganExperiment } from './gan.js';
 import { gradpenaltyExperiment } from './gradpenalty.js';
+import { cosentExperiment } from './cosent.js';
 
 export const experiments: Experiment[] = [
   canExperiment,
   initExperiment,
   ganExperiment,
   gradpenaltyExperiment,
+  cosentExperiment(),
 ];

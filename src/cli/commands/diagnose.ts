@@ -15,7 +15,8 @@ import type { Chart } from '../../experiments/types.js';
 import type { Tokenizer } from '../../tokenizers/index.js';
 import { Rng } from '../../util/rng.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
-import { buildTokenizer, parseLang, readCorpus } from './pretrain.js';
+import { buildTokenizer, readCorpus } from '../../experiments/pretraining.js';
+import { parseLang } from './pretrain.js';
 
 const usage = `
 Usage: kexue diagnose --corpus FILE [--model DIR | model flags] [options]

@@ -7,8 +7,8 @@ import { initBackend } from '../backend/index.js';
 import { Encoder, saveEncoder } from '../encoder/index.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { Rng } from '../util/rng.js';
-import { STS_TASKS } from './compare.js';
-import { cosentExperiment } from './experiment.js';
+import { STS_TASKS } from '../cosent/compare.js';
+import { cosentExperiment } from './cosent.js';
 
 await initBackend({ quiet: true });
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-cosent-exp-'));

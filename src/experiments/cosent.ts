@@ -5,11 +5,13 @@
  * epoch beside the note's BERT-base numbers. Our encoders are far smaller than BERT-base, so the
  * comparison that matters is the gap between objectives, not the absolute scores.
  *
- * The encoders come from the Transformer issue's pretraining: `cosentExperiment({ zh, en })` takes
- * their directories (each with its tokenizer), so this module does not decide where they live.
+ * The encoders are kexue's pretraining recipes (src/experiments/pretraining.ts): the quick budget
+ * trains a short run of each, the full budget the whole recipe, into the experiment's work folder
+ * (reused when already there, resumed when interrupted). Callers may pass their own encoders instead.
  */
+import path from 'node:path';
 import { Progress } from '../cli/progress.js';
-import type { Budget, Chart, Experiment, ExperimentContext, Table } from '../experiments/types.js';
+import type { Budget, Chart, Experiment, ExperimentContext, Table } from './types.js';
 import type { Pooling } from '../encoder/index.js';
 import { InputError } from '../io/errors.js';
 import {
@@ -20,12 +22,16 @@ import {
   subsample,
   type ObjectiveSummary,
   type StsTask,
-} from './compare.js';
-import { OBJECTIVES, type ObjectiveName } from './objectives.js';
+} from '../cosent/compare.js';
+import { OBJECTIVES, type ObjectiveName } from '../cosent/objectives.js';
+import { pretrainedEncoder, recipeSpec, type Lang } from './pretraining.js';
 
 export interface CosentExperimentOptions {
-  /** Pretrained encoder directories per language (Chinese for ATEC/LCQMC/PAWSX/STS-B, English for STS-B en). */
-  encoders: { zh?: string; en?: string };
+  /**
+   * Pretrained encoder directories per language (Chinese for ATEC/LCQMC/PAWSX/STS-B, English for STS-B
+   * en); only the tasks of the languages given run. Default: the recipe encoders for both.
+   */
+  encoders?: Partial<Record<Lang, string>>;
   pooling?: Pooling;
   /** Override the budget's settings (tests use tiny ones). */
   settings?: Partial<BudgetSettings>;
@@ -146,23 +152,49 @@ function verdict(outcomes: TaskOutcome[]): string {
   );
 }
 
-function encoderFor(opts: CosentExperimentOptions, task: StsTask): string {
-  const dir = opts.encoders[task.lang];
-  if (!dir)
-    throw new InputError(`the CoSENT experiment needs a pretrained ${task.lang} encoder for ${task.name}`);
-  return dir;
+interface Encoders {
+  dirs: Partial<Record<Lang, string>>;
+  /** One line per pretrained encoder: recipe, size, steps, held-out MLM accuracy. */
+  notes: string[];
 }
 
-export function cosentExperiment(opts: CosentExperimentOptions): Experiment {
+/** The recipe encoders of the budget, trained into the work folder unless already there. */
+async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
+  const out: Encoders = { dirs: {}, notes: [] };
+  for (const lang of ['zh', 'en'] as const) {
+    const spec = recipeSpec(lang, ctx.dataDir, ctx.budget === 'quick');
+    const progress = new Progress({ label: `pretrain ${lang}`, total: spec.steps, silent: ctx.quiet });
+    let ticked = false;
+    const { modelDir, history } = await pretrainedEncoder(
+      spec,
+      path.join(ctx.workDir, `encoder-${lang}-${ctx.budget}`),
+      (s) => {
+        progress.tick(ticked ? 1 : s.step, `loss ${s.loss.toFixed(3)}`);
+        ticked = true;
+      },
+    );
+    out.dirs[lang] = modelDir;
+    const last = history[history.length - 1];
+    out.notes.push(
+      `${lang} encoder: recipe '${lang}'${ctx.budget === 'quick' ? ' shortened to the quick budget' : ''} — ` +
+        `${spec.layers} ${spec.norm}-LN blocks, hidden ${spec.hidden}, ${spec.seq} tokens, ${spec.steps} MLM steps of ${spec.batchSize} sequences; ` +
+        `held-out MLM accuracy ${(100 * last.evalAccuracy).toFixed(1)}% (loss ${last.evalLoss.toFixed(2)}) after ${last.seconds.toFixed(0)} s of pretraining.`,
+    );
+  }
+  return out;
+}
+
+export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment {
   return {
     name: 'cosent',
     title: 'CoSENT vs Sentence-BERT vs cosine-MSE sentence embeddings',
     async run(ctx: ExperimentContext) {
       const s = { ...BUDGETS[ctx.budget], ...opts.settings };
       const seeds = ctx.seeds.slice(0, s.seeds);
-      const tasks = STS_TASKS.filter((t) => opts.encoders[t.lang]);
-      if (tasks.length === 0)
+      if (opts.encoders && !Object.values(opts.encoders).some(Boolean))
         throw new InputError('the CoSENT experiment needs at least one pretrained encoder');
+      const encoders = opts.encoders ? { dirs: opts.encoders, notes: [] } : await recipeEncoders(ctx);
+      const tasks = STS_TASKS.filter((t) => encoders.dirs[t.lang]);
       const outcomes: TaskOutcome[] = [];
       for (const task of tasks) {
         const data = readTask(ctx.dataDir, task);
@@ -174,7 +206,7 @@ export function cosentExperiment(opts: CosentExperimentOptions): Experiment {
           silent: ctx.quiet,
         });
         const summaries = await compareObjectives({
-          encoderDir: encoderFor(opts, task),
+          encoderDir: encoders.dirs[task.lang]!,
           train,
           test,
           objectives: OBJECTIVES,
@@ -207,6 +239,7 @@ export function cosentExperiment(opts: CosentExperimentOptions): Experiment {
         text: [
           'Each (objective, seed) fine-tunes a fresh copy of the same pretrained encoder with AdamW (linear warmup over 10% of steps, then linear decay); seeds change the data order and the softmax classifier’s initialisation. Test Spearman between cos(u, v) and the gold labels is measured after every epoch; no epoch is picked on the test set.',
           'Our encoders are much smaller than BERT-base and pretrained on far less text, so absolute scores are not comparable with the note’s; the gap between objectives is.',
+          ...encoders.notes,
         ],
         math: [
           '\\mathcal{L}_{\\text{CoSENT}} = \\log\\Big(1 + \\sum_{\\ell_i > \\ell_j} e^{\\lambda(\\cos_j - \\cos_i)}\\Big),\\quad \\lambda = 20',

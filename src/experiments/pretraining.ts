@@ -1,0 +1,283 @@
+/**
+ * Pretraining runs on files: a run is fully described by a `PretrainSpec` (kept as OUT/run.json), so it
+ * can be resumed and reproduced; the named recipes (`RECIPES`) are the encoders kexue's own
+ * reproductions start from. Used by `kexue pretrain` and by experiments that need an encoder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
+import { findCheckpoint } from '../encoder/io.js';
+import { InputError } from '../io/errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { readJsonl, readText } from '../io/text.js';
+import { renderChart } from '../report/svg.js';
+import {
+  CHINESE_CHAR,
+  CharTokenizer,
+  DEFAULT_WORDPIECE,
+  ENGLISH_CHAR,
+  WordPieceTokenizer,
+  buildWordPieceVocab,
+  loadTokenizer,
+  type Tokenizer,
+} from '../tokenizers/index.js';
+
+export type DocSplit = 'lines' | 'paragraphs';
+export type Lang = 'zh' | 'en';
+
+/**
+ * Documents of text files: `.jsonl` files give each record's "text" field (CLUE files: the labels
+ * are ignored); other files give their non-blank lines, or blank-line-separated paragraphs (lines
+ * joined by a space) with `split: 'paragraphs'`, for prose whose lines are only wrapped.
+ */
+export function readCorpus(files: readonly string[], split: DocSplit = 'lines'): string[] {
+  const docs: string[] = [];
+  for (const file of files) {
+    if (file.endsWith('.jsonl')) {
+      for (const { line, value } of readJsonl(file)) {
+        const text = (value as { text?: unknown } | null)?.text;
+        if (typeof text !== 'string') throw new InputError('expected a string "text"', file, line, 'text');
+        if (text.trim()) docs.push(text);
+      }
+      continue;
+    }
+    const content = readText(file);
+    const parts = split === 'paragraphs' ? content.split(/\r?\n\s*\r?\n/) : content.split(/\r?\n/);
+    for (const p of parts) {
+      const doc = split === 'paragraphs' ? p.replace(/\s*\r?\n\s*/g, ' ').trim() : p;
+      if (doc.trim()) docs.push(doc);
+    }
+  }
+  return docs;
+}
+
+export interface TokenizerSpec {
+  lang: Lang;
+  /** English only: WordPiece (default) or characters; Chinese is always character-level. */
+  kind: 'wordpiece' | 'char';
+  vocabSize: number;
+  minCount: number;
+}
+
+/** Builds the tokenizer from the corpus itself. */
+export function buildTokenizer(docs: readonly string[], spec: TokenizerSpec): Tokenizer {
+  if (spec.lang === 'zh' || spec.kind === 'char') {
+    const opts = spec.lang === 'zh' ? CHINESE_CHAR : ENGLISH_CHAR;
+    return CharTokenizer.build(docs, opts, { minCount: spec.minCount, maxSize: spec.vocabSize });
+  }
+  const vocab = buildWordPieceVocab(docs, { vocabSize: spec.vocabSize, minCharCount: spec.minCount });
+  return new WordPieceTokenizer(vocab, DEFAULT_WORDPIECE);
+}
+
+/** Everything that defines a pretraining run; stored as run.json. */
+export interface PretrainSpec {
+  corpus: string[];
+  docs: DocSplit;
+  tokenizer: TokenizerSpec;
+  layers: number;
+  hidden: number;
+  heads: number;
+  norm: 'post' | 'pre';
+  position: 'learned' | 'rope';
+  seq: number;
+  batchSize: number;
+  steps: number;
+  lr: number;
+  warmup: number;
+  seed: number;
+  heldOut: number;
+  evalEvery: number;
+  evalBatches: number;
+  checkpointEvery: number;
+}
+
+export interface Recipe {
+  about: string;
+  /** Corpus files relative to the data folder. */
+  corpus: string[];
+  spec: Omit<PretrainSpec, 'corpus'>;
+  /** What the quick budget of an experiment changes: a shorter run of the same model. */
+  quick: Partial<PretrainSpec>;
+}
+
+const SHARED = {
+  layers: 4,
+  hidden: 128,
+  heads: 4,
+  norm: 'pre',
+  position: 'learned',
+  seq: 64,
+  batchSize: 32,
+  steps: 4000,
+  lr: 2e-3,
+  warmup: 200,
+  seed: 1,
+  heldOut: 0.02,
+  evalEvery: 250,
+  evalBatches: 8,
+  checkpointEvery: 250,
+} as const;
+
+const QUICK: Partial<PretrainSpec> = { steps: 500, warmup: 50, evalEvery: 100, checkpointEvery: 100 };
+
+/**
+ * The encoders kexue's reproductions start from, sized to finish in ≤ 30 min on 2 cores with the aten
+ * backend (measured timings are in the README).
+ */
+export const RECIPES: Record<Lang, Recipe> = {
+  zh: {
+    about:
+      'Chinese characters: TNEWS unlabeled headlines plus the text (not the labels) of the CLUE TNEWS and IFLYTEK training sets',
+    corpus: ['text/tnews-unlabeled.txt', 'clue/tnews/train.jsonl', 'clue/iflytek/train.jsonl'],
+    spec: {
+      docs: 'lines',
+      tokenizer: { lang: 'zh', kind: 'char', vocabSize: 8000, minCount: 2 },
+      ...SHARED,
+    },
+    quick: QUICK,
+  },
+  en: {
+    about:
+      "English WordPiece (8,000 pieces built from the text) on Jane Austen's novels, paragraphs as documents",
+    corpus: ['text/janeausten.txt'],
+    spec: {
+      docs: 'paragraphs',
+      tokenizer: { lang: 'en', kind: 'wordpiece', vocabSize: 8000, minCount: 2 },
+      ...SHARED,
+    },
+    quick: QUICK,
+  },
+};
+
+export function isRecipe(name: string): name is Lang {
+  return Object.hasOwn(RECIPES, name);
+}
+
+/** A recipe's run with its corpus resolved against `dataDir`; `quick` applies the recipe's quick changes. */
+export function recipeSpec(name: string, dataDir: string, quick = false): PretrainSpec {
+  if (!isRecipe(name))
+    throw new InputError(`unknown recipe '${name}' (available: ${Object.keys(RECIPES).join(', ')})`);
+  const r = RECIPES[name];
+  return {
+    corpus: r.corpus.map((f) => path.resolve(dataDir, f)),
+    ...r.spec,
+    ...(quick ? r.quick : {}),
+  };
+}
+
+/** Checks what the library would reject later, as input errors naming the option. */
+export function checkSpec(spec: PretrainSpec): void {
+  if (spec.hidden % spec.heads !== 0)
+    throw new InputError(`--hidden (${spec.hidden}) must be divisible by --heads (${spec.heads})`);
+  if (spec.warmup > spec.steps) throw new InputError(`--warmup (${spec.warmup}) exceeds --steps`);
+}
+
+export function readSpec(out: string): PretrainSpec {
+  const file = path.join(out, 'run.json');
+  if (!fs.existsSync(file)) throw new InputError('no run.json here: nothing to resume', out);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as PretrainSpec;
+  } catch (e) {
+    throw new InputError(`not valid JSON (${(e as Error).message})`, file);
+  }
+}
+
+function historyChart(history: EvalRecord[]): string {
+  return renderChart({
+    title: 'Held-out masked-LM accuracy',
+    kind: 'line',
+    xLabel: 'step',
+    yLabel: 'accuracy',
+    series: [
+      { name: 'held-out MLM accuracy', x: history.map((h) => h.step), y: history.map((h) => h.evalAccuracy) },
+    ],
+  });
+}
+
+export interface RunOptions {
+  /** Continue from OUT/checkpoint (whose tokenizer is reused) instead of starting afresh. */
+  resume: boolean;
+  onStep?: (s: { step: number; loss: number }) => void;
+}
+
+/**
+ * Runs (or resumes) `spec` into `out`: run.json, checkpoint/, history.json, history.svg and, when the
+ * last step is reached, model/. The caller disposes the returned model.
+ */
+export async function runPretraining(
+  spec: PretrainSpec,
+  out: string,
+  o: RunOptions,
+): Promise<PretrainResult & { tokenizer: Tokenizer }> {
+  checkSpec(spec);
+  const docs = readCorpus(spec.corpus, spec.docs);
+  if (docs.length < 2) throw new InputError('the corpus has fewer than two documents', spec.corpus[0]);
+  const tokenizer = o.resume
+    ? loadTokenizer(path.join(out, 'checkpoint'))
+    : buildTokenizer(docs, spec.tokenizer);
+  fs.mkdirSync(out, { recursive: true });
+  writeJsonAtomic(path.join(out, 'run.json'), spec);
+  let result: PretrainResult;
+  try {
+    result = await pretrain({
+      texts: docs,
+      tokenizer,
+      model: {
+        layers: spec.layers,
+        hidden: spec.hidden,
+        heads: spec.heads,
+        norm: spec.norm,
+        position: spec.position,
+        maxPositions: Math.max(512, spec.seq),
+      },
+      seqLen: spec.seq,
+      batchSize: spec.batchSize,
+      steps: spec.steps,
+      lr: spec.lr,
+      warmupSteps: spec.warmup,
+      seed: spec.seed,
+      heldOut: spec.heldOut,
+      evalEvery: spec.evalEvery,
+      evalBatches: spec.evalBatches,
+      checkpointEvery: spec.checkpointEvery,
+      outDir: out,
+      onStep: o.onStep,
+    });
+  } catch (e) {
+    // The library reports corpus-size problems as plain errors; they are the user's input.
+    if (/fewer than one batch|too short/.test((e as Error).message))
+      throw new InputError((e as Error).message);
+    throw e;
+  }
+  if (result.history.length) writeFileAtomic(path.join(out, 'history.svg'), historyChart(result.history));
+  return { ...result, tokenizer };
+}
+
+const sameSpec = (a: PretrainSpec, b: PretrainSpec) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The model directory of `spec` trained into `out`: reused when that run has finished, resumed when it
+ * was interrupted, started when `out` is empty. A different run already in `out` is an error, so an
+ * experiment never silently starts from an encoder other than the one it names.
+ */
+export async function pretrainedEncoder(
+  spec: PretrainSpec,
+  out: string,
+  onStep?: RunOptions['onStep'],
+): Promise<{ modelDir: string; history: EvalRecord[] }> {
+  const modelDir = path.join(out, 'model');
+  const started = fs.existsSync(path.join(out, 'run.json'));
+  if (started && !sameSpec(readSpec(out), spec))
+    throw new InputError(
+      'holds a different pretraining run (run.json); move it or choose another folder',
+      out,
+    );
+  const historyFile = path.join(out, 'history.json');
+  if (started && fs.existsSync(path.join(modelDir, 'config.json')) && fs.existsSync(historyFile)) {
+    return { modelDir, history: JSON.parse(fs.readFileSync(historyFile, 'utf8')) as EvalRecord[] };
+  }
+  const resume = started && findCheckpoint(path.join(out, 'checkpoint')) !== undefined;
+  const r = await runPretraining(spec, out, { resume, onStep });
+  r.model.dispose();
+  return { modelDir, history: r.history };
+}
