@@ -104,13 +104,13 @@ const SHARED = {
   layers: 4,
   hidden: 128,
   heads: 4,
-  norm: 'pre',
+  norm: 'post',
   position: 'learned',
   seq: 64,
   batchSize: 32,
   steps: 4000,
-  lr: 2e-3,
-  warmup: 200,
+  lr: 1e-3,
+  warmup: 300,
   seed: 1,
   heldOut: 0.02,
   evalEvery: 250,
@@ -118,7 +118,9 @@ const SHARED = {
   checkpointEvery: 250,
 } as const;
 
-const QUICK: Partial<PretrainSpec> = { steps: 500, warmup: 50, evalEvery: 100, checkpointEvery: 100 };
+// Held-out MLM accuracy sits at the unigram plateau (≈ 3.5%) for the first ≈ 400 steps on the Chinese
+// corpus, and a 400-step run whose learning rate has decayed by then never leaves it: 1,000 is the least.
+const QUICK: Partial<PretrainSpec> = { steps: 1000, warmup: 100 };
 
 /**
  * The encoders kexue's reproductions start from, sized to finish in ≤ 30 min on 2 cores with the aten
