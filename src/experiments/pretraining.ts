@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
 import { findCheckpoint } from '../encoder/io.js';
 import { InputError } from '../io/errors.js';
@@ -255,8 +256,6 @@ export async function runPretraining(
   return { ...result, tokenizer };
 }
 
-const sameSpec = (a: PretrainSpec, b: PretrainSpec) => JSON.stringify(a) === JSON.stringify(b);
-
 /**
  * The model directory of `spec` trained into `out`: reused when that run has finished, resumed when it
  * was interrupted, started when `out` is empty. A different run already in `out` is an error, so an
@@ -269,7 +268,7 @@ export async function pretrainedEncoder(
 ): Promise<{ modelDir: string; history: EvalRecord[] }> {
   const modelDir = path.join(out, 'model');
   const started = fs.existsSync(path.join(out, 'run.json'));
-  if (started && !sameSpec(readSpec(out), spec))
+  if (started && !isDeepStrictEqual(readSpec(out), spec))
     throw new InputError(
       'holds a different pretraining run (run.json); move it or choose another folder',
       out,

@@ -1,4 +1,5 @@
-/** Error measures shared by the numeric tests. */
+/** Error measures and finite differences shared by the numeric tests. */
+import * as tf from '@tensorflow/tfjs-core';
 
 /** ‖a − b‖ / ‖b‖ (Euclidean), with ‖b‖ floored at 1e-15 so an all-zero reference is not a division by zero. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -9,4 +10,22 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den += b[i] ** 2;
   }
   return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+/**
+ * Central differences (f(w + h·eₖ) − f(w − h·eₖ)) / 2h of a scalar loss with respect to every entry of
+ * `variable`, which is restored afterwards.
+ */
+export function centralDifferences(loss: () => tf.Scalar, variable: tf.Variable, h: number): Float64Array {
+  const base = Float32Array.from(variable.dataSync());
+  const at = (k: number, step: number) => {
+    const p = Float32Array.from(base);
+    p[k] += step;
+    variable.assign(tf.tensor(p, variable.shape));
+    return tf.tidy(() => loss().dataSync()[0]);
+  };
+  const out = new Float64Array(base.length);
+  for (let k = 0; k < base.length; k++) out[k] = (at(k, h) - at(k, -h)) / (2 * h);
+  variable.assign(tf.tensor(base, variable.shape));
+  return out;
 }
