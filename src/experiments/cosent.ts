@@ -158,11 +158,14 @@ interface Encoders {
   dirs: Partial<Record<Lang, string>>;
   /** One line per pretrained encoder: recipe, size, steps, held-out MLM accuracy. */
   notes: string[];
+  /** Held-out MLM accuracy over pretraining, per recipe encoder. */
+  pretraining?: Chart;
 }
 
 /** The recipe encoders of the budget, trained into the work folder unless already there. */
 async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
   const out: Encoders = { dirs: {}, notes: [] };
+  const series: Chart['series'] = [];
   for (const lang of ['zh', 'en'] as const) {
     const spec = recipeSpec(lang, ctx.dataDir, ctx.budget === 'quick');
     const progress = new Progress({ label: `pretrain ${lang}`, total: spec.steps, silent: ctx.quiet });
@@ -176,6 +179,11 @@ async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
       },
     );
     out.dirs[lang] = modelDir;
+    series.push({
+      name: `${lang} (${spec.steps} steps)`,
+      x: history.map((h) => h.step),
+      y: history.map((h) => 100 * h.evalAccuracy),
+    });
     const last = history[history.length - 1];
     out.notes.push(
       `${lang} encoder: recipe '${lang}'${ctx.budget === 'quick' ? ' shortened to the quick budget' : ''} — ` +
@@ -183,6 +191,13 @@ async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
         `held-out MLM accuracy ${(100 * last.evalAccuracy).toFixed(1)}% (loss ${last.evalLoss.toFixed(2)}) after ${last.seconds.toFixed(0)} s of pretraining.`,
     );
   }
+  out.pretraining = {
+    title: 'The encoders’ pretraining: held-out masked-LM accuracy',
+    kind: 'line',
+    xLabel: 'pretraining step',
+    yLabel: 'accuracy %',
+    series,
+  };
   return out;
 }
 
@@ -195,7 +210,9 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
       const seeds = ctx.seeds.slice(0, s.seeds);
       if (opts.encoders && !Object.values(opts.encoders).some(Boolean))
         throw new InputError('the CoSENT experiment needs at least one pretrained encoder');
-      const encoders = opts.encoders ? { dirs: opts.encoders, notes: [] } : await recipeEncoders(ctx);
+      const encoders: Encoders = opts.encoders
+        ? { dirs: opts.encoders, notes: [] }
+        : await recipeEncoders(ctx);
       const tasks = STS_TASKS.filter((t) => encoders.dirs[t.lang]);
       const outcomes: TaskOutcome[] = [];
       for (const task of tasks) {
@@ -247,7 +264,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           '\\mathcal{L}_{\\text{CoSENT}} = \\log\\Big(1 + \\sum_{\\ell_i > \\ell_j} e^{\\lambda(\\cos_j - \\cos_i)}\\Big),\\quad \\lambda = 20',
         ],
         tables: [resultsTable(outcomes), firstEpochTable(outcomes)],
-        charts: [gapChart(outcomes)],
+        charts: [gapChart(outcomes), ...(encoders.pretraining ? [encoders.pretraining] : [])],
       };
     },
   };
