@@ -9,7 +9,8 @@ import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { defaultDataDir } from '../experiments/run.js';
 import { Rng } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
-import { STS_TASKS, compareObjectives, meanStd, readTask, subsample } from './compare.js';
+import { STS_TASKS, compareObjectives, readTask, subsample } from './compare.js';
+import { meanStd } from '../util/stats.js';
 import { OBJECTIVES } from './objectives.js';
 
 await initBackend({ quiet: true });

@@ -164,5 +164,3 @@ export async function compareObjectives(opts: CompareOptions): Promise<Objective
   }
   return out;
 }
-
-export { meanStd };

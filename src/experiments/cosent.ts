@@ -21,10 +21,14 @@ import {
   readTask,
   subsample,
   type ObjectiveSummary,
+  type RunRecord,
   type StsTask,
 } from '../cosent/compare.js';
 import { OBJECTIVES, type ObjectiveName } from '../cosent/objectives.js';
 import { pretrainedEncoder, recipeSpec, type Lang } from './pretraining.js';
+import { fmtMeanStd } from '../util/stats.js';
+
+const lastEpoch = (r: RunRecord) => r.spearman[r.spearman.length - 1];
 
 export interface CosentExperimentOptions {
   /**
@@ -60,7 +64,6 @@ const LABEL: Record<ObjectiveName, string> = {
   softmax: 'Sentence-BERT (softmax)',
   'cosine-mse': 'cosine-MSE',
 };
-const fmt = (m: number, s: number) => `${m.toFixed(2)} ± ${s.toFixed(2)}`;
 
 interface TaskOutcome {
   task: StsTask;
@@ -86,7 +89,7 @@ function resultsTable(outcomes: TaskOutcome[]): Table {
     rows: outcomes.map((o) => [
       o.task.name,
       `${o.task.trainSplit} (${o.trainPairs}) → test (${o.testPairs})`,
-      ...OBJECTIVES.map((n) => fmt(byObjective(o, n).mean, byObjective(o, n).std)),
+      ...OBJECTIVES.map((n) => fmtMeanStd(byObjective(o, n).runs.map(lastEpoch))),
       NOTE_BERT_BASE[o.task.name]?.cosent ?? null,
       NOTE_BERT_BASE[o.task.name]?.sbert ?? null,
     ]),
@@ -100,7 +103,7 @@ function firstEpochTable(outcomes: TaskOutcome[]): Table {
     columns: ['task', ...OBJECTIVES.map((o) => LABEL[o])],
     rows: outcomes.map((o) => [
       o.task.name,
-      ...OBJECTIVES.map((n) => fmt(byObjective(o, n).firstEpochMean, byObjective(o, n).firstEpochStd)),
+      ...OBJECTIVES.map((n) => fmtMeanStd(byObjective(o, n).runs.map((r) => r.spearman[0]))),
     ]),
   };
 }
@@ -130,7 +133,7 @@ function gapChart(outcomes: TaskOutcome[]): Chart {
         x: outcomes.map((_, i) => i),
         y: outcomes.map((o) => {
           const n = NOTE_BERT_BASE[o.task.name];
-          return n ? n.cosent - n.sbert : 0;
+          return n ? n.cosent - n.sbert : NaN; // no bar where the note has no number
         }),
       },
     ],
