@@ -106,7 +106,10 @@ const SHARED = {
   hidden: 128,
   heads: 4,
   norm: 'post',
-  position: 'learned',
+  // RoPE: on the toy language of encoder/pretrain.test.ts, 2 blocks reach 61% held-out MLM accuracy in 160
+  // steps with RoPE but 24% with learned positions, which start as noise the attention must learn to read;
+  // with learned positions the Chinese recipe stalled at 12% while a bigram count model gets 34%.
+  position: 'rope',
   seq: 64,
   batchSize: 32,
   steps: 4000,
