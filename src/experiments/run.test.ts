@@ -82,6 +82,17 @@ test('runExperiment writes results/<name>.json with env, timing and runner-owned
   fs.rmSync(d.root, { recursive: true, force: true });
 });
 
+test('runExperiment: a full-budget run goes to results/full/ and records the commit and machine', async () => {
+  const d = dirs();
+  const { result, file } = await runExperiment(toy, { budget: 'full', seeds: [0], quiet: true, ...d });
+  assert.equal(file, path.join(d.resultsDir, 'full', 'toy.json'));
+  assert.equal(result.budget, 'full');
+  assert.match(result.env.commit ?? '', /^([0-9a-f]{12}(\+dirty)?|\?)$/);
+  assert.match(result.env.machine ?? '', /GiB$/);
+  assert.deepEqual(fs.readdirSync(d.resultsDir), ['full'], 'the quick result file is untouched');
+  fs.rmSync(d.root, { recursive: true, force: true });
+});
+
 test('runExperiment: a missing data folder is an InputError naming it', async () => {
   const d = dirs();
   await assert.rejects(

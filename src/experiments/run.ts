@@ -64,8 +64,13 @@ export interface RunOutcome {
   file: string;
 }
 
-export function resultFile(resultsDir: string, name: string): string {
-  return path.join(resultsDir, `${name}.json`);
+/** Full-budget results live apart (`<resultsDir>/full/`, committed) so a quick run never replaces them. */
+export function budgetDir(resultsDir: string, budget: Budget): string {
+  return budget === 'full' ? path.join(resultsDir, 'full') : resultsDir;
+}
+
+export function resultFile(resultsDir: string, name: string, budget: Budget = 'quick'): string {
+  return path.join(budgetDir(resultsDir, budget), `${name}.json`);
 }
 
 /** Copies an experiment's pictures to <resultsDir>/<name>/ so results stay self-contained. */
@@ -95,7 +100,8 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     quiet: opts.quiet ?? false,
   });
   const seconds = (performance.now() - start) / 1000;
-  const images = body.images && keepImages(body.images, opts.resultsDir, exp.name);
+  const outDir = budgetDir(opts.resultsDir, opts.budget);
+  const images = body.images && keepImages(body.images, outDir, exp.name);
   // Fields the runner owns come last so an experiment cannot misreport its name, budget or timing.
   const result: ExperimentResult = {
     ...body,
@@ -106,7 +112,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     env: runEnvironment(),
     seconds,
   };
-  const file = resultFile(opts.resultsDir, exp.name);
+  const file = resultFile(opts.resultsDir, exp.name, opts.budget);
   writeJsonAtomic(file, result);
   return { result, file };
 }

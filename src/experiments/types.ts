@@ -46,6 +46,10 @@ export interface RunEnvironment {
   backend: BackendName | string;
   platform: string;
   cpus: number;
+  /** CPU model and memory (absent in results written before it was recorded). */
+  machine?: string;
+  /** Git commit of the code that ran, `+dirty` with uncommitted changes. */
+  commit?: string;
   date: string;
 }
 

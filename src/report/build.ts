@@ -10,7 +10,7 @@ import { InputError } from '../io/errors.js';
 import type { ExperimentResult } from '../experiments/types.js';
 import { packageVersion } from '../util/env.js';
 import { renderChart } from './svg.js';
-import { renderPage, slug } from './html.js';
+import { renderPage, resultKey } from './html.js';
 import { parseResult } from './parse.js';
 
 const require = createRequire(import.meta.url);
@@ -31,14 +31,12 @@ export interface BuildSummary {
   problems: { file: string; reason: string }[];
 }
 
-/** Reads every results/*.json; unreadable files are returned as problems instead of aborting the build. */
-export function readResults(dir: string): {
-  results: ExperimentResult[];
-  problems: { file: string; reason: string }[];
-} {
-  const results: ExperimentResult[] = [];
-  const problems: { file: string; reason: string }[] = [];
-  if (!fs.existsSync(dir)) return { results, problems };
+function readFolder(
+  dir: string,
+  budget: 'quick' | 'full',
+  out: { results: ExperimentResult[]; problems: { file: string; reason: string }[] },
+): void {
+  if (!fs.existsSync(dir)) return;
   const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
@@ -46,19 +44,41 @@ export function readResults(dir: string): {
   for (const f of files) {
     const file = path.join(dir, f);
     try {
-      results.push(parseResult(JSON.parse(fs.readFileSync(file, 'utf8')), file));
+      const r = parseResult(JSON.parse(fs.readFileSync(file, 'utf8')), file);
+      if (r.budget !== budget)
+        throw new InputError(`holds a ${r.budget}-budget result; ${budget}-budget results belong here`, file);
+      // Pictures are named relative to the folder their result is in; the report copies from resultsDir.
+      const prefix = budget === 'full' ? 'full/' : '';
+      out.results.push({ ...r, images: r.images?.map((i) => ({ ...i, file: prefix + i.file })) });
     } catch (e) {
       // InputError messages already name the file; JSON syntax errors do not.
       const reason = e instanceof InputError ? e.message : `${file}: ${(e as Error).message}`;
-      problems.push({ file, reason });
+      out.problems.push({ file, reason });
     }
   }
-  return { results, problems };
+}
+
+/**
+ * Reads every results/*.json (quick budget) and results/full/*.json (full budget, committed with the
+ * repository); unreadable files are returned as problems instead of aborting the build.
+ */
+export function readResults(dir: string): {
+  results: ExperimentResult[];
+  problems: { file: string; reason: string }[];
+} {
+  const out = { results: [] as ExperimentResult[], problems: [] as { file: string; reason: string }[] };
+  readFolder(dir, 'quick', out);
+  readFolder(path.join(dir, 'full'), 'full', out);
+  return out;
 }
 
 function ordered(results: ExperimentResult[], order: string[] = []): ExperimentResult[] {
   const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
-  return [...results].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+  // Each experiment's quick run first, then its full-budget run beside it.
+  const full = (r: ExperimentResult) => (r.budget === 'full' ? 1 : 0);
+  return [...results].sort(
+    (a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name) || full(a) - full(b),
+  );
 }
 
 function copyKatex(reportDir: string): void {
@@ -68,19 +88,19 @@ function copyKatex(reportDir: string): void {
   fs.cpSync(path.join(path.dirname(css), 'fonts'), path.join(out, 'fonts'), { recursive: true });
 }
 
-/** Writes each chart as charts/<experiment>-<k>.svg and removes charts left over from older builds. */
+/** Writes each chart as charts/<experiment>[-full]-<k>.svg and removes charts left over from older builds. */
 function writeCharts(results: ExperimentResult[], reportDir: string): Map<string, string[]> {
   const dir = path.join(reportDir, 'charts');
   const written = new Map<string, string[]>();
   const keep = new Set<string>();
   for (const r of results) {
     const files = r.charts.map((c, i) => {
-      const name = `${slug(r.name)}-${i + 1}.svg`;
+      const name = `${resultKey(r)}-${i + 1}.svg`;
       writeFileAtomic(path.join(dir, name), `<?xml version="1.0" encoding="UTF-8"?>\n${renderChart(c)}\n`);
       keep.add(name);
       return `charts/${name}`;
     });
-    written.set(r.name, files);
+    written.set(resultKey(r), files);
   }
   if (fs.existsSync(dir)) {
     for (const f of fs.readdirSync(dir)) if (f.endsWith('.svg') && !keep.has(f)) fs.rmSync(path.join(dir, f));

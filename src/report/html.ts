@@ -13,7 +13,7 @@ export interface PageInput {
   problems: { file: string; reason: string }[];
   /** Experiments that failed in the run that produced this report (lab), with the one-line reason. */
   failures: { name: string; reason: string }[];
-  /** Where each result's charts were written, relative to the page (same order as result.charts). */
+  /** Where each result's charts were written (keyed by resultKey), relative to the page (same order as result.charts). */
   chartFiles: Map<string, string[]>;
   resultsDir: string;
   builtAt: string;
@@ -28,6 +28,11 @@ export function slug(name: string): string {
       .replace(/[^a-z0-9_-]+/g, '-')
       .replace(/^-+|-+$/g, '') || 'experiment'
   );
+}
+
+/** Identifies a result on the page and in file names: its slug, with `-full` for a full-budget run. */
+export function resultKey(r: Pick<ExperimentResult, 'name' | 'budget'>): string {
+  return r.budget === 'full' ? `${slug(r.name)}-full` : slug(r.name);
 }
 
 /** Escapes text and turns http(s) URLs into links (trailing punctuation stays outside the link). */
@@ -75,7 +80,14 @@ function settingsHtml(r: ExperimentResult): string {
   const env = r.env;
   items.push([
     'environment',
-    `kexue ${env.kexue} · tfjs ${env.tfjs} · backend ${env.backend} · node ${env.node} · ${env.platform}, ${env.cpus} CPUs · ${env.date}`,
+    [
+      `kexue ${env.kexue}${env.commit ? ` (${env.commit})` : ''}`,
+      `tfjs ${env.tfjs}`,
+      `backend ${env.backend}`,
+      `node ${env.node}`,
+      `${env.platform}, ${env.cpus} CPUs${env.machine ? ` (${env.machine})` : ''}`,
+      env.date,
+    ].join(' · '),
   ]);
   return `<dl class="settings">${items.map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`).join('')}</dl>`;
 }
@@ -88,11 +100,15 @@ function imagesHtml(r: ExperimentResult): string {
   return `<div class="gallery">${figures.join('')}</div>`;
 }
 
+function budgetBadge(r: ExperimentResult): string {
+  return ` <span class="budget ${r.budget}">${r.budget} budget</span>`;
+}
+
 function experimentHtml(r: ExperimentResult, charts: string[]): string {
-  const id = `exp-${slug(r.name)}`;
+  const id = `exp-${resultKey(r)}`;
   const parts = [
     `<section class="experiment" id="${id}">`,
-    `<h2>${escapeXml(r.title)} <span class="name">${escapeXml(r.name)}</span></h2>`,
+    `<h2>${escapeXml(r.title)} <span class="name">${escapeXml(r.name)}</span>${budgetBadge(r)}</h2>`,
     `<p class="claim"><strong>Claim.</strong> ${renderTextWithMath(r.claim)}</p>`,
     `<p class="source"><strong>Source.</strong> ${linkify(r.source)}</p>`,
     `<p class="verdict"><strong>Verdict.</strong> ${renderTextWithMath(r.verdict)}</p>`,
@@ -129,7 +145,7 @@ function headerHtml(input: PageInput): string {
 function tocHtml(input: PageInput): string {
   const items = input.results.map(
     (r) =>
-      `<li><a href="#exp-${slug(r.name)}">${escapeXml(r.title)}</a> <span class="name">${escapeXml(r.name)}</span></li>`,
+      `<li><a href="#exp-${resultKey(r)}">${escapeXml(r.title)}</a> <span class="name">${escapeXml(r.name)}</span>${budgetBadge(r)}</li>`,
   );
   return `<nav class="toc"><h2>Contents</h2><ol>${items.join('')}</ol></nav>`;
 }
@@ -160,6 +176,8 @@ const CSS = `
 body{font:15px/1.55 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#222;max-width:960px;margin:0 auto;padding:1.5em}
 h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 .name{font:12px ui-monospace,monospace;color:#777;font-weight:normal}
+.budget{font-size:11px;font-weight:normal;padding:.05em .45em;border-radius:3px;background:#eee;color:#555}
+.budget.full{background:#e3eefa;color:#0a4a8a}
 .lead{color:#555;margin-top:0}
 dl.settings{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;font-size:13px;background:#f7f7f7;padding:.6em .9em;border-radius:4px}
 dl.settings dt{color:#666}dl.settings dd{margin:0}
@@ -193,7 +211,7 @@ export function renderPage(input: PageInput): string {
     noticesHtml(input),
     input.results.length ? tocHtml(input) : '',
     '<main>',
-    ...input.results.map((r) => experimentHtml(r, input.chartFiles.get(r.name) ?? [])),
+    ...input.results.map((r) => experimentHtml(r, input.chartFiles.get(resultKey(r)) ?? [])),
     '</main>',
     '</body></html>',
     '',

@@ -97,6 +97,8 @@ function env(c: Checker, v: unknown): RunEnvironment {
     backend: s('backend'),
     platform: s('platform'),
     cpus: typeof o.cpus === 'number' ? o.cpus : 0,
+    ...(o.machine !== undefined && { machine: String(o.machine) }),
+    ...(o.commit !== undefined && { commit: String(o.commit) }),
     date: s('date'),
   };
 }

@@ -185,3 +185,26 @@ test('buildReport: pictures named by results are copied and shown; missing ones 
   assert.doesNotMatch(html, /missing.png/);
   assert.ok(fs.existsSync(path.join(dir, 'report', 'images', 'toy', 'a.png')));
 });
+
+test('buildReport: full-budget results from results/full/ sit beside the quick run, with their own charts', () => {
+  const dir = tempDir();
+  const res = path.join(dir, 'res');
+  writeResults(res, ['toy']);
+  fs.mkdirSync(path.join(res, 'full', 'toy'), { recursive: true });
+  fs.writeFileSync(path.join(res, 'full', 'toy', 'f.png'), Uint8Array.from([0x89, 0x50, 0x4e, 0x47]));
+  const full = { ...syntheticResult('toy'), budget: 'full', images: [{ title: 'full', file: 'toy/f.png' }] };
+  fs.writeFileSync(path.join(res, 'full', 'toy.json'), JSON.stringify(full));
+  // A quick result in full/ is a misfiled run: reported, not shown as a full one.
+  fs.writeFileSync(path.join(res, 'full', 'other.json'), JSON.stringify(syntheticResult('other')));
+  const s = buildReport({ resultsDir: res, reportDir: path.join(dir, 'report') });
+  assert.deepEqual(s.experiments, ['toy', 'toy']);
+  assert.equal(s.problems.length, 1);
+  assert.match(s.problems[0].reason, /other\.json.*quick-budget result/);
+  const html = fs.readFileSync(s.index, 'utf8');
+  assert.ok(html.indexOf('id="exp-toy"') < html.indexOf('id="exp-toy-full"'));
+  assert.match(html, /<span class="budget full">full budget<\/span>/);
+  assert.match(html, /<img src="images\/full\/toy\/f.png"/);
+  assert.ok(fs.existsSync(path.join(dir, 'report', 'images', 'full', 'toy', 'f.png')));
+  assert.ok(fs.existsSync(path.join(dir, 'report', 'charts', 'toy-full-1.svg')));
+  assert.ok(fs.existsSync(path.join(dir, 'report', 'charts', 'toy-1.svg')));
+});

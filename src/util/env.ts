@@ -1,5 +1,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunEnvironment } from '../experiments/types.js';
@@ -13,7 +15,20 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-/** Versions, backend and machine, recorded in every results file. */
+/** The git commit of the package's checkout (with `+dirty` for uncommitted changes), or '?' outside one. */
+export function gitCommit(): string {
+  const cwd = fileURLToPath(new URL('../..', import.meta.url));
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const head = git('rev-parse', '--short=12', 'HEAD');
+    return git('status', '--porcelain', '--untracked-files=no') ? `${head}+dirty` : head;
+  } catch {
+    return '?';
+  }
+}
+
+/** Versions, commit, backend and machine, recorded in every results file. */
 export function runEnvironment(): RunEnvironment {
   let tfjs = tf.version_core;
   try {
@@ -28,6 +43,8 @@ export function runEnvironment(): RunEnvironment {
     backend: tf.getBackend(),
     platform: `${os.platform()} ${os.arch()}`,
     cpus: os.cpus().length,
+    machine: `${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
+    commit: gitCommit(),
     date: new Date().toISOString(),
   };
 }

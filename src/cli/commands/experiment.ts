@@ -15,14 +15,15 @@ const usage = `
 Usage: kexue experiment <name> [options]
        kexue experiment --list
 
-Runs one reproduction experiment and writes its results to RESULTS/<name>.json
-(rebuild the HTML report afterwards with 'kexue report').
+Runs one reproduction experiment and writes its results to RESULTS/<name>.json, or with
+--budget full to RESULTS/full/<name>.json (the repository commits those). Rebuild the HTML report
+afterwards with 'kexue report'; it shows each full-budget run beside the quick one.
 
   --list             list the available experiments
   --budget B         quick (minutes) or full (the settings the claim needs); default quick
   --seeds LIST       comma-separated seeds (default 0,1,2,3,4)
   --data DIR         bundled data folder (default ../shared/data beside the package, or $KEXUE_DATA)
-  --results DIR      where to write <name>.json (default results/)
+  --results DIR      results folder (default results/; full budget: results/full/)
   --work DIR         intermediate artefacts go to DIR/<name> (default runs/)
   --json             print the results JSON on stdout
 `;

@@ -8,7 +8,8 @@ const usage = `
 Usage: kexue report [options]
 
 Builds REPORT/index.html (with KaTeX CSS/fonts in REPORT/katex/ and each chart as REPORT/charts/*.svg)
-from the experiment results in RESULTS/*.json. The page needs no network.
+from the experiment results in RESULTS/*.json (quick budget) and RESULTS/full/*.json (full budget,
+shown beside the quick run). The page needs no network.
 
   --results DIR      results folder (default results/)
   --report DIR       report folder (default report/)
