@@ -8,7 +8,7 @@ registerGradientFixes();
 
 export { initBackend, BACKEND_ORDER, type BackendName } from './backend/index.js';
 export * from './can/index.js';
-export { InputError } from './io/errors.js';
+export { InputError, DivergenceError } from './io/errors.js';
 export { readNpy, writeNpy, parseNpy, encodeNpy, type NpyArray } from './io/npy.js';
 export { readMatrix, readLabels, readVector } from './io/table.js';
 export { readSentencePairs, type SentencePair } from './io/sts.js';

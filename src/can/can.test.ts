@@ -113,3 +113,19 @@ test('bad input is rejected with a clear message', () => {
   );
   assert.throws(() => can({ data: new Float64Array([1, 1]), rows: 2, cols: 1 }, [1]), /at least 2 classes/);
 });
+
+test('bad inputs are errors, never a silently wrong answer; topk defaults to min(3, classes)', () => {
+  // Rows that are not probabilities (here: scores) would come back unnormalised.
+  assert.throws(
+    () => can({ data: Float64Array.of(2, 1, 0, 0.2, 0.3, 0.5), rows: 2, cols: 3 }, [1, 1, 1]),
+    /row 1 sums to 3/,
+  );
+  assert.throws(
+    () => can({ data: Float64Array.of(0.5, 0.5, 0.2, 0.8), rows: 2, cols: 2 }, [1, 1], { iters: 1e9 }),
+    /iters must be an integer from 1 to 100/,
+  );
+  // Two classes: the default top-k is 2, not an error.
+  const r = can({ data: Float64Array.of(0.5, 0.5, 0.99, 0.01), rows: 2, cols: 2 }, [0.9, 0.1]);
+  assert.deepEqual(Array.from(r.adjusted), [1, 0]);
+  assert.ok(r.data[0] > 0.5, 'the prior favours class 0');
+});

@@ -46,15 +46,25 @@ export interface CanTensorResult {
   uncertainty: tf.Tensor1D;
 }
 
+/**
+ * More iterations change nothing: with α ≠ 1 the exponent α^t under- or overflows float64 long before,
+ * and with α = 1 the alternating normalisation has converged; the cap keeps a typo from exhausting memory.
+ */
+export const CAN_MAX_ITERS = 100;
+
+/** Rows must sum to 1 within this (float32 sums over thousands of classes stay far inside it). */
+const ROW_SUM_TOLERANCE = 1e-3;
+
 function resolveOptions(opts: CanOptions, classes: number): Required<CanOptions> {
-  const o = { ...CAN_DEFAULTS, ...opts };
+  // topk defaults to 3, or to every class when there are fewer.
+  const o = { ...CAN_DEFAULTS, topk: Math.min(CAN_DEFAULTS.topk, classes), ...opts };
   if (!Number.isInteger(o.topk) || o.topk < 2 || o.topk > classes) {
     throw new InputError(`topk must be an integer from 2 to ${classes}, got ${o.topk}`);
   }
   if (!Number.isFinite(o.threshold)) throw new InputError(`threshold must be a number, got ${o.threshold}`);
   if (!(o.alpha > 0) || !Number.isFinite(o.alpha)) throw new InputError(`alpha must be > 0, got ${o.alpha}`);
-  if (!Number.isInteger(o.iters) || o.iters < 1)
-    throw new InputError(`iters must be an integer ≥ 1, got ${o.iters}`);
+  if (!Number.isInteger(o.iters) || o.iters < 1 || o.iters > CAN_MAX_ITERS)
+    throw new InputError(`iters must be an integer from 1 to ${CAN_MAX_ITERS}, got ${o.iters}`);
   return o;
 }
 
@@ -201,7 +211,7 @@ function adjustIterated(
 }
 
 function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanOptions): CanResult {
-  checkProbMatrix(probs);
+  checkProbMatrix(probs, 'probabilities', ROW_SUM_TOLERANCE);
   const o = resolveOptions(opts, probs.cols);
   const pi = normalizePrior(prior, probs.cols);
   const uncertainty = uncertainties(probs, o.topk);

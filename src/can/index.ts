@@ -1,4 +1,11 @@
-export { can, CAN_DEFAULTS, type CanOptions, type CanResult, type CanTensorResult } from './can.js';
+export {
+  can,
+  CAN_DEFAULTS,
+  CAN_MAX_ITERS,
+  type CanOptions,
+  type CanResult,
+  type CanTensorResult,
+} from './can.js';
 export {
   accuracy,
   topkAccuracy,

@@ -29,7 +29,7 @@ export function checkProbMatrix(m: ProbMatrix, where = 'probabilities', sumToler
     }
     if (sumTolerance !== undefined && Math.abs(sum - 1) > sumTolerance) {
       throw new InputError(
-        `row ${i + 1} sums to ${sum.toPrecision(6)}, not 1 (pass --logits if these are logits)`,
+        `row ${i + 1} sums to ${sum.toPrecision(6)}, not 1 (apply a softmax first if these are logits: --logits on the command line)`,
         where,
       );
     }

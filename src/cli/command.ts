@@ -34,17 +34,21 @@ export function parseCommandArgs(cmd: Command, argv: string[]) {
   }
 }
 
-/** Reads a numeric option, with a clear error naming the option. */
+/**
+ * Reads a numeric option, with a clear error naming the option and, when given, the allowed values
+ * (e.g. 'an integer from 1 to 100').
+ */
 export function numberOption(
   value: unknown,
   name: string,
   fallback: number,
   check?: (v: number) => boolean,
+  allowed = 'a valid number',
 ): number {
   if (value === undefined) return fallback;
   const v = Number(value);
   if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(v) || (check && !check(v))) {
-    throw new InputError(`--${name} must be a valid number, got '${String(value)}'`);
+    throw new InputError(`--${name} must be ${allowed}, got ${JSON.stringify(String(value).slice(0, 40))}`);
   }
   return v;
 }

@@ -98,13 +98,23 @@ test('kexue pretrain: bad input exits 2 with one line', () => {
       ['--corpus', corpus, ...tinyModel, '--batch-size', '1000', '--out', path.join(dir, 'x7')],
       /fewer than one batch/,
     ],
+    [
+      ['--corpus', corpus, ...tinyModel, '--lr', '1e30', '--steps', '6', '--out', path.join(dir, 'x11')],
+      /training diverged: the loss is not finite at step \d+; lower the learning rate/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = kexue('pretrain', ...args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, re);
-    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    // Progress lines may come first (stderr is not a terminal here); the error is one line.
+    const errors = r.err
+      .trim()
+      .split('\n')
+      .filter((l) => !/^pretrain +\d+%/.test(l));
+    assert.equal(errors.length, 1, r.err);
   }
+  assert.ok(!fs.existsSync(path.join(dir, 'x11', 'model')), 'a diverged run saves no model');
 });
 
 test('kexue pretrain --recipe: the recipe corpus and settings, with flags overriding them', () => {

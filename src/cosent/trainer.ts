@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { DivergenceError } from '../io/errors.js';
 import { AdamW } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import { Rng } from '../util/rng.js';
@@ -124,9 +125,13 @@ function step(
     const g = grads[params.get(n)!.name];
     if (g) named.set(n, g);
   });
-  opt.step(named, lr);
   const loss = value.dataSync()[0];
-  tf.dispose([value, ...Object.values(grads)]);
+  try {
+    if (!Number.isFinite(loss)) throw new DivergenceError('the loss', opt.iterations + 1);
+    opt.step(named, lr);
+  } finally {
+    tf.dispose([value, ...Object.values(grads)]);
+  }
   return loss;
 }
 

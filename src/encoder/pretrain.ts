@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { DivergenceError } from '../io/errors.js';
 import { Rng } from '../util/rng.js';
 import { namedGradients } from '../nn/module.js';
 import { AdamW } from '../nn/optim.js';
@@ -210,8 +211,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     model.dropoutRng.reseed(stepSeed(seed, step, 2));
     const { value, grads } = namedGradients(model, () => mlmLoss(model, batch, true).loss);
     const lr = schedule(step);
-    opt.step(grads, lr);
     const loss = value.dataSync()[0];
+    if (!Number.isFinite(loss)) {
+      tf.dispose([value, ...grads.values()]);
+      throw new DivergenceError('the loss', step + 1);
+    }
+    opt.step(grads, lr);
     tf.dispose([value, ...grads.values()]);
     disposeBatch(batch);
     lossSum += loss;

@@ -20,3 +20,14 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/**
+ * Training produced a NaN or infinite loss or gradient (typically a learning rate far too high). Raised
+ * before the bad update is applied, so the weights and the last checkpoint stay finite.
+ */
+export class DivergenceError extends InputError {
+  constructor(what: string, step: number) {
+    super(`training diverged: ${what} is not finite at step ${step}; lower the learning rate`);
+    this.name = 'DivergenceError';
+  }
+}

@@ -72,7 +72,7 @@ test('malformed input names the file, line and field', () => {
   assert.throws(
     () => readMatrix(f1),
     (e: Error) =>
-      e instanceof InputError && e.message === `${f1}, line 2, field column 2: 'x' is not a number`,
+      e instanceof InputError && e.message === `${f1}, line 2, field column 2: "x" is not a finite number`,
   );
   const f2 = file('ragged.jsonl', '[0.1,0.9]\n[1]\n');
   assert.throws(() => readMatrix(f2), /line 2: has 1 values, the first row has 2/);
@@ -84,6 +84,34 @@ test('malformed input names the file, line and field', () => {
   );
   assert.throws(() => readMatrix(path.join(dir, 'missing.npy')), /missing.npy: cannot read: ENOENT/);
   assert.throws(() => parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])), /bad magic/);
+});
+
+test('csv: only a first row of text in every cell is a header; nan, empty cells and non-UTF-8 are errors', () => {
+  // The first row is data, not a header: its 'nan' is an error naming the cell, never a dropped row.
+  assert.throws(
+    () => readMatrix(file('h.csv', 'nan,0.3,0.5\n0.2,0.3,0.5\n')),
+    /h\.csv, line 1, field column 1: "nan" is not a finite number/,
+  );
+  assert.throws(
+    () => readMatrix(file('e.csv', '0.2,,0.5\n0.2,0.3,0.5\n')),
+    /line 1, field column 2: is empty/,
+  );
+  assert.throws(() => readMatrix(file('i.csv', '0.2,inf\n')), /"inf" is not a finite number/);
+  assert.throws(() => readMatrix(file('m.csv', 'p0,0.5\n0.5,0.5\n')), /line 1, field column 1: "p0"/);
+  const gbk = path.join(dir, 'gbk.csv');
+  fs.writeFileSync(
+    gbk,
+    Buffer.concat([Buffer.from('0.5,0.5\n'), Buffer.from([0xc4, 0xe3, 0x2c, 0x31, 0x0a])]),
+  );
+  assert.throws(() => readMatrix(gbk), /gbk\.csv, line 2: is not UTF-8 text/);
+  // A BOM is accepted; echoed content is quoted, escaped and cut short.
+  assert.equal(readMatrix(file('bom.csv', '\uFEFFa,b\n1,2\n')).rows, 1);
+  assert.throws(
+    () => readLabels(file('esc.txt', `1\n\u001b[31m${'x'.repeat(100)}\n`)),
+    (e: Error) =>
+      /line 2, field label: "\\u001b\[31mx+…" is not a class index/.test(e.message) &&
+      !e.message.includes('x'.repeat(50)),
+  );
 });
 
 test('labels and vectors in their formats', () => {

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { InputError } from './errors.js';
 import { readNpy } from './npy.js';
-import { readJsonl, readLines, readText } from './text.js';
+import { quoted, readJsonl, readLines, readText } from './text.js';
 
 export interface Matrix {
   data: Float64Array;
@@ -19,9 +19,18 @@ function ext(file: string): string {
 
 function toNumber(s: string, file: string, line: number, field: string): number {
   const v = Number(s.trim());
-  if (s.trim() === '' || Number.isNaN(v))
-    throw new InputError(`'${s.trim()}' is not a number`, file, line, field);
+  if (s.trim() === '') throw new InputError('is empty; expected a finite number', file, line, field);
+  if (!Number.isFinite(v))
+    throw new InputError(`${quoted(s.trim())} is not a finite number`, file, line, field);
   return v;
+}
+
+/** A header names columns: every cell is non-empty text that no one would read as a number (not even 'nan'). */
+function isHeader(cells: string[]): boolean {
+  return cells.every((c) => {
+    const t = c.trim();
+    return t !== '' && Number.isNaN(Number(t)) && !/^[+-]?(nan|inf(inity)?)$/i.test(t);
+  });
 }
 
 function fromRows(rows: number[][], file: string, lines: number[]): Matrix {
@@ -43,12 +52,8 @@ function readCsvMatrix(file: string): Matrix {
   readLines(file).forEach((text, i) => {
     if (text.trim() === '') return;
     const cells = text.split(sep);
-    // A first line that is not numeric is a header.
-    if (
-      rows.length === 0 &&
-      lines.length === 0 &&
-      cells.some((c) => Number.isNaN(Number(c.trim())) || c.trim() === '')
-    ) {
+    // Only a first line of text in every cell is a header; anything else is data, checked cell by cell.
+    if (rows.length === 0 && lines.length === 0 && isHeader(cells)) {
       lines.push(-1);
       return;
     }
@@ -75,7 +80,12 @@ function jsonRow(value: unknown, file: string, line: number): number[] {
   if (!Array.isArray(arr)) throw new InputError('expected an array of numbers', file, line);
   return arr.map((v, j) => {
     if (typeof v !== 'number')
-      throw new InputError(`${JSON.stringify(v)} is not a number`, file, line, `index ${j}`);
+      throw new InputError(
+        `${quoted(JSON.stringify(v) ?? String(v))} is not a number`,
+        file,
+        line,
+        `index ${j}`,
+      );
     return v;
   });
 }
@@ -110,7 +120,7 @@ export function readLabels(file: string): Int32Array {
   const check = (v: unknown, line?: number): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
       throw new InputError(
-        `${JSON.stringify(v)} is not a class index (a non-negative integer)`,
+        `${typeof v === 'string' ? quoted(v) : String(JSON.stringify(v))} is not a class index (a non-negative integer)`,
         file,
         line,
         'label',
@@ -138,7 +148,8 @@ export function readLabels(file: string): Int32Array {
     case '.csv': {
       const out: number[] = [];
       readLines(file).forEach((s, i) => {
-        if (s.trim() !== '') out.push(check(s.trim() === '' ? NaN : Number(s.trim()), i + 1));
+        const t = s.trim();
+        if (t !== '') out.push(check(/^[+-]?\d+(\.0*)?$/.test(t) ? Number(t) : t, i + 1));
       });
       return Int32Array.from(out);
     }

@@ -2,12 +2,50 @@
 import fs from 'node:fs';
 import { InputError } from './errors.js';
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The 1-based line of the first byte sequence that is not UTF-8 (there is one: decoding failed). */
+function firstBadLine(bytes: Uint8Array): number {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      utf8.decode(bytes.subarray(start, i));
+    } catch {
+      return line;
+    }
+    line++;
+    start = i + 1;
+  }
+  return line;
+}
+
+/**
+ * A whole UTF-8 file, without a leading byte-order mark. Bytes that are not UTF-8 (e.g. GBK text) are an
+ * error naming the line, never silently replaced by U+FFFD.
+ */
 export function readText(file: string): string {
+  let bytes: Uint8Array;
   try {
-    return fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw new InputError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
   }
+  try {
+    return utf8.decode(bytes).replace(/^\uFEFF/, '');
+  } catch {
+    throw new InputError(
+      'is not UTF-8 text; convert it first (e.g. iconv -f GBK -t UTF-8)',
+      file,
+      firstBadLine(bytes),
+    );
+  }
+}
+
+/** File content echoed in an error message: quoted, control characters escaped, at most 40 characters. */
+export function quoted(s: string): string {
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);
 }
 
 /** Lines without their line ends; a final empty line (trailing newline) is dropped. */

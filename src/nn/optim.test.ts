@@ -77,3 +77,17 @@ test('AdamW matches a plain-JS reference over 5 steps with clipping (|Δ| < 1e-6
   }
   assert.deepEqual(Array.from(copy.dataSync()), Array.from(matrix.dataSync()));
 });
+
+test('AdamW refuses a non-finite gradient before touching the weights or its step count', () => {
+  const w = tf.variable(tf.tensor1d([1, 2]), true, 'w');
+  const opt = new AdamW(new Map([['w', w]]));
+  const bad = tf.tensor1d([NaN, 1]);
+  assert.throws(
+    () => opt.step(new Map([['w', bad]]), 0.1),
+    /training diverged: the gradient norm is not finite at step 1/,
+  );
+  assert.deepEqual(Array.from(w.dataSync()), [1, 2]);
+  assert.equal(opt.iterations, 0);
+  tf.dispose([w, bad]);
+  opt.dispose();
+});

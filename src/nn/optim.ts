@@ -9,6 +9,7 @@
  * with λ = 0 for parameters the decay filter excludes (by default biases and LayerNorm γ/β: rank-1).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DivergenceError } from '../io/errors.js';
 
 /** Same shape as tfjs-core's internal NamedTensor (not exported by the package). */
 export interface NamedTensor {
@@ -76,6 +77,10 @@ export class AdamW implements StatefulOptimizer {
     const norm = globalNorm(grads.values());
     const normValue = norm.dataSync()[0];
     norm.dispose();
+    if (!Number.isFinite(normValue)) {
+      this.t--;
+      throw new DivergenceError('the gradient norm', this.t + 1);
+    }
     const clipScale = clipNorm !== undefined && normValue > clipNorm ? clipNorm / normValue : 1;
     const bc1 = 1 - Math.pow(beta1, this.t);
     const bc2 = 1 - Math.pow(beta2, this.t);

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { InputError } from '../io/errors.js';
 import type { ExperimentResult } from '../experiments/types.js';
 import { packageVersion } from '../util/env.js';
@@ -81,55 +81,119 @@ function ordered(results: ExperimentResult[], order: string[] = []): ExperimentR
   );
 }
 
-function copyKatex(reportDir: string): void {
+function copyKatex(reportDir: string, wrote: Set<string>): void {
   const css = require.resolve('katex/dist/katex.min.css');
-  const out = path.join(reportDir, 'katex');
-  writeFileAtomic(path.join(out, 'katex.min.css'), fs.readFileSync(css));
-  fs.cpSync(path.join(path.dirname(css), 'fonts'), path.join(out, 'fonts'), { recursive: true });
+  const copy = (src: string, rel: string) => {
+    writeFileAtomic(path.join(reportDir, rel), fs.readFileSync(src));
+    wrote.add(rel);
+  };
+  copy(css, 'katex/katex.min.css');
+  const fonts = path.join(path.dirname(css), 'fonts');
+  for (const f of fs.readdirSync(fonts).sort()) copy(path.join(fonts, f), `katex/fonts/${f}`);
 }
 
-/** Writes each chart as charts/<experiment>[-full]-<k>.svg and removes charts left over from older builds. */
-function writeCharts(results: ExperimentResult[], reportDir: string): Map<string, string[]> {
-  const dir = path.join(reportDir, 'charts');
+/** Writes each chart as charts/<experiment>[-full]-<k>.svg; returns the page-relative paths by result. */
+function writeCharts(
+  results: ExperimentResult[],
+  reportDir: string,
+  wrote: Set<string>,
+): Map<string, string[]> {
   const written = new Map<string, string[]>();
-  const keep = new Set<string>();
   for (const r of results) {
     const files = r.charts.map((c, i) => {
-      const name = `${resultKey(r)}-${i + 1}.svg`;
-      writeFileAtomic(path.join(dir, name), `<?xml version="1.0" encoding="UTF-8"?>\n${renderChart(c)}\n`);
-      keep.add(name);
-      return `charts/${name}`;
+      const rel = `charts/${resultKey(r)}-${i + 1}.svg`;
+      writeFileAtomic(
+        path.join(reportDir, rel),
+        `<?xml version="1.0" encoding="UTF-8"?>\n${renderChart(c)}\n`,
+      );
+      wrote.add(rel);
+      return rel;
     });
     written.set(resultKey(r), files);
-  }
-  if (fs.existsSync(dir)) {
-    for (const f of fs.readdirSync(dir)) if (f.endsWith('.svg') && !keep.has(f)) fs.rmSync(path.join(dir, f));
   }
   return written;
 }
 
 /** Copies the pictures results refer to into images/; a missing picture is dropped from its result. */
-function copyImages(results: ExperimentResult[], resultsDir: string, reportDir: string): ExperimentResult[] {
-  const dir = path.join(reportDir, 'images');
-  fs.rmSync(dir, { recursive: true, force: true });
+function copyImages(
+  results: ExperimentResult[],
+  resultsDir: string,
+  reportDir: string,
+  wrote: Set<string>,
+): ExperimentResult[] {
   return results.map((r) => {
     const images = (r.images ?? []).filter((img) => {
       const src = path.join(resultsDir, img.file);
       if (!fs.existsSync(src)) return false;
-      fs.mkdirSync(path.dirname(path.join(dir, img.file)), { recursive: true });
-      fs.copyFileSync(src, path.join(dir, img.file));
+      const rel = `images/${img.file}`;
+      writeFileAtomic(path.join(reportDir, rel), fs.readFileSync(src));
+      wrote.add(rel);
       return true;
     });
     return { ...r, images };
   });
 }
 
+/** Lists what a build wrote, so the next build removes only its own stale files, never the user's. */
+const MANIFEST = '.kexue-report.json';
+
+function readManifest(reportDir: string): string[] | undefined {
+  const file = path.join(reportDir, MANIFEST);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const files = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    if (Array.isArray(files) && files.every((f) => typeof f === 'string')) return files as string[];
+  } catch {
+    // fall through: a damaged manifest protects nothing, so treat the folder as the user's
+  }
+  throw new InputError(`${MANIFEST} is damaged; remove it or choose another report folder`, reportDir);
+}
+
+/**
+ * Refuses a report folder kexue cannot safely write to: a file, or a non-empty folder that no earlier
+ * build made (it would overwrite the user's index.html). Called before long work, e.g. by `kexue lab`.
+ */
+export function checkReportDir(reportDir: string): void {
+  if (!fs.existsSync(reportDir)) return;
+  if (!fs.statSync(reportDir).isDirectory()) throw new InputError('is not a folder (--report)', reportDir);
+  if (readManifest(reportDir) === undefined && fs.readdirSync(reportDir).length > 0)
+    throw new InputError(
+      'is not empty and was not written by kexue report; choose an empty or new folder (--report)',
+      reportDir,
+    );
+  try {
+    fs.accessSync(reportDir, fs.constants.W_OK);
+  } catch {
+    throw new InputError('is not writable (--report)', reportDir);
+  }
+}
+
+/** Removes the files an earlier build wrote that this one did not, and folders left empty by that. */
+function removeStale(reportDir: string, before: string[], wrote: Set<string>): void {
+  for (const rel of before) {
+    if (wrote.has(rel) || rel.includes('..') || path.isAbsolute(rel)) continue;
+    fs.rmSync(path.join(reportDir, rel), { force: true });
+    for (let d = path.dirname(rel); d !== '.'; d = path.dirname(d)) {
+      const abs = path.join(reportDir, d);
+      if (!fs.existsSync(abs) || fs.readdirSync(abs).length > 0) break;
+      fs.rmdirSync(abs);
+    }
+  }
+}
+
+/**
+ * Builds the report into `reportDir`. Writes only its own files (listed in REPORT/.kexue-report.json) and
+ * removes only files an earlier build listed there; refuses a non-empty folder it did not make.
+ */
 export function buildReport(opts: BuildOptions): BuildSummary {
+  checkReportDir(opts.reportDir);
+  const before = readManifest(opts.reportDir) ?? [];
+  const wrote = new Set<string>(['index.html']);
   const { results: raw, problems } = readResults(opts.resultsDir);
-  const results = copyImages(ordered(raw, opts.order), opts.resultsDir, opts.reportDir);
   fs.mkdirSync(opts.reportDir, { recursive: true });
-  copyKatex(opts.reportDir);
-  const chartFiles = writeCharts(results, opts.reportDir);
+  const results = copyImages(ordered(raw, opts.order), opts.resultsDir, opts.reportDir, wrote);
+  copyKatex(opts.reportDir, wrote);
+  const chartFiles = writeCharts(results, opts.reportDir, wrote);
   const html = renderPage({
     results,
     problems,
@@ -141,6 +205,8 @@ export function buildReport(opts: BuildOptions): BuildSummary {
   });
   const index = path.join(opts.reportDir, 'index.html');
   writeFileAtomic(index, html);
+  removeStale(opts.reportDir, before, wrote);
+  writeJsonAtomic(path.join(opts.reportDir, MANIFEST), [...wrote].sort());
   return {
     index,
     experiments: results.map((r) => r.name),

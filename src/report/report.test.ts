@@ -208,3 +208,33 @@ test('buildReport: full-budget results from results/full/ sit beside the quick r
   assert.ok(fs.existsSync(path.join(dir, 'report', 'charts', 'toy-full-1.svg')));
   assert.ok(fs.existsSync(path.join(dir, 'report', 'charts', 'toy-1.svg')));
 });
+
+test('buildReport never deletes or overwrites files it did not write', () => {
+  const dir = tempDir();
+  const res = path.join(dir, 'res');
+  writeResults(res, ['a', 'b']);
+  const user = path.join(dir, 'mine');
+  fs.mkdirSync(user);
+  fs.writeFileSync(path.join(user, 'index.html'), 'my page');
+  assert.throws(
+    () => buildReport({ resultsDir: res, reportDir: user }),
+    /mine: is not empty and was not written/,
+  );
+  assert.equal(fs.readFileSync(path.join(user, 'index.html'), 'utf8'), 'my page');
+  const rep = path.join(dir, 'report');
+  const first = buildReport({ resultsDir: res, reportDir: rep });
+  assert.ok(first.charts.some((c) => c.endsWith('b-1.svg')));
+  // The user's own files in a kexue report folder survive rebuilds; kexue's stale charts do not.
+  fs.mkdirSync(path.join(rep, 'images'), { recursive: true });
+  fs.writeFileSync(path.join(rep, 'images', 'photo.png'), 'x');
+  fs.writeFileSync(path.join(rep, 'charts', 'extra.svg'), '<svg/>');
+  fs.rmSync(path.join(res, 'b.json'));
+  buildReport({ resultsDir: res, reportDir: rep });
+  assert.ok(fs.existsSync(path.join(rep, 'images', 'photo.png')));
+  assert.ok(fs.existsSync(path.join(rep, 'charts', 'extra.svg')));
+  assert.ok(!fs.existsSync(path.join(rep, 'charts', 'b-1.svg')), 'stale chart of a removed result');
+  assert.ok(fs.existsSync(path.join(rep, 'charts', 'a-1.svg')));
+  const file = path.join(dir, 'afile');
+  fs.writeFileSync(file, '');
+  assert.throws(() => buildReport({ resultsDir: res, reportDir: file }), /afile: is not a folder/);
+});

@@ -12,7 +12,7 @@ import {
   accuracy,
   uniformPrior,
 } from '../../can/index.js';
-import type { ProbMatrix } from '../../can/index.js';
+import { CAN_MAX_ITERS, type ProbMatrix } from '../../can/index.js';
 import { InputError } from '../../io/errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { encodeNpy } from '../../io/npy.js';
@@ -35,10 +35,10 @@ confident rows and a label prior (CAN, https://kexue.fm/archives/8728).
                        em            estimate the deployment prior from P (Saerens et al. 2002)
   --train-prior SPEC   with --prior em: the prior the classifier was trained under (default uniform)
   --labels FILE        true labels of P's rows: report accuracy before and after
-  --topk K             classes in the uncertainty measure (default 3)
+  --topk K             classes in the uncertainty measure (default 3, or the class count if fewer)
   --threshold T        adjust rows whose normalised top-k entropy is ≥ T (default 0.9)
   --alpha A            exponent of each iteration (default 1)
-  --iters D            alternating normalisations (default 1)
+  --iters D            alternating normalisations, 1 to 100 (default 1)
   --dev-probs FILE     tune topk/threshold/alpha/iters on this validation split ...
   --dev-labels FILE    ... with these labels (never tune on the rows you evaluate)
   --out FILE           write the adjusted probabilities (.npy float64, or .csv)
@@ -131,10 +131,16 @@ export const canCommand: Command = {
       stringOption(v['train-prior']),
     );
     let options = {
-      topk: numberOption(v.topk, 'topk', 3),
+      topk: numberOption(v.topk, 'topk', Math.min(3, probs.cols)),
       threshold: numberOption(v.threshold, 'threshold', 0.9),
       alpha: numberOption(v.alpha, 'alpha', 1),
-      iters: numberOption(v.iters, 'iters', 1),
+      iters: numberOption(
+        v.iters,
+        'iters',
+        1,
+        (x) => Number.isInteger(x) && x >= 1 && x <= CAN_MAX_ITERS,
+        `an integer from 1 to ${CAN_MAX_ITERS}`,
+      ),
     };
     const devProbsFile = stringOption(v['dev-probs']);
     let tuned: ReturnType<typeof canTune> | undefined;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { experiments } from '../../experiments/index.js';
 import { defaultDataDir, findExperiment, parseBudget, parseSeeds, runLab } from '../../experiments/run.js';
 import { InputError } from '../../io/errors.js';
-import { buildReport } from '../../report/build.js';
+import { buildReport, checkReportDir } from '../../report/build.js';
 import { stringOption, type Command } from '../command.js';
 
 const usage = `
@@ -54,6 +54,7 @@ export const labCommand: Command = {
     const reportDir = stringOption(values.report) ?? 'report';
     const budget = parseBudget(values.budget);
     const seeds = parseSeeds(values.seeds);
+    checkReportDir(reportDir); // before the experiments, not after an hour of them
     const log = (line: string) => process.stderr.write(`lab ${line}\n`);
     if (list.length === 0) log('no experiments are registered');
     const outcome = await runLab(list, {
