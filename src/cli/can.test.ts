@@ -125,6 +125,23 @@ test('bad input: one line naming the problem, exit code 2, no output file', () =
   }
 });
 
+test('output locations that cannot be written: one line, exit 2, no stack trace', () => {
+  const two = put('two-out.csv', '0.5,0.5\n0.1,0.9\n');
+  const blocker = put('blocker', '');
+  const folder = path.join(dir, 'folder.npy');
+  fs.mkdirSync(folder, { recursive: true });
+  const cases: [string, RegExp][] = [
+    [path.join(blocker, 'sub', 'out.npy'), /blocker.*: cannot write here: a parent of it is a file/],
+    [folder, /folder\.npy: cannot write here: it is a folder \(EISDIR\)/],
+  ];
+  for (const [out, re] of cases) {
+    const r = kexue('can', '--probs', two, '--prior', 'uniform', '--out', out);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, re);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+  }
+});
+
 test('kexue can --help prints usage', () => {
   const r = kexue('can', '--help');
   assert.equal(r.code, 0);

@@ -1,5 +1,6 @@
 /** Entry point of the `kexue` command. */
 import { InputError } from '../io/errors.js';
+import { fileSystemError } from '../io/atomic.js';
 import { parseCommandArgs, type Command } from './command.js';
 import { commands } from './commands/index.js';
 import { packageVersion } from '../util/env.js';
@@ -43,12 +44,16 @@ export async function main(argv: string[]): Promise<number> {
     if (!cmd) throw new InputError(`unknown command '${name}' (see 'kexue --help')`);
     return await runCommand(cmd, rest);
   } catch (e) {
-    if (e instanceof InputError) {
-      process.stderr.write(`kexue: ${e.message}\n`);
+    // The user's input, flags, paths, disk and permissions: one line, exit 2.
+    const userError = e instanceof InputError ? e : fileSystemError(e);
+    if (userError) {
+      process.stderr.write(`kexue: ${userError.message.split('\n')[0]}\n`);
       return 2;
     }
     const err = e as Error;
-    process.stderr.write(`kexue: internal error: ${err?.message ?? String(e)}\n`);
+    process.stderr.write(
+      `kexue: internal error (a bug in kexue; please report it with the output of KEXUE_DEBUG=1): ${String(err?.message ?? e).split('\n')[0]}\n`,
+    );
     if (process.env.KEXUE_DEBUG) process.stderr.write(`${err?.stack ?? ''}\n`);
     return 1;
   }

@@ -93,6 +93,33 @@ test('runExperiment: a full-budget run goes to results/full/ and records the com
   fs.rmSync(d.root, { recursive: true, force: true });
 });
 
+test('runExperiment: an unwritable results location is one clear InputError before any work', async () => {
+  const d = dirs();
+  let ran = false;
+  const spy: Experiment = { ...toy, run: async (ctx) => ((ran = true), toy.run(ctx)) };
+  fs.mkdirSync(d.root, { recursive: true });
+  const asFile = path.join(d.root, 'afile');
+  fs.writeFileSync(asFile, '');
+  await assert.rejects(
+    runExperiment(spy, { budget: 'quick', seeds: [0], quiet: true, ...d, resultsDir: asFile }),
+    (e: Error) =>
+      e instanceof InputError && /afile: is a file, not a folder; choose another --results/.test(e.message),
+  );
+  await assert.rejects(
+    runExperiment(spy, {
+      budget: 'quick',
+      seeds: [0],
+      quiet: true,
+      ...d,
+      resultsDir: path.join(asFile, 'sub'),
+    }),
+    (e: Error) =>
+      e instanceof InputError && /sub: cannot write here: a parent of it is a file/.test(e.message),
+  );
+  assert.equal(ran, false, 'the experiment never started');
+  fs.rmSync(d.root, { recursive: true, force: true });
+});
+
 test('runExperiment: a missing data folder is an InputError naming it', async () => {
   const d = dirs();
   await assert.rejects(

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../backend/index.js';
 import { InputError } from '../io/errors.js';
-import { writeJsonAtomic } from '../io/atomic.js';
+import { checkOutputFolder, writeJsonAtomic } from '../io/atomic.js';
 import { runEnvironment } from '../util/env.js';
 import type { Budget, Experiment, ExperimentResult, Image } from './types.js';
 
@@ -88,9 +88,11 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   if (!fs.existsSync(opts.dataDir)) {
     throw new InputError(`data folder not found: ${opts.dataDir} (use --data DIR or set KEXUE_DATA)`);
   }
+  // Before the work, not after it: a results folder that cannot be written fails now.
+  checkOutputFolder(budgetDir(opts.resultsDir, opts.budget), '--results');
   await initBackend({ quiet: opts.quiet });
   const workDir = path.resolve(opts.workDir ?? 'runs', exp.name);
-  fs.mkdirSync(workDir, { recursive: true });
+  checkOutputFolder(workDir, '--work');
   const start = performance.now();
   const body = await exp.run({
     budget: opts.budget,

@@ -1,19 +1,75 @@
+/** Output files: written atomically, with every file-system failure turned into one clear line. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { InputError } from './errors.js';
+
+const REASONS: Record<string, string> = {
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is exceeded',
+  EISDIR: 'it is a folder',
+  ENOTDIR: 'a parent of it is a file, not a folder',
+  EEXIST: 'a parent of it is a file, not a folder',
+  ENOENT: 'its folder cannot be created',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/** A file-system error that names its path (from any read or write) as one line for the user, or undefined. */
+export function fileSystemError(e: unknown): InputError | undefined {
+  const err = e as NodeJS.ErrnoException;
+  if (!err?.code || !err.path) return undefined;
+  const reason = err.code === 'ENOENT' ? 'no such file or folder' : (REASONS[err.code] ?? err.code);
+  return new InputError(`cannot ${err.syscall ?? 'access'}: ${reason} (${err.code})`, err.path);
+}
+
+/** A file-system error on an output path as the user's problem (InputError), or the error itself. */
+export function outputError(e: unknown, file: string, flag?: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (!code || !(code in REASONS)) return e;
+  return new InputError(
+    `cannot write here: ${REASONS[code]} (${code})${flag ? `; choose another ${flag}` : ''}`,
+    file,
+  );
+}
 
 /** Writes a file so that readers never see a partial one: write a temp file beside it, then rename. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
   try {
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+      throw Object.assign(new Error(), { code: 'EISDIR' });
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      // the temporary could not even be created (e.g. a parent is a file)
+    }
+    throw outputError(e, file);
   }
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/**
+ * Makes sure files can be written in `dir` (creating it), before any long work starts: a probe file is
+ * written and removed. `flag` names the option in the error.
+ */
+export function checkOutputFolder(dir: string, flag: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())
+    throw new InputError(`is a file, not a folder; choose another ${flag}`, dir);
+  const probe = path.join(dir, `.kexue-probe-${process.pid}`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (e) {
+    throw outputError(e, dir, flag);
+  }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { experiments } from '../../experiments/index.js';
 import { defaultDataDir, findExperiment, parseBudget, parseSeeds, runLab } from '../../experiments/run.js';
 import { InputError } from '../../io/errors.js';
+import { checkOutputFolder } from '../../io/atomic.js';
 import { buildReport, checkReportDir } from '../../report/build.js';
 import { stringOption, type Command } from '../command.js';
 
@@ -54,7 +55,9 @@ export const labCommand: Command = {
     const reportDir = stringOption(values.report) ?? 'report';
     const budget = parseBudget(values.budget);
     const seeds = parseSeeds(values.seeds);
-    checkReportDir(reportDir); // before the experiments, not after an hour of them
+    // Before the experiments, not after an hour of them.
+    checkReportDir(reportDir);
+    checkOutputFolder(resultsDir, '--results');
     const log = (line: string) => process.stderr.write(`lab ${line}\n`);
     if (list.length === 0) log('no experiments are registered');
     const outcome = await runLab(list, {
