@@ -88,6 +88,33 @@ test('loading rejects truncated weights and mismatched configs with InputError',
   fs.rmSync(dir, { recursive: true });
 });
 
+test('damaged model directories: NaN weights, a missing weights file, an empty manifest group, a larger vocabulary', async () => {
+  const dir = tmp();
+  const m = new Encoder(config);
+  await saveEncoder(dir, m, tok);
+  m.dispose();
+  const bin = path.join(dir, 'weights.bin');
+  const good = fs.readFileSync(bin);
+  const nan = Buffer.from(good);
+  nan.writeFloatLE(NaN, 40);
+  fs.writeFileSync(bin, nan);
+  assert.throws(() => loadEncoder(dir), /weights\.bin: holds a non-finite weight \(.+\[\d+\] = NaN\)/);
+  fs.rmSync(bin);
+  assert.throws(() => loadEncoder(dir), /weights\.bin: weights file named in model\.json is missing/);
+  fs.writeFileSync(bin, good);
+  const manifestFile = path.join(dir, 'model.json');
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+  fs.writeFileSync(manifestFile, JSON.stringify({ ...manifest, weightsManifest: [{}] }));
+  assert.throws(() => loadEncoder(dir), /model\.json, field weightsManifest\[0\]: needs a list/);
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest));
+  fs.appendFileSync(path.join(dir, 'vocab.txt'), 'extra1\nextra2\n');
+  assert.throws(
+    () => loadEncoder(dir),
+    /vocab\.txt: the vocabulary has \d+ tokens, the model's config\.json only/,
+  );
+  fs.rmSync(dir, { recursive: true });
+});
+
 function batches(): MlmBatch[] {
   const masker = new MlmMasker({
     vocabSize: tok.vocab.size,

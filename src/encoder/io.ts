@@ -51,27 +51,60 @@ function readJson<T>(file: string): T {
   }
 }
 
-/** Reads the tensors a manifest names; the caller disposes them. */
+/** The first non-finite value among float32 weights (int32 entries are skipped), as "name[index] = value", or undefined. */
+function firstNonFinite(ab: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): string | undefined {
+  let offset = 0;
+  for (const w of specs) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    if (w.dtype === 'float32') {
+      const values = new Float32Array(ab, offset, n);
+      for (let i = 0; i < n; i++) if (!Number.isFinite(values[i])) return `${w.name}[${i}] = ${values[i]}`;
+    }
+    offset += n * 4;
+  }
+  return undefined;
+}
+
+/** Reads the tensors a manifest names, checking the files, their size and that every value is finite. */
 function readWeights(dir: string, manifestFile: string): NamedTensor[] {
-  const m = readJson<Manifest>(path.join(dir, manifestFile));
-  if (m.format !== FORMAT || !Array.isArray(m.weightsManifest)) {
-    throw new InputError(`not a ${FORMAT} manifest`, path.join(dir, manifestFile), undefined, 'format');
+  const file = path.join(dir, manifestFile);
+  const m = readJson<Manifest>(file);
+  const groups = m?.weightsManifest;
+  if (m?.format !== FORMAT || !Array.isArray(groups)) {
+    throw new InputError(`not a ${FORMAT} manifest`, file, undefined, 'format');
   }
   const out: NamedTensor[] = [];
-  for (const group of m.weightsManifest) {
-    const buffers = group.paths.map((p) => fs.readFileSync(path.join(dir, p)));
+  groups.forEach((group, g) => {
+    if (!Array.isArray(group?.paths) || !group.paths.length || !Array.isArray(group.weights))
+      throw new InputError('needs a list of paths and of weights', file, undefined, `weightsManifest[${g}]`);
+    const buffers = group.paths.map((p) => {
+      const bin = path.join(dir, p);
+      if (!fs.existsSync(bin)) throw new InputError(`weights file named in ${manifestFile} is missing`, bin);
+      return fs.readFileSync(bin);
+    });
     const joined = Buffer.concat(buffers);
     const expected = group.weights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
-    if (joined.byteLength !== expected) {
+    // kexue writes float32 weights and int32 counters only: 4 bytes a value.
+    if (
+      joined.byteLength !== expected ||
+      group.weights.some((w) => !['float32', 'int32'].includes(w.dtype))
+    ) {
       throw new InputError(
-        `weights are ${joined.byteLength} bytes, the manifest needs ${expected}`,
-        group.paths[0],
+        `weights are ${joined.byteLength} bytes of float32/int32, the manifest needs ${expected}`,
+        path.join(dir, group.paths[0]),
       );
     }
     const ab = joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer;
+    // A diverged or damaged model would otherwise load silently and give NaN outputs everywhere.
+    const bad = firstNonFinite(ab, group.weights);
+    if (bad)
+      throw new InputError(
+        `holds a non-finite weight (${bad}): the model is damaged`,
+        path.join(dir, group.paths[0]),
+      );
     const map = tf.io.decodeWeights(ab, group.weights);
     for (const w of group.weights) out.push({ name: w.name, tensor: map[w.name] });
-  }
+  });
   return out;
 }
 
@@ -113,6 +146,13 @@ export function loadEncoder(dir: string, opts: { scale?: AttentionScaleFn } = {}
     tf.dispose(weights.map((w) => w.tensor));
   }
   const tokenizer = fs.existsSync(path.join(dir, 'vocab.txt')) ? loadTokenizer(dir) : undefined;
+  if (tokenizer && tokenizer.vocab.size > config.vocabSize) {
+    model.dispose();
+    throw new InputError(
+      `the vocabulary has ${tokenizer.vocab.size} tokens, the model's config.json only ${config.vocabSize}`,
+      path.join(dir, 'vocab.txt'),
+    );
+  }
   return { model, tokenizer };
 }
 
