@@ -1,6 +1,6 @@
 /** Entry point of the `kexue` command. */
 import { InputError } from '../io/errors.js';
-import { fileSystemError } from '../io/atomic.js';
+import { fileSystemError, removeTemporaries } from '../io/atomic.js';
 import { parseCommandArgs, type Command } from './command.js';
 import { commands } from './commands/index.js';
 import { packageVersion } from '../util/env.js';
@@ -29,7 +29,18 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   return typeof code === 'number' ? code : 0;
 }
 
+/** Ctrl-C or a kill: remove half-written temporaries, then exit 128 + the signal number, as shells do. */
+function onInterrupt(signal: 'SIGINT' | 'SIGTERM', code: number): void {
+  process.once(signal, () => {
+    removeTemporaries();
+    process.stderr.write(`\nkexue: interrupted (${signal}); nothing half-written was left behind\n`);
+    process.exit(code);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  onInterrupt('SIGINT', 130);
+  onInterrupt('SIGTERM', 143);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp() + '\n');

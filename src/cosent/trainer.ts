@@ -7,6 +7,7 @@
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
+import { yieldToEventLoop } from '../util/yield.js';
 import { AdamW } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import { Rng } from '../util/rng.js';
@@ -204,6 +205,7 @@ export async function trainSentenceEncoder(
       let steps = 0;
       model.encoder.train(true);
       for (let s = 0; s < stepsPerEpoch; s++) {
+        await yieldToEventLoop();
         const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => train[i]);
         // A trailing batch of one pair has no pair ordering to learn from; fold it into nothing.
         if (batch.length < 2) continue;

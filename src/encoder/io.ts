@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { trackTemporary, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { packageVersion } from '../util/env.js';
 import { loadTokenizer, saveTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
@@ -169,9 +169,17 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const partial = `${dir}.partial`;
   fs.rmSync(partial, { recursive: true, force: true });
-  await writeModelFiles(partial, parts.model, parts.tokenizer);
-  if (parts.optimizer) await writeWeights(partial, 'optimizer', await parts.optimizer.getWeights());
-  writeJsonAtomic(path.join(partial, 'state.json'), parts.state);
+  const done = trackTemporary(partial);
+  try {
+    await writeModelFiles(partial, parts.model, parts.tokenizer);
+    if (parts.optimizer) await writeWeights(partial, 'optimizer', await parts.optimizer.getWeights());
+    writeJsonAtomic(path.join(partial, 'state.json'), parts.state);
+  } catch (e) {
+    fs.rmSync(partial, { recursive: true, force: true });
+    throw e;
+  } finally {
+    done();
+  }
   const old = `${dir}.old`;
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(dir)) fs.renameSync(dir, old);

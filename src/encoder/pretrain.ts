@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { DivergenceError } from '../io/errors.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/yield.js';
 import { namedGradients } from '../nn/module.js';
 import { AdamW } from '../nn/optim.js';
 import { warmupSchedule, type DecayKind } from '../nn/schedule.js';
@@ -202,6 +203,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   };
   const end = Math.min(o.steps, o.stopAt ?? Infinity);
   for (let step = start; step < end; step++) {
+    await yieldToEventLoop();
     const batch = makeMlmBatch(
       order.at(step).map((i) => train[i]),
       masker,

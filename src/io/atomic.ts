@@ -34,13 +34,61 @@ export function outputError(e: unknown, file: string, flag?: string): unknown {
   );
 }
 
-/** Writes a file so that readers never see a partial one: write a temp file beside it, then rename. */
+/** Temporaries being written now: removed on SIGINT/SIGTERM (see removeTemporaries). */
+const inFlight = new Set<string>();
+
+/** Marks a temporary file or folder as in flight until `done` is called. */
+export function trackTemporary(p: string): () => void {
+  inFlight.add(p);
+  return () => inFlight.delete(p);
+}
+
+/** Removes every temporary still being written; the CLI calls it when interrupted. */
+export function removeTemporaries(): void {
+  for (const p of inFlight) {
+    try {
+      fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      // best effort while exiting
+    }
+  }
+  inFlight.clear();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes `<file>.tmp-<pid>-*` left beside `file` by a process that was killed (SIGKILL leaves them). */
+function removeStaleTemporaries(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const prefix = `${path.basename(file)}.tmp-`;
+  if (!fs.existsSync(dir)) return;
+  for (const name of fs.readdirSync(dir)) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid))
+      fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/**
+ * Writes a file so that readers never see a partial one: write a temp file beside it, then rename.
+ * Temporaries of killed earlier runs beside it are removed.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const done = trackTemporary(tmp);
   try {
     if (fs.existsSync(file) && fs.statSync(file).isDirectory())
       throw Object.assign(new Error(), { code: 'EISDIR' });
     fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    removeStaleTemporaries(file);
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);
   } catch (e) {
@@ -50,6 +98,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
       // the temporary could not even be created (e.g. a parent is a file)
     }
     throw outputError(e, file);
+  } finally {
+    done();
   }
 }
 
