@@ -65,7 +65,11 @@ test('SIGINT during training exits 130 and leaves no temporaries; SIGTERM exits 
     });
     assert.ok(started, `training did not start: ${err}`);
     child.kill(signal);
-    assert.equal(await exited, code, err);
+    // A child that ignored the signal would hang the suite: kill it hard and fail instead.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const exitCode = await exited;
+    clearTimeout(guard);
+    assert.equal(exitCode, code, err);
     assert.match(err, new RegExp(`interrupted \\(${signal}\\)`));
     assert.deepEqual(temporaries(dir), []);
   }
