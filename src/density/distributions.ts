@@ -28,13 +28,12 @@ export function standardNormalLogPdf(z: tf.Tensor): tf.Tensor {
 
 /**
  * log Bernoulli(x; sigmoid(logits)) summed over the last axis, in the stable form
- * x·l − softplus(l) = x·l − max(l, 0) − log(1 + e^(−|l|)); x may be fractional (it is then the
+ * x·l − softplus(l) (tf.softplus is the overflow-safe max(l, 0) + log(1 + e^(−|l|))); x may be fractional (it is then the
  * cross-entropy, as for non-binarized inputs).
  */
 export function bernoulliLogPmf(x: tf.Tensor, logits: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
-    const softplus = tf.add(tf.relu(logits), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
-    return tf.sum(tf.sub(tf.mul(x, logits), softplus), -1);
+    return tf.sum(tf.sub(tf.mul(x, logits), tf.softplus(logits)), -1);
   });
 }
 

@@ -128,6 +128,11 @@ export class VAETrainer {
     return bound;
   }
 
+  /** Frees the optimizer state (the VAE belongs to the caller). */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
   /** Trains one epoch (shuffled, binarized per minibatch); `onBatch` gets the running mean bound. */
   trainEpoch(onBatch?: (runningBound: number, batch: number, batches: number) => void): EpochStats {
     const t0 = Date.now();
