@@ -24,8 +24,22 @@ export interface VAEConfig {
 
 /** The paper's architecture with 1 or 2 stochastic layers. */
 export function paperConfig(layers: 1 | 2, dataDim = 784, likelihood: Likelihood = 'bernoulli'): VAEConfig {
-  const base = layers === 1 ? { latent: [50], hidden: [[200, 200]] } : { latent: [100, 50], hidden: [[200, 200], [100, 100]] };
-  return { dataDim, ...base, likelihood, ...(likelihood === 'gaussian' ? { variance: 'learned' as const } : {}) };
+  const base =
+    layers === 1
+      ? { latent: [50], hidden: [[200, 200]] }
+      : {
+          latent: [100, 50],
+          hidden: [
+            [200, 200],
+            [100, 100],
+          ],
+        };
+  return {
+    dataDim,
+    ...base,
+    likelihood,
+    ...(likelihood === 'gaussian' ? { variance: 'learned' as const } : {}),
+  };
 }
 
 /** Checks a config (e.g. read from a file); throws an Error naming the bad field. */
@@ -35,7 +49,11 @@ export function checkConfig(c: VAEConfig): VAEConfig {
   if (!Array.isArray(c.latent) || c.latent.length < 1 || !c.latent.every(posInt)) {
     throw new Error('latent must be a non-empty list of positive integers');
   }
-  if (!Array.isArray(c.hidden) || c.hidden.length !== c.latent.length || !c.hidden.every((h) => Array.isArray(h) && h.every(posInt))) {
+  if (
+    !Array.isArray(c.hidden) ||
+    c.hidden.length !== c.latent.length ||
+    !c.hidden.every((h) => Array.isArray(h) && h.every(posInt))
+  ) {
     throw new Error('hidden must hold one list of positive integers per stochastic layer');
   }
   if (c.likelihood !== 'bernoulli' && c.likelihood !== 'gaussian') {
@@ -58,7 +76,12 @@ class VAENets extends Module {
     for (let i = 0; i < L; i++) {
       const input = i === 0 ? c.dataDim : c.latent[i - 1];
       const d = c.latent[i];
-      this.encoders.push(this.child(`encoder${i}`, new Mlp({ input, hidden: c.hidden[i], heads: [d, d], seed: seed * 31 + 2 * i + 1 })));
+      this.encoders.push(
+        this.child(
+          `encoder${i}`,
+          new Mlp({ input, hidden: c.hidden[i], heads: [d, d], seed: seed * 31 + 2 * i + 1 }),
+        ),
+      );
     }
     for (let i = 0; i < L; i++) {
       const hidden = [...c.hidden[i]].reverse();
@@ -66,11 +89,17 @@ class VAENets extends Module {
       const heads = i === 0 && !(c.likelihood === 'gaussian' && c.variance === 'output') ? [out] : [out, out];
       let bias: Float32Array | undefined;
       if (i === 0 && outputBias) {
-        if (outputBias.length !== c.dataDim) throw new Error(`outputBias has ${outputBias.length} entries, dataDim is ${c.dataDim}`);
+        if (outputBias.length !== c.dataDim)
+          throw new Error(`outputBias has ${outputBias.length} entries, dataDim is ${c.dataDim}`);
         bias = new Float32Array(heads.length * out);
         bias.set(outputBias);
       }
-      this.decoders.push(this.child(`decoder${i}`, new Mlp({ input: c.latent[i], hidden, heads, seed: seed * 31 + 2 * i + 2, outputBias: bias })));
+      this.decoders.push(
+        this.child(
+          `decoder${i}`,
+          new Mlp({ input: c.latent[i], hidden, heads, seed: seed * 31 + 2 * i + 2, outputBias: bias }),
+        ),
+      );
     }
   }
 }
@@ -105,7 +134,9 @@ export class VAEModel extends VAE {
     const missing = [...params.keys()].filter((n) => !(n in values));
     const extra = Object.keys(values).filter((n) => !params.has(n));
     if (missing.length || extra.length) {
-      throw new Error(`weights do not match the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`);
+      throw new Error(
+        `weights do not match the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`,
+      );
     }
     for (const [n, v] of params) {
       if (!tf.util.arraysEqual(values[n].shape, v.shape)) {

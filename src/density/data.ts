@@ -25,7 +25,8 @@ export function binarizeFixed(p: Float32Array, seed = 0): Float32Array {
  */
 export function logitMean(data: Float32Array, dim: number): Float32Array {
   const n = data.length / dim;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`data length ${data.length} is not a positive multiple of ${dim}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`data length ${data.length} is not a positive multiple of ${dim}`);
   const mean = new Float64Array(dim);
   for (let i = 0; i < data.length; i++) mean[i % dim] += data[i] / n;
   return Float32Array.from(mean, (m) => {

@@ -19,7 +19,13 @@ export async function vaeArtifacts(model: VAEModel, generatedBy = 'kexue'): Prom
   const named = [...model.namedParameters()].map(([name, tensor]) => ({ name, tensor }));
   const { data, specs } = await tf.io.encodeWeights(named);
   const topology: Topology = { format: VAE_FORMAT, formatVersion: 1, config: model.config };
-  return { modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'], format: VAE_FORMAT, generatedBy, weightSpecs: specs, weightData: data };
+  return {
+    modelTopology: topology as unknown as tf.io.ModelJSON['modelTopology'],
+    format: VAE_FORMAT,
+    generatedBy,
+    weightSpecs: specs,
+    weightData: data,
+  };
 }
 
 /** Saves through any TF.js IOHandler. */
@@ -31,12 +37,14 @@ export async function saveVAE(model: VAEModel, handler: tf.io.IOHandler): Promis
 /** Rebuilds a model from artifacts; throws an Error naming what does not match. */
 export function vaeFromArtifacts(a: tf.io.ModelArtifacts): VAEModel {
   const topo = a.modelTopology as unknown as Topology | undefined;
-  if (!topo || topo.format !== VAE_FORMAT) throw new Error(`not a ${VAE_FORMAT} model (modelTopology.format)`);
+  if (!topo || topo.format !== VAE_FORMAT)
+    throw new Error(`not a ${VAE_FORMAT} model (modelTopology.format)`);
   const config = checkConfig(topo.config);
   if (!a.weightSpecs || !a.weightData) throw new Error('the model has no weights');
   const buffer = Array.isArray(a.weightData) ? tf.io.concatenateArrayBuffers(a.weightData) : a.weightData;
   const expected = a.weightSpecs.reduce((s, w) => s + w.shape.reduce((x, y) => x * y, 1) * 4, 0);
-  if (buffer.byteLength !== expected) throw new Error(`weights are ${buffer.byteLength} bytes, the manifest needs ${expected}`);
+  if (buffer.byteLength !== expected)
+    throw new Error(`weights are ${buffer.byteLength} bytes, the manifest needs ${expected}`);
   const tensors = tf.io.decodeWeights(buffer, a.weightSpecs);
   const model = VAEModel.build(config);
   try {

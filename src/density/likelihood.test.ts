@@ -27,14 +27,26 @@ test('log-densities match their float64 formulas (|Δ| < 1e-4)', () => {
   const lv = Array.from({ length: 12 }, () => rng.normal());
   const l = Array.from({ length: 12 }, () => 30 * rng.normal()); // large logits: the stable form matters
   const xb: number[] = Array.from({ length: 12 }, () => (rng.next() < 0.5 ? 1 : 0));
-  const refG = [0, 6].map((o) => x.slice(o, o + 6).reduce((s, xi, i) => s - 0.5 * (Math.log(2 * Math.PI) + lv[o + i] + (xi - m[o + i]) ** 2 / Math.exp(lv[o + i])), 0));
-  const refN = [0, 6].map((o) => x.slice(o, o + 6).reduce((s, xi) => s - 0.5 * (Math.log(2 * Math.PI) + xi * xi), 0));
-  const refB = [0, 6].map((o) => xb.slice(o, o + 6).reduce((s, xi, i) => {
-    const li = l[o + i];
-    const logSig = li >= 0 ? -Math.log1p(Math.exp(-li)) : li - Math.log1p(Math.exp(li));
-    const log1mSig = li >= 0 ? -li - Math.log1p(Math.exp(-li)) : -Math.log1p(Math.exp(li));
-    return s + (xi ? logSig : log1mSig);
-  }, 0));
+  const refG = [0, 6].map((o) =>
+    x
+      .slice(o, o + 6)
+      .reduce(
+        (s, xi, i) =>
+          s - 0.5 * (Math.log(2 * Math.PI) + lv[o + i] + (xi - m[o + i]) ** 2 / Math.exp(lv[o + i])),
+        0,
+      ),
+  );
+  const refN = [0, 6].map((o) =>
+    x.slice(o, o + 6).reduce((s, xi) => s - 0.5 * (Math.log(2 * Math.PI) + xi * xi), 0),
+  );
+  const refB = [0, 6].map((o) =>
+    xb.slice(o, o + 6).reduce((s, xi, i) => {
+      const li = l[o + i];
+      const logSig = li >= 0 ? -Math.log1p(Math.exp(-li)) : li - Math.log1p(Math.exp(li));
+      const log1mSig = li >= 0 ? -li - Math.log1p(Math.exp(-li)) : -Math.log1p(Math.exp(li));
+      return s + (xi ? logSig : log1mSig);
+    }, 0),
+  );
   const t = (a: number[]) => tf.tensor2d(a, [2, 6]);
   const close = (got: tf.Tensor, ref: number[]) => {
     const g = got.dataSync();
@@ -45,18 +57,34 @@ test('log-densities match their float64 formulas (|Δ| < 1e-4)', () => {
   close(standardNormalLogPdf(t(x)), refN);
   close(bernoulliLogPmf(t(xb), t(l)), refB);
   // log-mean-exp of values near −1000 (exp underflows without the max shift).
-  close(logMeanExp(tf.tensor2d([-1000, -1001, -1002, 5, 5, 5], [2, 3]), 1), [-1000 + Math.log((1 + Math.exp(-1) + Math.exp(-2)) / 3), 5]);
+  close(logMeanExp(tf.tensor2d([-1000, -1001, -1002, 5, 5, 5], [2, 3]), 1), [
+    -1000 + Math.log((1 + Math.exp(-1) + Math.exp(-2)) / 3),
+    5,
+  ]);
 });
 
 test('with the exact posterior every log weight equals log p(x) (|Δ| < 2e-4 nats)', () => {
   // Orthogonal columns make p(z|x) diagonal, so the diagonal encoder is exact and w ≡ p(x).
-  const W = mat(5, 2, (i, j) => [[1, 0], [0, 2], [1, 0], [0, -1], [-1, 0]][i][j]);
+  const W = mat(
+    5,
+    2,
+    (i, j) =>
+      [
+        [1, 0],
+        [0, 2],
+        [1, 0],
+        [0, -1],
+        [-1, 0],
+      ][i][j],
+  );
   const lg = linearGaussian1(W, [0.5, -1, 0, 2, 1], 0.5, 'exact');
   const x = lg.sample(8, new Rng(3));
   const exact = lg.exact(x);
   const logw = lg.vae.logWeights(tf.tensor2d(x, [8, 5]), 16, { seed: 4 });
   const a = logw.dataSync();
-  for (let n = 0; n < 8; n++) for (let j = 0; j < 16; j++) assert.ok(Math.abs(a[n * 16 + j] - exact[n]) < 2e-4, `${a[n * 16 + j]} vs ${exact[n]}`);
+  for (let n = 0; n < 8; n++)
+    for (let j = 0; j < 16; j++)
+      assert.ok(Math.abs(a[n * 16 + j] - exact[n]) < 2e-4, `${a[n * 16 + j]} vs ${exact[n]}`);
   logw.dispose();
   lg.dispose();
 });
@@ -73,23 +101,40 @@ test('one stochastic layer: log p̂(x) converges to the exact log p(x); at k = 5
     if (k === 5000) {
       // ELBO (mean log w) from the same samples is strictly below log p̂ and log p.
       assert.ok(mean(r.elbo) < mean(r.logPx) - 0.05);
-      for (let i = 0; i < n; i++) assert.ok(Math.abs(r.logPx[i] - exact[i]) < 0.05, `datapoint ${i}: ${r.logPx[i]} vs ${exact[i]}`);
+      for (let i = 0; i < n; i++)
+        assert.ok(Math.abs(r.logPx[i] - exact[i]) < 0.05, `datapoint ${i}: ${r.logPx[i]} vs ${exact[i]}`);
     }
   }
   assert.ok(errs[0] > 0.1, `the ELBO gap should be visible: ${errs}`);
   assert.ok(Math.abs(errs[2]) < 0.01, `k=5000 mean error ${errs[2]}`);
-  assert.ok(Math.abs(errs[2]) < Math.abs(errs[1]) && Math.abs(errs[1]) < errs[0], `errors should shrink with k: ${errs}`);
+  assert.ok(
+    Math.abs(errs[2]) < Math.abs(errs[1]) && Math.abs(errs[1]) < errs[0],
+    `errors should shrink with k: ${errs}`,
+  );
   lg.dispose();
 });
 
-const W2 = mat(5, 3, (i, j) => [[1, 0, 0], [0, 2, 0], [0, 0, 1], [1, 0, 0], [-1, 0, 0]][i][j]);
+const W2 = mat(
+  5,
+  3,
+  (i, j) =>
+    [
+      [1, 0, 0],
+      [0, 2, 0],
+      [0, 0, 1],
+      [1, 0, 0],
+      [-1, 0, 0],
+    ][i][j],
+);
 
 test('two stochastic layers, exact posteriors: every log weight equals log p(x) (|Δ| < 2e-4 nats)', () => {
   const lg = linearGaussian2(W2, [0.1, 0.2, 0, -0.1, 0.3], 0.5, 2, [0.3, -0.2, 0.1], 0.3, 'exact');
   const x = lg.sample(6, new Rng(24));
   const exact = lg.exact(x);
   const logw = lg.vae.logWeights(tf.tensor2d(x, [6, 5]), 10, { seed: 2 }).dataSync();
-  for (let n = 0; n < 6; n++) for (let j = 0; j < 10; j++) assert.ok(Math.abs(logw[n * 10 + j] - exact[n]) < 2e-4, `${logw[n * 10 + j]} vs ${exact[n]}`);
+  for (let n = 0; n < 6; n++)
+    for (let j = 0; j < 10; j++)
+      assert.ok(Math.abs(logw[n * 10 + j] - exact[n]) < 2e-4, `${logw[n * 10 + j]} vs ${exact[n]}`);
   lg.dispose();
 });
 
@@ -122,7 +167,9 @@ test('chunked scoring equals unchunked scoring with the same noise (|Δ| < 1e-4)
   const eps = Float32Array.from({ length: n * k * 2 }, () => rng.normal());
   const noise = (start: number, B: number, s: number, c: number) => {
     const out = new Float32Array(B * c * 2);
-    for (let b = 0; b < B; b++) for (let j = 0; j < c; j++) for (let t = 0; t < 2; t++) out[(b * c + j) * 2 + t] = eps[((start + b) * k + s + j) * 2 + t];
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < c; j++)
+        for (let t = 0; t < 2; t++) out[(b * c + j) * 2 + t] = eps[((start + b) * k + s + j) * 2 + t];
     return [tf.tensor3d(out, [B, c, 2])];
   };
   const before = tf.memory().numTensors;
@@ -131,7 +178,9 @@ test('chunked scoring equals unchunked scoring with the same noise (|Δ| < 1e-4)
   const single = await logLikelihood(lg.vae, x, { k, noise, batchSize: 1, chunk: 1 });
   assert.equal(tf.memory().numTensors, before);
   for (let i = 0; i < n; i++) {
-    assert.ok(Math.abs(whole.logPx[i] - chunked.logPx[i]) < 1e-4 && Math.abs(whole.logPx[i] - single.logPx[i]) < 1e-4);
+    assert.ok(
+      Math.abs(whole.logPx[i] - chunked.logPx[i]) < 1e-4 && Math.abs(whole.logPx[i] - single.logPx[i]) < 1e-4,
+    );
     assert.ok(Math.abs(whole.elbo[i] - chunked.elbo[i]) < 1e-4);
   }
   lg.dispose();
@@ -143,12 +192,22 @@ test('the log-mean-exp runs over each datapoint’s own samples, never across th
   const x = Float32Array.from([0.1, 0.2, -0.1, 0, 80, -90, 70, 100, 0.3, -0.2, 0.1, 0.4]);
   const k = 20;
   const rng = new Rng(52);
-  const eps = tf.tensor3d(Float32Array.from({ length: 3 * k * 2 }, () => rng.normal()), [3, k, 2]);
+  const eps = tf.tensor3d(
+    Float32Array.from({ length: 3 * k * 2 }, () => rng.normal()),
+    [3, k, 2],
+  );
   const together = bound(lg.vae, tf.tensor2d(x, [3, 4]), { objective: 'iwae', k, noise: [eps] }).dataSync();
   for (let i = 0; i < 3; i++) {
     const e = tf.slice(eps, [i, 0, 0], [1, k, 2]);
-    const alone = bound(lg.vae, tf.tensor2d(x.subarray(4 * i, 4 * i + 4), [1, 4]), { objective: 'iwae', k, noise: [e] }).dataSync()[0];
-    assert.ok(Math.abs(together[i] - alone) < 1e-3 * Math.max(1, Math.abs(alone)), `datapoint ${i}: ${together[i]} vs ${alone}`);
+    const alone = bound(lg.vae, tf.tensor2d(x.subarray(4 * i, 4 * i + 4), [1, 4]), {
+      objective: 'iwae',
+      k,
+      noise: [e],
+    }).dataSync()[0];
+    assert.ok(
+      Math.abs(together[i] - alone) < 1e-3 * Math.max(1, Math.abs(alone)),
+      `datapoint ${i}: ${together[i]} vs ${alone}`,
+    );
     e.dispose();
   }
   assert.ok(together[1] < -1000 && Number.isFinite(together[1]));

@@ -43,15 +43,18 @@ export type DataInput = tf.Tensor2D | Float32Array;
 
 function rows(data: DataInput, dim: number): number {
   if (data instanceof Float32Array) {
-    if (data.length % dim !== 0) throw new Error(`data length ${data.length} is not a multiple of dataDim ${dim}`);
+    if (data.length % dim !== 0)
+      throw new Error(`data length ${data.length} is not a multiple of dataDim ${dim}`);
     return data.length / dim;
   }
-  if (data.rank !== 2 || data.shape[1] !== dim) throw new Error(`x must have shape [n, ${dim}], got [${data.shape.join(', ')}]`);
+  if (data.rank !== 2 || data.shape[1] !== dim)
+    throw new Error(`x must have shape [n, ${dim}], got [${data.shape.join(', ')}]`);
   return data.shape[0];
 }
 
 function slice(data: DataInput, start: number, count: number, dim: number): tf.Tensor2D {
-  if (data instanceof Float32Array) return tf.tensor2d(data.subarray(start * dim, (start + count) * dim), [count, dim]);
+  if (data instanceof Float32Array)
+    return tf.tensor2d(data.subarray(start * dim, (start + count) * dim), [count, dim]);
   return tf.slice(data, [start, 0], [count, dim]);
 }
 
@@ -60,9 +63,12 @@ export function checkData(vae: VAE, data: DataInput): void {
   const values = data instanceof Float32Array ? data : data.dataSync();
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isFinite(v)) throw new Error(`x has a non-finite value (${v}) at row ${Math.floor(i / vae.dataDim)}`);
+    if (!Number.isFinite(v))
+      throw new Error(`x has a non-finite value (${v}) at row ${Math.floor(i / vae.dataDim)}`);
     if (vae.likelihood === 'bernoulli' && (v < 0 || v > 1)) {
-      throw new Error(`x has ${v} at row ${Math.floor(i / vae.dataDim)}: a Bernoulli decoder needs values in [0, 1]`);
+      throw new Error(
+        `x has ${v} at row ${Math.floor(i / vae.dataDim)}: a Bernoulli decoder needs values in [0, 1]`,
+      );
     }
   }
 }
@@ -83,7 +89,10 @@ async function forEachChunk(
   const maxRows = o.maxRows ?? DEFAULT_MAX_ROWS;
   const B = Math.max(1, Math.min(n, o.batchSize ?? 100, maxRows));
   const chunk = Math.max(1, Math.min(k, o.chunk ?? Math.floor(maxRows / B)));
-  for (const [name, v] of [['chunk', chunk], ['batchSize', B]] as const) {
+  for (const [name, v] of [
+    ['chunk', chunk],
+    ['batchSize', B],
+  ] as const) {
     if (!Number.isInteger(v)) throw new Error(`${name} must be a positive integer, got ${v}`);
   }
   let seed = o.seed ?? 0;
@@ -114,7 +123,11 @@ async function forEachChunk(
 }
 
 /** log p̂(x) with k importance samples (default 5000) and the ELBO, per datapoint; see the module comment. */
-export async function logLikelihood(vae: VAE, data: DataInput, o: LikelihoodOptions = {}): Promise<LikelihoodResult> {
+export async function logLikelihood(
+  vae: VAE,
+  data: DataInput,
+  o: LikelihoodOptions = {},
+): Promise<LikelihoodResult> {
   const n0 = rows(data, vae.dataDim);
   const kTotal = o.k ?? 5000;
   const max = new Float64Array(n0).fill(-Infinity);
@@ -151,7 +164,12 @@ export async function logLikelihood(vae: VAE, data: DataInput, o: LikelihoodOpti
  * kMax log weights are split into kMax/k disjoint groups, L_k is the mean of the groups' log-mean-exp.
  * Every k must divide kMax. Returns the mean over datapoints for each k (nats), in the order of `ks`.
  */
-export async function boundsByK(vae: VAE, data: DataInput, ks: number[], o: Omit<LikelihoodOptions, 'k'> = {}): Promise<number[]> {
+export async function boundsByK(
+  vae: VAE,
+  data: DataInput,
+  ks: number[],
+  o: Omit<LikelihoodOptions, 'k'> = {},
+): Promise<number[]> {
   const kMax = Math.max(...ks);
   if (ks.some((k) => !Number.isInteger(k) || k < 1 || kMax % k !== 0)) {
     throw new Error(`every k must be a positive integer dividing max(k) = ${kMax}, got [${ks}]`);
@@ -163,11 +181,19 @@ export async function boundsByK(vae: VAE, data: DataInput, ks: number[], o: Omit
   for (let start = 0; start < n; start += B) {
     const b = Math.min(B, n - start);
     const block = new Float64Array(b * kMax);
-    const part = data instanceof Float32Array ? data.subarray(start * vae.dataDim, (start + b) * vae.dataDim) : tf.slice(data, [start, 0], [b, vae.dataDim]);
+    const part =
+      data instanceof Float32Array
+        ? data.subarray(start * vae.dataDim, (start + b) * vae.dataDim)
+        : tf.slice(data, [start, 0], [b, vae.dataDim]);
     try {
-      await forEachChunk(vae, part, { ...o, k: kMax, batchSize: b, seed: (o.seed ?? 0) + start * 7919 }, (_st, bb, s, c, logw) => {
-        for (let r = 0; r < bb; r++) for (let j = 0; j < c; j++) block[r * kMax + s + j] = logw[r * c + j];
-      });
+      await forEachChunk(
+        vae,
+        part,
+        { ...o, k: kMax, batchSize: b, seed: (o.seed ?? 0) + start * 7919 },
+        (_st, bb, s, c, logw) => {
+          for (let r = 0; r < bb; r++) for (let j = 0; j < c; j++) block[r * kMax + s + j] = logw[r * c + j];
+        },
+      );
     } finally {
       if (!(part instanceof Float32Array)) part.dispose();
     }

@@ -15,11 +15,12 @@ export const mat = (r: number, c: number, f: (i: number, j: number) => number): 
   c,
   a: Float64Array.from({ length: r * c }, (_, t) => f(Math.floor(t / c), t % c)),
 });
-export const mm = (x: Mat, y: Mat): Mat => mat(x.r, y.c, (i, j) => {
-  let s = 0;
-  for (let t = 0; t < x.c; t++) s += x.a[i * x.c + t] * y.a[t * y.c + j];
-  return s;
-});
+export const mm = (x: Mat, y: Mat): Mat =>
+  mat(x.r, y.c, (i, j) => {
+    let s = 0;
+    for (let t = 0; t < x.c; t++) s += x.a[i * x.c + t] * y.a[t * y.c + j];
+    return s;
+  });
 export const tr = (x: Mat): Mat => mat(x.c, x.r, (i, j) => x.a[j * x.c + i]);
 
 /** log N(x; mean, S) by Cholesky, float64. */
@@ -56,7 +57,9 @@ export function linearGaussianNet(A: Mat, c: number[], logVar: number[]) {
   const vc = tf.variable(tf.tensor1d(c));
   const vlv = tf.variable(tf.tensor1d(logVar));
   const net = (x: tf.Tensor2D) =>
-    tf.tidy(() => tf.concat([tf.add(tf.matMul(x, vA), vc), tf.tile(tf.reshape(vlv, [1, -1]), [x.shape[0], 1])], 1));
+    tf.tidy(() =>
+      tf.concat([tf.add(tf.matMul(x, vA), vc), tf.tile(tf.reshape(vlv, [1, -1]), [x.shape[0], 1])], 1),
+    );
   return { net, variables: [vA, vc, vlv] };
 }
 
@@ -73,7 +76,12 @@ export interface LinearGaussian {
  * One stochastic layer. `posterior`: 'exact' (requires WᵀW diagonal, so p(z|x) is diagonal) or a
  * deliberately imperfect diagonal Gaussian (mean scaled by 0.9, log-variance + 0.3).
  */
-export function linearGaussian1(W: Mat, b: number[], sigma2: number, posterior: 'exact' | 'approx'): LinearGaussian {
+export function linearGaussian1(
+  W: Mat,
+  b: number[],
+  sigma2: number,
+  posterior: 'exact' | 'approx',
+): LinearGaussian {
   const D = W.r;
   const d = W.c;
   // p(z|x) = N(Σ Wᵀ(x − b)/σ², Σ), Σ = (I + WᵀW/σ²)⁻¹; with the diagonal of WᵀW only (exact when diagonal).
@@ -87,13 +95,22 @@ export function linearGaussian1(W: Mat, b: number[], sigma2: number, posterior: 
   const vW = tf.variable(f32(tr(W)));
   const vb = tf.variable(tf.tensor1d(b));
   const dec = (z: tf.Tensor2D) => tf.tidy(() => tf.add(tf.matMul(z, vW), vb));
-  const vae = new VAE({ dataDim: D, latentDims: [d], encoders: [enc.net], decoders: [dec], likelihood: 'gaussian', variance: sigma2, variables: [...enc.variables, vW, vb] });
+  const vae = new VAE({
+    dataDim: D,
+    latentDims: [d],
+    encoders: [enc.net],
+    decoders: [dec],
+    likelihood: 'gaussian',
+    variance: sigma2,
+    variables: [...enc.variables, vW, vb],
+  });
   const S = mm(W, tr(W));
   for (let i = 0; i < D; i++) S.a[i * D + i] += sigma2;
   return {
     vae,
     variables: [...enc.variables, vW, vb],
-    exact: (x) => Float64Array.from({ length: x.length / D }, (_, n) => mvnLogPdf(x.subarray(n * D, (n + 1) * D), b, S)),
+    exact: (x) =>
+      Float64Array.from({ length: x.length / D }, (_, n) => mvnLogPdf(x.subarray(n * D, (n + 1) * D), b, S)),
     sample: (n, rng) => {
       const out = new Float32Array(n * D);
       for (let t = 0; t < n; t++) {
@@ -118,7 +135,15 @@ export function linearGaussian1(W: Mat, b: number[], sigma2: number, posterior: 
  * p(z₁|x) and p(z₂|z₁) are diagonal Gaussians and the linear encoders can be exact; 'approx' scales the
  * means by 0.9 and adds 0.3 to the log-variances.
  */
-export function linearGaussian2(W: Mat, b: number[], sigma2: number, d2: number, c: number[], tau2: number, posterior: 'exact' | 'approx'): LinearGaussian {
+export function linearGaussian2(
+  W: Mat,
+  b: number[],
+  sigma2: number,
+  d2: number,
+  c: number[],
+  tau2: number,
+  posterior: 'exact' | 'approx',
+): LinearGaussian {
   const D = W.r;
   const d1 = W.c;
   const V = mat(d1, d2, (i, j) => (i === j ? 1 : 0));
@@ -129,8 +154,14 @@ export function linearGaussian2(W: Mat, b: number[], sigma2: number, d2: number,
   const WtW = mm(tr(W), W);
   const S1 = C1.map((v, j) => 1 / (1 / v + WtW.a[j * d1 + j] / sigma2));
   const A1 = mat(D, d1, (i, j) => (scale * S1[j] * W.a[i * d1 + j]) / sigma2);
-  const c1 = S1.map((s, j) => scale * s * (c[j] / C1[j] - b.reduce((t, bi, i) => t + bi * W.a[i * d1 + j], 0) / sigma2));
-  const enc1 = linearGaussianNet(A1, c1, S1.map((s) => Math.log(s) + widen));
+  const c1 = S1.map(
+    (s, j) => scale * s * (c[j] / C1[j] - b.reduce((t, bi, i) => t + bi * W.a[i * d1 + j], 0) / sigma2),
+  );
+  const enc1 = linearGaussianNet(
+    A1,
+    c1,
+    S1.map((s) => Math.log(s) + widen),
+  );
   // p(z₂|z₁): precision I + VᵀV/τ², mean S₂Vᵀ(z₁ − c)/τ².
   const s2 = 1 / (1 + 1 / tau2);
   const A2 = mat(d1, d2, (i, j) => (scale * s2 * V.a[i * d2 + j]) / tau2);
@@ -144,21 +175,46 @@ export function linearGaussian2(W: Mat, b: number[], sigma2: number, d2: number,
   const dec1 = (z: tf.Tensor2D) =>
     tf.tidy(() => tf.concat([tf.add(tf.matMul(z, vV), vc), tf.fill([z.shape[0], d1], Math.log(tau2))], 1));
   const variables = [...enc1.variables, ...enc2.variables, vW, vb, vV, vc];
-  const vae = new VAE({ dataDim: D, latentDims: [d1, d2], encoders: [enc1.net, enc2.net], decoders: [dec0, dec1], likelihood: 'gaussian', variance: sigma2, variables });
+  const vae = new VAE({
+    dataDim: D,
+    latentDims: [d1, d2],
+    encoders: [enc1.net, enc2.net],
+    decoders: [dec0, dec1],
+    likelihood: 'gaussian',
+    variance: sigma2,
+    variables,
+  });
   // x ~ N(Wc + b, W(VVᵀ + τ²I)Wᵀ + σ²I)
-  const S = mm(mm(W, mat(d1, d1, (i, j) => (i === j ? C1[i] : 0))), tr(W));
+  const S = mm(
+    mm(
+      W,
+      mat(d1, d1, (i, j) => (i === j ? C1[i] : 0)),
+    ),
+    tr(W),
+  );
   for (let i = 0; i < D; i++) S.a[i * D + i] += sigma2;
-  const mean = Array.from({ length: D }, (_, i) => b[i] + c.reduce((s, cj, j) => s + W.a[i * d1 + j] * cj, 0));
+  const mean = Array.from(
+    { length: D },
+    (_, i) => b[i] + c.reduce((s, cj, j) => s + W.a[i * d1 + j] * cj, 0),
+  );
   return {
     vae,
     variables,
-    exact: (x) => Float64Array.from({ length: x.length / D }, (_, n) => mvnLogPdf(x.subarray(n * D, (n + 1) * D), mean, S)),
+    exact: (x) =>
+      Float64Array.from({ length: x.length / D }, (_, n) =>
+        mvnLogPdf(x.subarray(n * D, (n + 1) * D), mean, S),
+      ),
     sample: (n, rng) => {
       const out = new Float32Array(n * D);
       for (let t = 0; t < n; t++) {
         const z2 = Array.from({ length: d2 }, () => rng.normal());
-        const z1 = Array.from({ length: d1 }, (_, j) => c[j] + Math.sqrt(tau2) * rng.normal() + (j < d2 ? z2[j] : 0));
-        for (let i = 0; i < D; i++) out[t * D + i] = b[i] + Math.sqrt(sigma2) * rng.normal() + z1.reduce((s, v, j) => s + W.a[i * d1 + j] * v, 0);
+        const z1 = Array.from(
+          { length: d1 },
+          (_, j) => c[j] + Math.sqrt(tau2) * rng.normal() + (j < d2 ? z2[j] : 0),
+        );
+        for (let i = 0; i < D; i++)
+          out[t * D + i] =
+            b[i] + Math.sqrt(sigma2) * rng.normal() + z1.reduce((s, v, j) => s + W.a[i * d1 + j] * v, 0);
       }
       return out;
     },

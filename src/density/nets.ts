@@ -15,7 +15,9 @@ export function applyNet(net: Net, x: tf.Tensor2D, cols: number, what: string): 
   const y = typeof net === 'function' ? net(x) : net.apply(x);
   if (Array.isArray(y) || y.rank !== 2 || y.shape[0] !== x.shape[0] || y.shape[1] !== cols) {
     const got = Array.isArray(y) ? `${y.length} tensors` : `shape [${y.shape.join(', ')}]`;
-    throw new Error(`${what} must return [${x.shape[0]}, ${cols}] for input [${x.shape.join(', ')}], got ${got}`);
+    throw new Error(
+      `${what} must return [${x.shape[0]}, ${cols}] for input [${x.shape.join(', ')}], got ${got}`,
+    );
   }
   return y as tf.Tensor2D;
 }

@@ -24,7 +24,10 @@ function setup(seed: number, B: number, k: number) {
   const lg = linearGaussian1(W(), [0.2, -0.1, 0, 0.3], 0.5, 'approx');
   const x = tf.tensor2d(lg.sample(B, new Rng(seed)), [B, 4]);
   const rng = new Rng(seed + 1);
-  const eps = tf.tensor3d(Float32Array.from({ length: B * k * 2 }, () => rng.normal()), [B, k, 2]);
+  const eps = tf.tensor3d(
+    Float32Array.from({ length: B * k * 2 }, () => rng.normal()),
+    [B, k, 2],
+  );
   return { lg, x, eps };
 }
 
@@ -70,7 +73,10 @@ test('DReG: decoder gradients equal the IWAE ones; encoder gradients match centr
   const k = 5;
   const { lg, x, eps } = setup(3, B, k);
   const iwae = grads(lg, () => objectiveLoss(lg.vae, x, { objective: 'iwae', k, noise: [eps] }).loss);
-  const dreg = grads(lg, () => objectiveLoss(lg.vae, x, { objective: 'iwae', k, noise: [eps], estimator: 'dreg' }).loss);
+  const dreg = grads(
+    lg,
+    () => objectiveLoss(lg.vae, x, { objective: 'iwae', k, noise: [eps], estimator: 'dreg' }).loss,
+  );
   // variables: [A, c, logVar] (encoder), [Wᵀ, b] (decoder)
   for (const i of [3, 4]) assert.ok(relErr(dreg[i], iwae[i]) < 1e-4, `decoder variable ${i}`);
   // Reference: L(φ) = −(1/B) Σ c_bj [log p(x, z_bj(φ)) − log q₀(z_bj(φ))], c = w̃² and q₀ at the current φ.
@@ -80,10 +86,19 @@ test('DReG: decoder gradients equal the IWAE ones; encoder gradients match centr
   const ref = () =>
     tf.tidy(() => {
       const { mean, logVar } = lg.vae.posterior(0, x);
-      const z = tf.add(tf.reshape(mean, [B, 1, 2]), tf.mul(tf.exp(tf.mul(tf.reshape(logVar, [B, 1, 2]), 0.5)), eps));
+      const z = tf.add(
+        tf.reshape(mean, [B, 1, 2]),
+        tf.mul(tf.exp(tf.mul(tf.reshape(logVar, [B, 1, 2]), 0.5)), eps),
+      );
       const dec = lg.variables[3];
       const mu = tf.add(tf.matMul(tf.reshape(z, [B * k, 2]), dec), lg.variables[4]);
-      const logp = tf.add(tf.reshape(gaussianLogPdf(tf.reshape(x, [B, 1, 4]), tf.reshape(mu, [B, k, 4]), Math.log(0.5)), [B, k]), standardNormalLogPdf(z));
+      const logp = tf.add(
+        tf.reshape(gaussianLogPdf(tf.reshape(x, [B, 1, 4]), tf.reshape(mu, [B, k, 4]), Math.log(0.5)), [
+          B,
+          k,
+        ]),
+        standardNormalLogPdf(z),
+      );
       const logq = gaussianLogPdf(z, tf.reshape(q0.mean, [B, 1, 2]), tf.reshape(q0.logVar, [B, 1, 2]));
       return tf.div(tf.neg(tf.sum(tf.mul(c, tf.sub(logp, logq)))), B) as tf.Scalar;
     });
@@ -97,8 +112,30 @@ test('DReG: decoder gradients equal the IWAE ones; encoder gradients match centr
 });
 
 test('DReG encoder gradient vanishes at the exact posterior (one and two stochastic layers); the standard one does not', () => {
-  const W1 = mat(5, 2, (i, j) => [[1, 0], [0, 2], [1, 0], [0, -1], [-1, 0]][i][j]);
-  const W2 = mat(5, 3, (i, j) => [[1, 0, 0], [0, 2, 0], [0, 0, 1], [1, 0, 0], [-1, 0, 0]][i][j]);
+  const W1 = mat(
+    5,
+    2,
+    (i, j) =>
+      [
+        [1, 0],
+        [0, 2],
+        [1, 0],
+        [0, -1],
+        [-1, 0],
+      ][i][j],
+  );
+  const W2 = mat(
+    5,
+    3,
+    (i, j) =>
+      [
+        [1, 0, 0],
+        [0, 2, 0],
+        [0, 0, 1],
+        [1, 0, 0],
+        [-1, 0, 0],
+      ][i][j],
+  );
   const models = [
     { lg: linearGaussian1(W1, [0.5, -1, 0, 2, 1], 0.5, 'exact'), encVars: 3 },
     { lg: linearGaussian2(W2, [0.1, 0.2, 0, -0.1, 0.3], 0.5, 2, [0.3, -0.2, 0.1], 0.3, 'exact'), encVars: 6 },
@@ -106,9 +143,14 @@ test('DReG encoder gradient vanishes at the exact posterior (one and two stochas
   for (const { lg, encVars } of models) {
     const x = tf.tensor2d(lg.sample(4, new Rng(9)), [4, 5]);
     const g = (estimator: 'standard' | 'dreg') => {
-      const { value, grads } = tf.variableGrads(() => objectiveLoss(lg.vae, x, { objective: 'iwae', k: 6, seed: 3, estimator }).loss, lg.variables);
+      const { value, grads } = tf.variableGrads(
+        () => objectiveLoss(lg.vae, x, { objective: 'iwae', k: 6, seed: 3, estimator }).loss,
+        lg.variables,
+      );
       value.dispose();
-      const norms = lg.variables.slice(0, encVars).map((v) => Math.max(...Array.from(grads[v.name].dataSync(), Math.abs)));
+      const norms = lg.variables
+        .slice(0, encVars)
+        .map((v) => Math.max(...Array.from(grads[v.name].dataSync(), Math.abs)));
       tf.dispose(Object.values(grads));
       return Math.max(...norms);
     };
@@ -121,8 +163,14 @@ test('DReG encoder gradient vanishes at the exact posterior (one and two stochas
 
 test('objective options are checked', () => {
   const { lg, x, eps } = setup(4, 2, 2);
-  assert.throws(() => objectiveLoss(lg.vae, x, { objective: 'vae', k: 2, estimator: 'dreg' }), /DReG estimator applies to the 'iwae'/);
-  assert.throws(() => objectiveLoss(lg.vae, x, { objective: 'iwae', k: 1.5 }), /k must be a positive integer/);
+  assert.throws(
+    () => objectiveLoss(lg.vae, x, { objective: 'vae', k: 2, estimator: 'dreg' }),
+    /DReG estimator applies to the 'iwae'/,
+  );
+  assert.throws(
+    () => objectiveLoss(lg.vae, x, { objective: 'iwae', k: 1.5 }),
+    /k must be a positive integer/,
+  );
   assert.throws(() => objectiveLoss(lg.vae, x, { objective: 'elbo' as 'vae', k: 2 }), /objective must be/);
   assert.throws(() => lg.vae.logWeights(x, 3, { noise: [eps] }), /noise\[0\] must have shape \[2, 3, 2\]/);
   tf.dispose([x, eps]);

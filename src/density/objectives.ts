@@ -30,7 +30,9 @@ export function boundFromLogWeights(logw: tf.Tensor2D, objective: Objective): tf
 
 /** Per-datapoint bound [B] in nats for `x` [B, D] (no gradient bookkeeping needed; caller disposes). */
 export function bound(vae: VAE, x: tf.Tensor2D, o: ObjectiveOptions): tf.Tensor1D {
-  return tf.tidy(() => boundFromLogWeights(vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise }), o.objective));
+  return tf.tidy(() =>
+    boundFromLogWeights(vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise }), o.objective),
+  );
 }
 
 function checkOptions(o: ObjectiveOptions): void {
@@ -38,8 +40,10 @@ function checkOptions(o: ObjectiveOptions): void {
     throw new Error(`objective must be 'vae' or 'iwae', got '${String(o.objective)}'`);
   }
   const est = o.estimator ?? 'standard';
-  if (est !== 'standard' && est !== 'dreg') throw new Error(`estimator must be 'standard' or 'dreg', got '${String(est)}'`);
-  if (est === 'dreg' && o.objective !== 'iwae') throw new Error("the DReG estimator applies to the 'iwae' objective");
+  if (est !== 'standard' && est !== 'dreg')
+    throw new Error(`estimator must be 'standard' or 'dreg', got '${String(est)}'`);
+  if (est === 'dreg' && o.objective !== 'iwae')
+    throw new Error("the DReG estimator applies to the 'iwae' objective");
   if (!Number.isInteger(o.k) || o.k < 1) throw new Error(`k must be a positive integer, got ${o.k}`);
 }
 
@@ -53,7 +57,11 @@ function constant<T extends tf.Tensor>(t: T): T {
  * nats). Call inside `tf.variableGrads`/`optimizer.minimize`: for 'standard' the loss is −mean bound;
  * for 'dreg' it is a surrogate whose gradient is the DReG estimator (its value is not the bound).
  */
-export function objectiveLoss(vae: VAE, x: tf.Tensor2D, o: ObjectiveOptions): { loss: tf.Scalar; bound: number } {
+export function objectiveLoss(
+  vae: VAE,
+  x: tf.Tensor2D,
+  o: ObjectiveOptions,
+): { loss: tf.Scalar; bound: number } {
   checkOptions(o);
   if ((o.estimator ?? 'standard') === 'standard') {
     const b = boundFromLogWeights(vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise }), o.objective);
@@ -71,7 +79,9 @@ export function objectiveLoss(vae: VAE, x: tf.Tensor2D, o: ObjectiveOptions): { 
       return tf.mul(dy, ref.w);
     },
   });
-  const tap = tf.customGrad(tapFn as Parameters<typeof tf.customGrad>[0]) as unknown as (z: tf.Tensor2D) => tf.Tensor2D;
+  const tap = tf.customGrad(tapFn as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    z: tf.Tensor2D,
+  ) => tf.Tensor2D;
   const logw = vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise, hooks: { tap, cancelScore: true } });
   const wt = constant(tf.softmax(logw, 1) as tf.Tensor2D);
   ref.w = tf.reshape(wt, [B * o.k, 1]);

@@ -22,7 +22,7 @@ export function auroc(inDist: ArrayLike<number>, outDist: ArrayLike<number>): nu
   all.sort((a, b) => a.v - b.v);
   // Mann-Whitney U with mid-ranks for ties.
   let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
+  for (let i = 0; i < all.length;) {
     let j = i;
     while (j + 1 < all.length && all[j + 1].v === all[i].v) j++;
     const mid = (i + j) / 2 + 1;
@@ -34,6 +34,7 @@ export function auroc(inDist: ArrayLike<number>, outDist: ArrayLike<number>): nu
 
 /** Element-wise log p_model(x) − log p_background(x). */
 export function likelihoodRatio(model: ArrayLike<number>, background: ArrayLike<number>): Float64Array {
-  if (model.length !== background.length) throw new Error(`score lengths differ: ${model.length} vs ${background.length}`);
+  if (model.length !== background.length)
+    throw new Error(`score lengths differ: ${model.length} vs ${background.length}`);
   return Float64Array.from(model, (v, i) => v - background[i]);
 }

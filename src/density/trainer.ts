@@ -65,7 +65,9 @@ export class VAETrainer {
   readonly optimizer: AdamW;
   /** Epochs completed. */
   epoch = 0;
-  private readonly o: Required<Omit<TrainerOptions, 'learningRate'>> & { learningRate: (p: number) => number };
+  private readonly o: Required<Omit<TrainerOptions, 'learningRate'>> & {
+    learningRate: (p: number) => number;
+  };
   private readonly params: Map<string, tf.Variable>;
   private readonly data: Float32Array;
   readonly n: number;
@@ -88,10 +90,13 @@ export class VAETrainer {
       ...opts,
       learningRate: typeof lr === 'number' ? () => lr : lr,
     };
-    if (!Number.isInteger(this.o.epochs) || this.o.epochs < 1) throw new Error(`epochs must be a positive integer, got ${opts.epochs}`);
-    if (!Number.isInteger(this.o.batchSize) || this.o.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
+    if (!Number.isInteger(this.o.epochs) || this.o.epochs < 1)
+      throw new Error(`epochs must be a positive integer, got ${opts.epochs}`);
+    if (!Number.isInteger(this.o.batchSize) || this.o.batchSize < 1)
+      throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
     this.n = data.length / vae.dataDim;
-    if (!Number.isInteger(this.n) || this.n < 1) throw new Error(`data length ${data.length} is not a positive multiple of ${vae.dataDim}`);
+    if (!Number.isInteger(this.n) || this.n < 1)
+      throw new Error(`data length ${data.length} is not a positive multiple of ${vae.dataDim}`);
     this.data = this.o.binarization === 'fixed' ? binarizeFixed(data, this.o.seed) : data;
     this.params = params ?? new Map(vae.variables.map((v) => [v.name, v]));
     this.optimizer = new AdamW(this.params, {
@@ -112,13 +117,19 @@ export class VAETrainer {
     const vars = [...this.params.values()].filter((v) => v.trainable);
     let bound = NaN;
     const { value, grads } = tf.variableGrads(() => {
-      const r = objectiveLoss(this.vae, x, { objective: this.o.objective, k: this.o.k, estimator: this.o.estimator, seed });
+      const r = objectiveLoss(this.vae, x, {
+        objective: this.o.objective,
+        k: this.o.k,
+        estimator: this.o.estimator,
+        seed,
+      });
       bound = r.bound;
       return r.loss;
     }, vars);
     value.dispose();
     try {
-      if (!Number.isFinite(bound)) throw new Error(`training diverged: the bound is ${bound} at epoch ${this.epoch + 1}`);
+      if (!Number.isFinite(bound))
+        throw new Error(`training diverged: the bound is ${bound} at epoch ${this.epoch + 1}`);
       const named = new Map<string, tf.Tensor>();
       for (const [name, v] of this.params) if (grads[v.name]) named.set(name, grads[v.name]);
       this.optimizer.step(named, lr);

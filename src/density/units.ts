@@ -6,7 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { VAE } from './vae.js';
 
 /** Per stochastic layer: the number of active units and each unit's A_u. `x` is [n, D] (n ≥ 2). */
-export function activeUnits(vae: VAE, x: tf.Tensor2D, threshold = 0.01): { active: number[]; variances: Float32Array[] } {
+export function activeUnits(
+  vae: VAE,
+  x: tf.Tensor2D,
+  threshold = 0.01,
+): { active: number[]; variances: Float32Array[] } {
   if (x.shape[0] < 2) throw new Error('active units need at least two datapoints');
   const means = vae.posteriorMeans(x);
   try {

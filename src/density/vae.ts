@@ -87,12 +87,17 @@ export class VAE {
 
   constructor(o: VAEOptions) {
     const L = o.latentDims.length;
-    if (!Number.isInteger(o.dataDim) || o.dataDim < 1) throw new Error(`dataDim must be a positive integer, got ${o.dataDim}`);
+    if (!Number.isInteger(o.dataDim) || o.dataDim < 1)
+      throw new Error(`dataDim must be a positive integer, got ${o.dataDim}`);
     if (L < 1 || o.latentDims.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`latentDims must be positive integers (one per stochastic layer), got [${o.latentDims}]`);
+      throw new Error(
+        `latentDims must be positive integers (one per stochastic layer), got [${o.latentDims}]`,
+      );
     }
     if (o.encoders.length !== L || o.decoders.length !== L) {
-      throw new Error(`need one encoder and one decoder per stochastic layer (${L}), got ${o.encoders.length} and ${o.decoders.length}`);
+      throw new Error(
+        `need one encoder and one decoder per stochastic layer (${L}), got ${o.encoders.length} and ${o.decoders.length}`,
+      );
     }
     this.dataDim = o.dataDim;
     this.latentDims = [...o.latentDims];
@@ -167,7 +172,8 @@ export class VAE {
       const D = this.dataDim;
       const out = applyNet(this.decoders[0], z1, this.decoderCols, 'decoder 0');
       const xs = tf.reshape(x, [B, 1, D]);
-      if (this.likelihood === 'bernoulli') return bernoulliLogPmf(xs, tf.reshape(out, [B, k, D])) as tf.Tensor2D;
+      if (this.likelihood === 'bernoulli')
+        return bernoulliLogPmf(xs, tf.reshape(out, [B, k, D])) as tf.Tensor2D;
       if (this.variance === 'output') {
         const [mean, logVar] = tf.split(out, 2, 1);
         return gaussianLogPdf(xs, tf.reshape(mean, [B, k, D]), tf.reshape(logVar, [B, k, D])) as tf.Tensor2D;
@@ -182,16 +188,23 @@ export class VAE {
    * summed over pixels and latent dimensions. Row b holds datapoint b's k weights.
    * `noise` fixes the standard-normal draws (for tests and chunk-exact comparisons); else `seed`.
    */
-  logWeights(x: tf.Tensor2D, k: number, opts: { noise?: Noise; seed?: number; hooks?: WeightHooks } = {}): tf.Tensor2D {
+  logWeights(
+    x: tf.Tensor2D,
+    k: number,
+    opts: { noise?: Noise; seed?: number; hooks?: WeightHooks } = {},
+  ): tf.Tensor2D {
     this.checkInput(x);
     if (!Number.isInteger(k) || k < 1) throw new Error(`k must be a positive integer, got ${k}`);
     const B = x.shape[0];
     const L = this.latentDims.length;
     if (opts.noise) {
-      if (opts.noise.length !== L) throw new Error(`noise needs ${L} tensors (one per stochastic layer), got ${opts.noise.length}`);
+      if (opts.noise.length !== L)
+        throw new Error(`noise needs ${L} tensors (one per stochastic layer), got ${opts.noise.length}`);
       opts.noise.forEach((e, i) => {
         if (!tf.util.arraysEqual(e.shape, [B, k, this.latentDims[i]])) {
-          throw new Error(`noise[${i}] must have shape [${B}, ${k}, ${this.latentDims[i]}], got [${e.shape}]`);
+          throw new Error(
+            `noise[${i}] must have shape [${B}, ${k}, ${this.latentDims[i]}], got [${e.shape}]`,
+          );
         }
       });
     }

@@ -67,14 +67,40 @@ export interface DensityPlan {
 
 export const DENSITY_PLANS: Record<Budget, DensityPlan> = {
   quick: {
-    trainN: 1500, epochs: 2, batchSize: 20, lr: 1e-3, ks: [1, 5, 50], twoLayerKs: [],
-    testN: 100, kEval: 500, curveN: 10, curveKs: [1, 5, 50, 500, 5000],
-    oodTrainN: 1500, oodEpochs: 2, oodTestN: 200, oodK: 50, perturbRate: 0.2, seeds: 1,
+    trainN: 1500,
+    epochs: 2,
+    batchSize: 20,
+    lr: 1e-3,
+    ks: [1, 5, 50],
+    twoLayerKs: [],
+    testN: 100,
+    kEval: 500,
+    curveN: 10,
+    curveKs: [1, 5, 50, 500, 5000],
+    oodTrainN: 1500,
+    oodEpochs: 2,
+    oodTestN: 200,
+    oodK: 50,
+    perturbRate: 0.2,
+    seeds: 1,
   },
   full: {
-    trainN: 60000, epochs: 1, batchSize: 20, lr: 1e-3, ks: [1, 5, 50], twoLayerKs: [1],
-    testN: 300, kEval: 5000, curveN: 100, curveKs: [1, 5, 50, 500, 5000],
-    oodTrainN: 20000, oodEpochs: 1, oodTestN: 1000, oodK: 100, perturbRate: 0.2, seeds: 1,
+    trainN: 60000,
+    epochs: 1,
+    batchSize: 20,
+    lr: 1e-3,
+    ks: [1, 5, 50],
+    twoLayerKs: [1],
+    testN: 300,
+    kEval: 5000,
+    curveN: 100,
+    curveKs: [1, 5, 50, 500, 5000],
+    oodTrainN: 20000,
+    oodEpochs: 1,
+    oodTestN: 1000,
+    oodK: 100,
+    perturbRate: 0.2,
+    seeds: 1,
   },
 };
 
@@ -102,7 +128,12 @@ function train(
   quiet: boolean,
 ): { model: VAEModel; bound: number; seconds: number } {
   const model = VAEModel.build(paperConfig(layers), { seed, outputBias: logitMean(data, 784) });
-  const tr = new VAETrainer(model, data, { objective, k, epochs: p.epochs, batchSize: p.batchSize, learningRate: p.lr, seed }, model.namedParameters());
+  const tr = new VAETrainer(
+    model,
+    data,
+    { objective, k, epochs: p.epochs, batchSize: p.batchSize, learningRate: p.lr, seed },
+    model.namedParameters(),
+  );
   const bar = new Progress({ label, total: p.epochs * tr.batchesPerEpoch, silent: quiet });
   const t0 = Date.now();
   let bound = NaN;
@@ -128,20 +159,36 @@ interface Row {
   seconds: number[];
 }
 
-async function runTable(p: DensityPlan, seeds: number[], ctx: ExperimentContext, mnist: Sets, keep: { curveModel?: VAEModel }) {
+async function runTable(
+  p: DensityPlan,
+  seeds: number[],
+  ctx: ExperimentContext,
+  mnist: Sets,
+  keep: { curveModel?: VAEModel },
+) {
   const rows: Row[] = [];
   const configs: [1 | 2, Objective, number][] = [];
   for (const layers of [1, 2] as const) {
     for (const objective of ['vae', 'iwae'] as const) {
       // IWAE with k = 1 is the VAE objective itself (the paper's table repeats the number): not retrained.
-      for (const k of layers === 1 ? p.ks : p.twoLayerKs) if (!(objective === 'iwae' && k === 1)) configs.push([layers, objective, k]);
+      for (const k of layers === 1 ? p.ks : p.twoLayerKs)
+        if (!(objective === 'iwae' && k === 1)) configs.push([layers, objective, k]);
     }
   }
   const testT = tf.tensor2d(mnist.test, [mnist.test.length / 784, 784]);
   for (const [layers, objective, k] of configs) {
     const row: Row = { layers, objective, k, nll: [], elbo: [], active: [], trainBound: [], seconds: [] };
     for (const seed of seeds) {
-      const t = train(mnist.train, layers, objective, k, p, seed, `density ${layers}L ${objective} k=${k}`, ctx.quiet);
+      const t = train(
+        mnist.train,
+        layers,
+        objective,
+        k,
+        p,
+        seed,
+        `density ${layers}L ${objective} k=${k}`,
+        ctx.quiet,
+      );
       const r = await score(t.model, mnist.test, p.kEval, 1000 + seed);
       row.nll.push(r.nll);
       row.elbo.push(-meanStd(Array.from(r.elbo)).mean);
@@ -168,7 +215,10 @@ async function runOod(p: DensityPlan, seed: number, ctx: ExperimentContext) {
   const tp = { epochs: p.oodEpochs, batchSize: p.batchSize, lr: p.lr };
   const rows: (string | number)[][] = [];
   const findings: string[] = [];
-  for (const [inName, outName] of [['fashion', 'mnist'], ['mnist', 'fashion']] as const) {
+  for (const [inName, outName] of [
+    ['fashion', 'mnist'],
+    ['mnist', 'fashion'],
+  ] as const) {
     const inSet = sets[inName];
     const outSet = sets[outName];
     const model = train(inSet.train, 1, 'vae', 1, tp, seed, `density ood ${inName}`, ctx.quiet).model;
@@ -186,10 +236,20 @@ async function runOod(p: DensityPlan, seed: number, ctx: ExperimentContext) {
     const aElbo = auroc(sIn.elbo, sOut.elbo);
     const aLr = auroc(likelihoodRatio(sIn.logPx, bIn.logPx), likelihoodRatio(sOut.logPx, bOut.logPx));
     const label = (s: string) => (s === 'fashion' ? 'Fashion-MNIST' : 'MNIST');
-    rows.push([label(inName), label(outName), +llIn.toFixed(2), +llOut.toFixed(2), +aLl.toFixed(3), +aElbo.toFixed(3), +aLr.toFixed(3)]);
+    rows.push([
+      label(inName),
+      label(outName),
+      +llIn.toFixed(2),
+      +llOut.toFixed(2),
+      +aLl.toFixed(3),
+      +aElbo.toFixed(3),
+      +aLr.toFixed(3),
+    ]);
     findings.push(
       `Trained on ${label(inName)}: mean log p̂ ${llIn.toFixed(1)} nats on its own test images vs ${llOut.toFixed(1)} on ${label(outName)} — ` +
-        (llOut > llIn ? `the known failure appears (the other set looks more likely; AUROC ${aLl.toFixed(3)} < 0.5)` : `no failure here (AUROC ${aLl.toFixed(3)})`) +
+        (llOut > llIn
+          ? `the known failure appears (the other set looks more likely; AUROC ${aLl.toFixed(3)} < 0.5)`
+          : `no failure here (AUROC ${aLl.toFixed(3)})`) +
         `; the likelihood ratio gives AUROC ${aLr.toFixed(3)}.`,
     );
   }
@@ -219,7 +279,17 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
       const fmt = (v: number[]) => (v.length > 1 ? fmtMeanStd(v, 2) : v[0].toFixed(2));
       tables.push({
         title: `MNIST test NLL (nats, k_eval = ${p.kEval} on ${mnist.test.length / 784} fixed-binarized test images), ${p.epochs} epoch(s) on ${p.trainN} training images vs the paper's 3,280 epochs`,
-        columns: ['layers', 'objective', 'k', 'NLL (ours)', 'NLL (paper)', '−ELBO (ours)', 'active units', 'final train bound', 'train s'],
+        columns: [
+          'layers',
+          'objective',
+          'k',
+          'NLL (ours)',
+          'NLL (paper)',
+          '−ELBO (ours)',
+          'active units',
+          'final train bound',
+          'train s',
+        ],
         rows: rows.map((r) => [
           r.layers,
           r.objective.toUpperCase(),
@@ -240,7 +310,12 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
         yLabel: 'NLL (nats)',
         series: ['vae', 'iwae'].map((o) => {
           const rs = rows.filter((r) => r.layers === 1 && r.objective === o);
-          return { name: o.toUpperCase(), x: rs.map((r) => r.k), y: rs.map((r) => meanStd(r.nll).mean), err: rs.map((r) => meanStd(r.nll).std) };
+          return {
+            name: o.toUpperCase(),
+            x: rs.map((r) => r.k),
+            y: rs.map((r) => meanStd(r.nll).mean),
+            err: rs.map((r) => meanStd(r.nll).std),
+          };
         }),
       });
 
@@ -249,7 +324,10 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
       let curve: number[] = [];
       if (curveModel) {
         const x = mnist.test.subarray(0, p.curveN * 784);
-        curve = await boundsByK(curveModel, x, p.curveKs, { seed: 7, batchSize: Math.max(1, Math.floor(20000 / Math.max(...p.curveKs))) });
+        curve = await boundsByK(curveModel, x, p.curveKs, {
+          seed: 7,
+          batchSize: Math.max(1, Math.floor(20000 / Math.max(...p.curveKs))),
+        });
         curveModel.dispose();
         charts.push({
           title: `One model (1-layer VAE, k=1), ${p.curveN} test images: the ELBO (k = 1) and the importance-sampled bound L_k`,
@@ -269,12 +347,21 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
       const ood = await runOod(p, seeds[0], ctx);
       tables.push({
         title: `Out of distribution: one-layer VAE (k = 1) per data set, ${p.oodEpochs} epoch(s) on ${p.oodTrainN} images; ${p.oodTestN} test images per set, log p̂ with k = ${p.oodK}`,
-        columns: ['trained on', 'other set', 'mean log p̂ (own test)', 'mean log p̂ (other)', 'AUROC log p̂', 'AUROC ELBO', 'AUROC likelihood ratio'],
+        columns: [
+          'trained on',
+          'other set',
+          'mean log p̂ (own test)',
+          'mean log p̂ (other)',
+          'AUROC log p̂',
+          'AUROC ELBO',
+          'AUROC likelihood ratio',
+        ],
         rows: ood.rows,
         note: `AUROC of telling the model's own test set from the other set, higher score = in-distribution (0.5 = chance, < 0.5 = the other set scores higher). Likelihood ratio: log p̂_model − log p̂_background, the background model trained the same way on inputs with each pixel replaced by a uniform intensity with probability ${p.perturbRate} (Ren et al. 2019).`,
       });
 
-      const one = (o: Objective, k: number) => rows.find((r) => r.layers === 1 && r.objective === o && r.k === k);
+      const one = (o: Objective, k: number) =>
+        rows.find((r) => r.layers === 1 && r.objective === o && r.k === k);
       const ordered = p.ks.every((k) => {
         const v = one('vae', k);
         const i = one('iwae', k);
@@ -287,7 +374,8 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
       });
       const v1 = one('vae', 1);
       const i5 = one('iwae', 5);
-      const gap = (r: Row | undefined, paper: number) => (r ? (meanStd(r.nll).mean - paper).toFixed(2) : 'n/a');
+      const gap = (r: Row | undefined, paper: number) =>
+        r ? (meanStd(r.nll).mean - paper).toFixed(2) : 'n/a';
       const curveText = curve.length
         ? `On ${p.curveN} test images the importance-sampled bound rises from the ELBO ${curve[0].toFixed(2)} to L_${p.curveKs[p.curveKs.length - 1]} = ${curve[curve.length - 1].toFixed(2)} nats (+${(curve[curve.length - 1] - curve[0]).toFixed(2)}): the ELBO understates log p(x), as the note says.`
         : '';
@@ -295,7 +383,8 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
         title: 'VAE density estimation: importance-sampled log p(x) and the IWAE',
         claim:
           'A VAE gives a density estimate through importance sampling with the encoder as proposal: p(x) = E_{z~q(z|x)}[p(x|z)p(z)/q(z|x)], estimated with k samples; the ELBO is only the k = 1 bound and the bound tightens as k grows. Training on the k-sample bound itself (IWAE) gives better test likelihoods than the VAE (Burda et al. Table 1).',
-        source: 'https://kexue.fm/archives/8791; Burda, Grosse & Salakhutdinov, ICLR 2016 (yburda/iwae); Nalisnick et al., ICLR 2019; Ren et al., NeurIPS 2019',
+        source:
+          'https://kexue.fm/archives/8791; Burda, Grosse & Salakhutdinov, ICLR 2016 (yburda/iwae); Nalisnick et al., ICLR 2019; Ren et al., NeurIPS 2019',
         verdict: [
           `At our budget (${p.epochs} epoch(s) on ${p.trainN} images vs the paper's 3,280 on 60,000) the IWAE ${ordered ? 'beats or ties' : 'does NOT always beat'} the VAE at equal k, and IWAE NLL ${iwaeMono ? 'improves' : 'does NOT improve monotonically'} with k.`,
           `Absolute NLLs are far from the paper's (one-layer VAE k=1: ${gap(v1, 86.76)} nats above; IWAE k=5: ${gap(i5, 85.54)} nats above) because of the ~${Math.round(3280 / p.epochs)}× smaller training budget; the 2-nat target is not met.`,
@@ -321,7 +410,7 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
         },
         text: [
           'Notation: the note writes q(z) for the prior, q_θ(x|z) for the decoder and p_θ(z|x) for the encoder; we use the usual p(z) = N(0, I), p_θ(x|z) (Bernoulli logits) and q_φ(z|x) (diagonal Gaussian).',
-          'Architecture and recipe from yburda/iwae: tanh MLPs 784-200-200-50 (one stochastic layer) and 784-200-200-100-100-100-50 (two), Glorot-uniform init, decoder output bias = logit of the training mean pixel, Adam ε = 1e-4, batch 20, dynamic binarization of every minibatch; the test images are binarized once with a fixed seed. Deviations: constant learning rate 1e-3 and a budget of a few epochs (stated in the table title); Adam β₁ = 0.9 as in the paper text (the authors\' code uses 0.99 and initialises the second moment to 1).',
+          "Architecture and recipe from yburda/iwae: tanh MLPs 784-200-200-50 (one stochastic layer) and 784-200-200-100-100-100-50 (two), Glorot-uniform init, decoder output bias = logit of the training mean pixel, Adam ε = 1e-4, batch 20, dynamic binarization of every minibatch; the test images are binarized once with a fixed seed. Deviations: constant learning rate 1e-3 and a budget of a few epochs (stated in the table title); Adam β₁ = 0.9 as in the paper text (the authors' code uses 0.99 and initialises the second moment to 1).",
           `The paper scores the whole 10,000-image test set with k = 5000; we score ${mnist.test.length / 784} images with k = ${p.kEval} to fit the budget on a shared 2-core machine.`,
         ],
         math: [
@@ -334,4 +423,3 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
     },
   };
 }
-

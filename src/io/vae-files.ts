@@ -31,12 +31,19 @@ function readJson<T>(file: string): T {
 }
 
 /** A tf.io.IOHandler that saves to / loads from `dir` (model.json + weights.bin). */
-export function directoryHandler(dir: string, base = 'model'): Required<Pick<tf.io.IOHandler, 'save' | 'load'>> {
+export function directoryHandler(
+  dir: string,
+  base = 'model',
+): Required<Pick<tf.io.IOHandler, 'save' | 'load'>> {
   const bin = `${base === 'model' ? 'weights' : base}.bin`;
   return {
     async save(a: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       fs.mkdirSync(dir, { recursive: true });
-      const data = a.weightData ? (Array.isArray(a.weightData) ? tf.io.concatenateArrayBuffers(a.weightData) : a.weightData) : new ArrayBuffer(0);
+      const data = a.weightData
+        ? Array.isArray(a.weightData)
+          ? tf.io.concatenateArrayBuffers(a.weightData)
+          : a.weightData
+        : new ArrayBuffer(0);
       writeFileAtomic(path.join(dir, bin), new Uint8Array(data));
       const json: ModelJson = {
         format: a.format,
@@ -45,12 +52,19 @@ export function directoryHandler(dir: string, base = 'model'): Required<Pick<tf.
         weightsManifest: [{ paths: [bin], weights: a.weightSpecs ?? [] }],
       };
       writeJsonAtomic(path.join(dir, `${base}.json`), json);
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength } };
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(),
+          modelTopologyType: 'JSON',
+          weightDataBytes: data.byteLength,
+        },
+      };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
       const file = path.join(dir, `${base}.json`);
       const m = readJson<ModelJson>(file);
-      if (!Array.isArray(m.weightsManifest)) throw new InputError('no weightsManifest', file, undefined, 'weightsManifest');
+      if (!Array.isArray(m.weightsManifest))
+        throw new InputError('no weightsManifest', file, undefined, 'weightsManifest');
       const weightSpecs = m.weightsManifest.flatMap((g) => g.weights);
       const parts = m.weightsManifest.flatMap((g) =>
         g.paths.map((p) => {
@@ -60,15 +74,25 @@ export function directoryHandler(dir: string, base = 'model'): Required<Pick<tf.
         }),
       );
       const joined = Buffer.concat(parts);
-      const weightData = joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength) as ArrayBuffer;
-      return { modelTopology: m.modelTopology as tf.io.ModelArtifacts['modelTopology'], format: m.format, generatedBy: m.generatedBy, weightSpecs, weightData };
+      const weightData = joined.buffer.slice(
+        joined.byteOffset,
+        joined.byteOffset + joined.byteLength,
+      ) as ArrayBuffer;
+      return {
+        modelTopology: m.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+        format: m.format,
+        generatedBy: m.generatedBy,
+        weightSpecs,
+        weightData,
+      };
     },
   };
 }
 
 /** Loads a VAE saved by `kexue density train` (or `saveVAE` with `directoryHandler`). */
 export async function loadVAEDir(dir: string): Promise<VAEModel> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError('model directory not found', dir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new InputError('model directory not found', dir);
   const artifacts = await directoryHandler(dir).load();
   try {
     return vaeFromArtifacts(artifacts);
@@ -84,12 +108,21 @@ export interface TrainState {
 }
 
 /** Writes model + optimizer + state to `dir` (replacing an older checkpoint atomically). */
-export async function saveTrainCheckpoint(dir: string, model: VAEModel, optimizer: StatefulOptimizer, state: TrainState): Promise<void> {
+export async function saveTrainCheckpoint(
+  dir: string,
+  model: VAEModel,
+  optimizer: StatefulOptimizer,
+  state: TrainState,
+): Promise<void> {
   const partial = `${dir}.partial`;
   fs.rmSync(partial, { recursive: true, force: true });
   await saveVAE(model, directoryHandler(partial));
   const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
-  await directoryHandler(partial, 'optimizer').save({ weightSpecs: specs, weightData: data, format: 'kexue-optimizer' });
+  await directoryHandler(partial, 'optimizer').save({
+    weightSpecs: specs,
+    weightData: data,
+    format: 'kexue-optimizer',
+  });
   writeJsonAtomic(path.join(partial, 'state.json'), state);
   const old = `${dir}.old`;
   fs.rmSync(old, { recursive: true, force: true });
@@ -107,7 +140,8 @@ export function findTrainCheckpoint(dir: string): string | undefined {
 export function readTrainState(dir: string): TrainState {
   const file = path.join(dir, 'state.json');
   const s = readJson<TrainState>(file);
-  if (!Number.isInteger(s.epoch) || s.epoch < 0) throw new InputError('epoch must be a non-negative integer', file, undefined, 'epoch');
+  if (!Number.isInteger(s.epoch) || s.epoch < 0)
+    throw new InputError('epoch must be a non-negative integer', file, undefined, 'epoch');
   return s;
 }
 

@@ -76,7 +76,8 @@ score: writes log p̂(x) (nats, float64, one per row) to SCORES.npy.
 
 function choice<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) throw new InputError(`--${name} must be one of ${allowed.join(', ')}, got '${String(value)}'`);
+  if (!allowed.includes(value as T))
+    throw new InputError(`--${name} must be one of ${allowed.join(', ')}, got '${String(value)}'`);
   return value as T;
 }
 
@@ -96,7 +97,8 @@ export function readImages(file: string, limit = Infinity): { data: Float32Array
   const data = new Float32Array(n * dim);
   for (let i = 0; i < data.length; i++) {
     const v = arr.data[i] * scale;
-    if (!Number.isFinite(v)) throw new InputError(`non-finite value (${v}) at row ${Math.floor(i / dim)}`, file);
+    if (!Number.isFinite(v))
+      throw new InputError(`non-finite value (${v}) at row ${Math.floor(i / dim)}`, file);
     data[i] = v;
   }
   return { data, n, dim };
@@ -105,7 +107,10 @@ export function readImages(file: string, limit = Infinity): { data: Float32Array
 function checkUnit(data: Float32Array, dim: number, file: string): void {
   for (let i = 0; i < data.length; i++) {
     if (data[i] < 0 || data[i] > 1) {
-      throw new InputError(`value ${data[i]} at row ${Math.floor(i / dim)} is outside [0, 1] (the Bernoulli decoder needs probabilities or binary pixels)`, file);
+      throw new InputError(
+        `value ${data[i]} at row ${Math.floor(i / dim)} is outside [0, 1] (the Bernoulli decoder needs probabilities or binary pixels)`,
+        file,
+      );
     }
   }
 }
@@ -116,13 +121,16 @@ function checkWritableDir(dir: string, flag: string): void {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
-    throw new InputError(`--${flag} ${dir}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new InputError(
+      `--${flag} ${dir}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }
 
 function checkWritableFile(file: string, flag: string): void {
   const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`--${flag} ${file}: folder ${dir} does not exist`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new InputError(`--${flag} ${file}: folder ${dir} does not exist`);
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch {
@@ -130,13 +138,18 @@ function checkWritableFile(file: string, flag: string): void {
   }
 }
 
-function loadTraining(spec: string, dataDir: string, limit: number): { data: Float32Array; dim: number; source: string } {
+function loadTraining(
+  spec: string,
+  dataDir: string,
+  limit: number,
+): { data: Float32Array; dim: number; source: string } {
   if (spec === 'mnist' || spec === 'fashion-mnist') {
     const file = path.join(dataDir, spec, 'train-images-idx3-ubyte.gz');
     const r = readImages(file, limit);
     return { data: r.data, dim: r.dim, source: file };
   }
-  if (!spec.endsWith('.npy')) throw new InputError(`--data must be mnist, fashion-mnist or a .npy file, got '${spec}'`);
+  if (!spec.endsWith('.npy'))
+    throw new InputError(`--data must be mnist, fashion-mnist or a .npy file, got '${spec}'`);
   const r = readImages(spec, limit);
   return { data: r.data, dim: r.dim, source: spec };
 }
@@ -146,27 +159,50 @@ async function train(v: Record<string, unknown>): Promise<number> {
   const out = requireString(v.out, 'out');
   const objective = choice<Objective>(v.objective, 'objective', ['vae', 'iwae'], 'iwae');
   const estimator = choice<Estimator>(v.estimator, 'estimator', ['standard', 'dreg'], 'standard');
-  if (estimator === 'dreg' && objective !== 'iwae') throw new InputError("--estimator dreg needs --objective iwae");
+  if (estimator === 'dreg' && objective !== 'iwae')
+    throw new InputError('--estimator dreg needs --objective iwae');
   const k = numberOption(v.k, 'k', 5, posInt);
   const layers = Number(choice(v.layers, 'layers', ['1', '2'], '1')) as 1 | 2;
   const likelihood = choice<Likelihood>(v.decoder, 'decoder', ['bernoulli', 'gaussian'], 'bernoulli');
   const epochs = numberOption(v.epochs, 'epochs', 10, posInt);
   const batchSize = numberOption(v['batch-size'], 'batch-size', 20, posInt);
   const lr = v.lr === undefined ? undefined : numberOption(v.lr, 'lr', 1e-3, (x) => x > 0);
-  const binarization = choice<Binarization>(v.binarize, 'binarize', ['dynamic', 'fixed', 'none'], likelihood === 'bernoulli' ? 'dynamic' : 'none');
+  const binarization = choice<Binarization>(
+    v.binarize,
+    'binarize',
+    ['dynamic', 'fixed', 'none'],
+    likelihood === 'bernoulli' ? 'dynamic' : 'none',
+  );
   const limit = numberOption(v.limit, 'limit', Infinity, posInt);
   const seed = numberOption(v.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0);
   const dataDir = stringOption(v['data-dir']) ?? defaultDataDir();
   checkWritableDir(out, 'out');
   const { data, dim, source } = loadTraining(dataSpec, dataDir, limit);
   if (likelihood === 'bernoulli') checkUnit(data, dim, source);
-  const settings = { data: dataSpec, objective, k, estimator, layers, decoder: likelihood, batchSize, lr: lr ?? 'paper', binarization, limit: Number.isFinite(limit) ? limit : 'all', seed, dim };
+  const settings = {
+    data: dataSpec,
+    objective,
+    k,
+    estimator,
+    layers,
+    decoder: likelihood,
+    batchSize,
+    lr: lr ?? 'paper',
+    binarization,
+    limit: Number.isFinite(limit) ? limit : 'all',
+    seed,
+    dim,
+  };
   await initBackend({ quiet: Boolean(v.json) });
 
   const ckptDir = path.join(out, 'checkpoint');
   const found = findTrainCheckpoint(ckptDir);
   let model: VAEModel;
-  let state = { epoch: 0, settings: settings as Record<string, unknown>, history: [] as { epoch: number; bound: number; seconds: number }[] };
+  let state = {
+    epoch: 0,
+    settings: settings as Record<string, unknown>,
+    history: [] as { epoch: number; bound: number; seconds: number }[],
+  };
   if (found) {
     const saved = readTrainState(found);
     for (const [key, val] of Object.entries(settings)) {
@@ -181,27 +217,51 @@ async function train(v: Record<string, unknown>): Promise<number> {
     state = { ...saved, settings };
   } else {
     const config = paperConfig(layers, dim, likelihood);
-    model = VAEModel.build(config, { seed, outputBias: likelihood === 'bernoulli' ? logitMean(data, dim) : meanOf(data, dim) });
+    model = VAEModel.build(config, {
+      seed,
+      outputBias: likelihood === 'bernoulli' ? logitMean(data, dim) : meanOf(data, dim),
+    });
   }
-  const trainer = new VAETrainer(model, data, { objective, k, estimator, epochs, batchSize, learningRate: lr ?? paperLearningRate, binarization, seed }, model.namedParameters());
+  const trainer = new VAETrainer(
+    model,
+    data,
+    { objective, k, estimator, epochs, batchSize, learningRate: lr ?? paperLearningRate, binarization, seed },
+    model.namedParameters(),
+  );
   try {
     if (found) {
       await loadOptimizerState(found, trainer.optimizer);
       trainer.epoch = state.epoch;
     }
     const remaining = Math.max(0, epochs - trainer.epoch);
-    const bar = new Progress({ label: `density ${objective} k=${k}`, total: remaining * trainer.batchesPerEpoch, silent: Boolean(v.json) });
+    const bar = new Progress({
+      label: `density ${objective} k=${k}`,
+      total: remaining * trainer.batchesPerEpoch,
+      silent: Boolean(v.json),
+    });
     while (trainer.epoch < epochs) {
-      const s = trainer.trainEpoch((b) => bar.tick(1, `epoch ${trainer.epoch + 1}/${epochs} bound ${b.toFixed(2)}`));
+      const s = trainer.trainEpoch((b) =>
+        bar.tick(1, `epoch ${trainer.epoch + 1}/${epochs} bound ${b.toFixed(2)}`),
+      );
       state.epoch = trainer.epoch;
       state.history.push(s);
       await saveTrainCheckpoint(ckptDir, model, trainer.optimizer, state);
     }
     await saveVAE(model, directoryHandler(out));
     const last = state.history[state.history.length - 1];
-    const summary = { out, epochs: state.epoch, resumedFrom: found ? readTrainState(ckptDir).epoch - remaining : 0, finalBound: last?.bound ?? null, seconds: state.history.reduce((a, h) => a + h.seconds, 0), settings };
+    const summary = {
+      out,
+      epochs: state.epoch,
+      resumedFrom: found ? readTrainState(ckptDir).epoch - remaining : 0,
+      finalBound: last?.bound ?? null,
+      seconds: state.history.reduce((a, h) => a + h.seconds, 0),
+      settings,
+    };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else process.stdout.write(`saved ${path.join(out, 'model.json')} after ${state.epoch} epoch(s); final training bound ${last ? last.bound.toFixed(3) : 'n/a'} nats\n`);
+    else
+      process.stdout.write(
+        `saved ${path.join(out, 'model.json')} after ${state.epoch} epoch(s); final training bound ${last ? last.bound.toFixed(3) : 'n/a'} nats\n`,
+      );
     return 0;
   } finally {
     trainer.dispose();
@@ -224,12 +284,14 @@ async function score(v: Record<string, unknown>): Promise<number> {
   const chunk = v.chunk === undefined ? undefined : numberOption(v.chunk, 'chunk', 1, posInt);
   const seed = numberOption(v.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0);
   checkWritableFile(out, 'out');
-  if (!fs.existsSync(path.join(modelDir, 'model.json'))) throw new InputError('no model.json here (train one with kexue density train)', modelDir);
+  if (!fs.existsSync(path.join(modelDir, 'model.json')))
+    throw new InputError('no model.json here (train one with kexue density train)', modelDir);
   const images = readImages(input);
   await initBackend({ quiet: Boolean(v.json) });
   const model = await loadVAEDir(modelDir);
   try {
-    if (images.dim !== model.dataDim) throw new InputError(`rows have ${images.dim} values, the model expects ${model.dataDim}`, input);
+    if (images.dim !== model.dataDim)
+      throw new InputError(`rows have ${images.dim} values, the model expects ${model.dataDim}`, input);
     const x = v.binarize ? binarizeFixed(images.data, seed) : images.data;
     try {
       checkData(model, x);
@@ -254,7 +316,10 @@ async function score(v: Record<string, unknown>): Promise<number> {
     const meanElbo = r.elbo.reduce((a, b) => a + b, 0) / r.elbo.length;
     const summary = { n: images.n, k, meanNll: r.nll, bitsPerDim: r.bitsPerDim, meanElbo, seconds, out };
     if (v.json) process.stdout.write(JSON.stringify(summary) + '\n');
-    else process.stdout.write(`${images.n} inputs, k = ${k}: mean NLL ${r.nll.toFixed(3)} nats (${r.bitsPerDim.toFixed(4)} bits/dim), mean ELBO ${meanElbo.toFixed(3)}, ${seconds.toFixed(1)} s → ${out}\n`);
+    else
+      process.stdout.write(
+        `${images.n} inputs, k = ${k}: mean NLL ${r.nll.toFixed(3)} nats (${r.bitsPerDim.toFixed(4)} bits/dim), mean ELBO ${meanElbo.toFixed(3)}, ${seconds.toFixed(1)} s → ${out}\n`,
+      );
     return 0;
   } finally {
     model.dispose();
@@ -289,7 +354,9 @@ export const densityCommand: Command = {
   async run(values, positionals) {
     const sub = positionals[0];
     if (positionals.length !== 1 || (sub !== 'train' && sub !== 'score')) {
-      throw new InputError(`expected 'kexue density train' or 'kexue density score', got '${positionals.join(' ')}' (see 'kexue density --help')`);
+      throw new InputError(
+        `expected 'kexue density train' or 'kexue density score', got '${positionals.join(' ')}' (see 'kexue density --help')`,
+      );
     }
     if (sub === 'score') {
       const b = choice(values.binarize, 'binarize', ['fixed', 'none'], 'none');
