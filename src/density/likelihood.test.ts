@@ -11,6 +11,7 @@ import { bernoulliLogPmf, gaussianLogPdf, logMeanExp, standardNormalLogPdf } fro
 import { boundsByK, logLikelihood } from './likelihood.js';
 import { bound } from './objectives.js';
 import { linearGaussian1, linearGaussian2, mat } from './linear-gaussian.test-util.js';
+import { VAE } from './vae.js';
 
 await initBackend({ quiet: true });
 
@@ -222,4 +223,76 @@ test('bad inputs are clear errors', async () => {
   assert.throws(() => lg.vae.logWeights(tf.zeros([2, 3]) as tf.Tensor2D, 2), /shape \[batch, 4\]/);
   await assert.rejects(boundsByK(lg.vae, new Float32Array(8), [3, 5]), /dividing max/);
   lg.dispose();
+});
+
+test('Gaussian decoder variants agree: learned log-variance, variance from the decoder output, fixed variance', () => {
+  const rng = new Rng(71);
+  const A = tf.tensor2d(
+    Float32Array.from({ length: 8 }, () => rng.normal()),
+    [4, 2],
+  );
+  const Wd = tf.tensor2d(
+    Float32Array.from({ length: 8 }, () => rng.normal()),
+    [2, 4],
+  );
+  const enc = (x: tf.Tensor2D) =>
+    tf.tidy(() => tf.concat([tf.matMul(x, A), tf.fill([x.shape[0], 2], -1)], 1));
+  const mean = (z: tf.Tensor2D) => tf.matMul(z, Wd);
+  const withLogVar = (z: tf.Tensor2D) =>
+    tf.tidy(() => tf.concat([tf.matMul(z, Wd), tf.fill([z.shape[0], 4], Math.log(0.3))], 1));
+  const fixed = new VAE({
+    dataDim: 4,
+    latentDims: [2],
+    encoders: [enc],
+    decoders: [mean],
+    likelihood: 'gaussian',
+    variance: 0.3,
+  });
+  const learned = new VAE({
+    dataDim: 4,
+    latentDims: [2],
+    encoders: [enc],
+    decoders: [mean],
+    likelihood: 'gaussian',
+    variance: 'learned',
+  });
+  learned.decoderLogVar!.assign(tf.fill([4], Math.log(0.3)));
+  const output = new VAE({
+    dataDim: 4,
+    latentDims: [2],
+    encoders: [enc],
+    decoders: [withLogVar],
+    likelihood: 'gaussian',
+    variance: 'output',
+  });
+  assert.equal(learned.variables.length, 1); // the learned variance is the VAE's own variable
+  const x = tf.tensor2d(
+    Float32Array.from({ length: 12 }, () => rng.normal()),
+    [3, 4],
+  );
+  const noise = [
+    tf.tensor3d(
+      Float32Array.from({ length: 3 * 5 * 2 }, () => rng.normal()),
+      [3, 5, 2],
+    ),
+  ];
+  const ref = fixed.logWeights(x, 5, { noise }).dataSync();
+  for (const v of [learned, output]) {
+    const got = v.logWeights(x, 5, { noise }).dataSync();
+    ref.forEach((r, i) => assert.ok(Math.abs(got[i] - r) < 1e-4, `${got[i]} vs ${r}`));
+  }
+  assert.throws(
+    () =>
+      new VAE({
+        dataDim: 4,
+        latentDims: [2],
+        encoders: [enc],
+        decoders: [mean],
+        likelihood: 'gaussian',
+        variance: 'output',
+      }).logWeights(x, 2),
+    /decoder 0 must return \[6, 8\]/,
+  );
+  learned.dispose();
+  tf.dispose([A, Wd, x, ...noise]);
 });
