@@ -144,8 +144,20 @@ function train(
   return { model, bound, seconds: (Date.now() - t0) / 1000 };
 }
 
-async function score(model: VAEModel, x: Float32Array, k: number, seed: number) {
-  return logLikelihood(model, x, { k, seed, batchSize: Math.min(100, Math.max(1, Math.floor(20000 / k))) });
+/** log p̂(x) with a progress bar (k = 5000 on a few hundred images takes minutes). */
+async function score(model: VAEModel, x: Float32Array, k: number, seed: number, label = '', quiet = true) {
+  const bar = new Progress({ label: `density score ${label} k=${k}`, total: 1000, silent: quiet });
+  let shown = 0;
+  return logLikelihood(model, x, {
+    k,
+    seed,
+    batchSize: Math.min(100, Math.max(1, Math.floor(20000 / k))),
+    onProgress: (f) => {
+      const t = Math.floor(f * 1000);
+      bar.tick(t - shown);
+      shown = t;
+    },
+  });
 }
 
 interface Row {
@@ -189,7 +201,14 @@ async function runTable(
         `density ${layers}L ${objective} k=${k}`,
         ctx.quiet,
       );
-      const r = await score(t.model, mnist.test, p.kEval, 1000 + seed);
+      const r = await score(
+        t.model,
+        mnist.test,
+        p.kEval,
+        1000 + seed,
+        `${layers}L ${objective} k=${k}`,
+        ctx.quiet,
+      );
       row.nll.push(r.nll);
       row.elbo.push(-meanStd(Array.from(r.elbo)).mean);
       row.active.push(activeUnits(t.model, testT).active.join('+'));
