@@ -432,7 +432,7 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
           "Architecture and recipe from yburda/iwae: tanh MLPs 784-200-200-50 (one stochastic layer) and 784-200-200-100-100-100-50 (two), Glorot-uniform init, decoder output bias = logit of the training mean pixel, Adam ε = 1e-4, batch 20, dynamic binarization of every minibatch; the test images are binarized once with a fixed seed. Deviations: constant learning rate 1e-3 and a budget of a few epochs (stated in the table title); Adam β₁ = 0.9 as in the paper text (the authors' code uses 0.99 and initialises the second moment to 1).",
           ...(seeds.length < 3
             ? [
-                `Seeds: ${seeds.length} (${seeds.join(', ')}) — training the k = 50 models dominates the budget, so no mean ± std over 3 seeds at this budget; differences below about 1 nat should not be read as real.`,
+                `Seeds: ${seeds.length} (${seeds.join(', ')}) — training the k = 50 models dominates the budget, so there is no mean ± std over 3 seeds at this budget and seed-to-seed variation is not measured.`,
               ]
             : []),
           `The paper scores the whole 10,000-image test set with k = 5000; we score ${mnist.test.length / 784} images with k = ${p.kEval} to fit the budget on a shared 2-core machine.`,
