@@ -1,0 +1,22 @@
+/**
+ * Active units (Burda et al. §5.2): latent unit u is active when A_u = Var_x(E_q[u | x]) > 0.01. We use
+ * the posterior mean of each layer, propagated through the means of the layers below.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { VAE } from './vae.js';
+
+/** Per stochastic layer: the number of active units and each unit's A_u. `x` is [n, D] (n ≥ 2). */
+export function activeUnits(
+  vae: VAE,
+  x: tf.Tensor2D,
+  threshold = 0.01,
+): { active: number[]; variances: Float32Array[] } {
+  if (x.shape[0] < 2) throw new Error('active units need at least two datapoints');
+  const means = vae.posteriorMeans(x);
+  try {
+    const variances = means.map((m) => tf.tidy(() => tf.moments(m, 0).variance.dataSync() as Float32Array));
+    return { active: variances.map((v) => v.filter((a) => a > threshold).length), variances };
+  } finally {
+    tf.dispose(means);
+  }
+}

@@ -1,0 +1,60 @@
+/** The density experiment end to end with tiny settings on the bundled MNIST / Fashion-MNIST. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initBackend } from '../backend/index.js';
+import { defaultDataDir } from './run.js';
+import { densityExperiment } from './density.js';
+
+await initBackend({ quiet: true });
+const dataDir = defaultDataDir();
+const haveData =
+  fs.existsSync(path.join(dataDir, 'mnist')) && fs.existsSync(path.join(dataDir, 'fashion-mnist'));
+
+test(
+  'density experiment (tiny settings): table rows, the ELBO-vs-L_k curve and OOD AUROCs',
+  { skip: !haveData && 'no bundled data' },
+  async () => {
+    const exp = densityExperiment({
+      settings: {
+        trainN: 40,
+        epochs: 1,
+        batchSize: 20,
+        ks: [1, 5],
+        twoLayerKs: [1],
+        testN: 6,
+        kEval: 10,
+        curveN: 3,
+        curveKs: [1, 2, 10],
+        oodTrainN: 40,
+        oodEpochs: 1,
+        oodTestN: 6,
+        oodK: 5,
+        seeds: 1,
+      },
+    });
+    const r = await exp.run({
+      budget: 'quick',
+      seeds: [0],
+      dataDir,
+      workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-density-exp-')),
+      quiet: true,
+    });
+    const [table, curve, ood] = r.tables;
+    assert.deepEqual(
+      table.rows.map((row) => `${row[0]}-${row[1]}-${row[2]}`),
+      ['1-VAE-1', '1-VAE-5', '1-IWAE-1', '1-IWAE-5', '2-VAE-1', '2-IWAE-1'],
+    );
+    assert.equal(table.rows[1][4], 86.47); // the paper's number beside ours
+    for (const row of table.rows)
+      assert.ok(Number(row[3]) > 0 && Number(row[3]) < 784 * Math.LN2 * 2, `NLL ${row[3]}`);
+    assert.equal(table.rows[0][3], table.rows[2][3], 'IWAE k=1 is the VAE k=1 model');
+    assert.equal(curve.rows.length, 3);
+    assert.equal(curve.rows[0][2], 0);
+    assert.equal(ood.rows.length, 2);
+    for (const row of ood.rows) for (const a of row.slice(4)) assert.ok(Number(a) >= 0 && Number(a) <= 1);
+    assert.match(r.verdict, /Trained on Fashion-MNIST/);
+  },
+);

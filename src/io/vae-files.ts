@@ -1,0 +1,160 @@
+/**
+ * VAE models on disk in the TF.js layout: `model.json` (modelTopology = the kexue-vae config,
+ * weightsManifest) + `weights.bin` (float32), via a tf.io.IOHandler for a directory. A training
+ * checkpoint is a directory with the model, `optimizer.json`/`optimizer.bin` (Adam moments) and
+ * `state.json` (epoch and the settings it was trained with); it is written beside the old one and
+ * renamed into place, so an interrupted save never leaves a half-written checkpoint.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from './errors.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { packageVersion } from '../util/env.js';
+import { saveVAE, vaeFromArtifacts, type VAEModel } from '../density/index.js';
+import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
+
+interface ModelJson {
+  format?: string;
+  generatedBy?: string;
+  modelTopology?: unknown;
+  weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+function readJson<T>(file: string): T {
+  if (!fs.existsSync(file)) throw new InputError('file not found', file);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new InputError(`not valid JSON (${(e as Error).message})`, file);
+  }
+}
+
+/** A tf.io.IOHandler that saves to / loads from `dir` (model.json + weights.bin). */
+export function directoryHandler(
+  dir: string,
+  base = 'model',
+): Required<Pick<tf.io.IOHandler, 'save' | 'load'>> {
+  const bin = `${base === 'model' ? 'weights' : base}.bin`;
+  return {
+    async save(a: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      fs.mkdirSync(dir, { recursive: true });
+      const data = a.weightData
+        ? Array.isArray(a.weightData)
+          ? tf.io.concatenateArrayBuffers(a.weightData)
+          : a.weightData
+        : new ArrayBuffer(0);
+      writeFileAtomic(path.join(dir, bin), new Uint8Array(data));
+      const json: ModelJson = {
+        format: a.format,
+        generatedBy: `kexue ${packageVersion()}`,
+        modelTopology: a.modelTopology,
+        weightsManifest: [{ paths: [bin], weights: a.weightSpecs ?? [] }],
+      };
+      writeJsonAtomic(path.join(dir, `${base}.json`), json);
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(),
+          modelTopologyType: 'JSON',
+          weightDataBytes: data.byteLength,
+        },
+      };
+    },
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const file = path.join(dir, `${base}.json`);
+      const m = readJson<ModelJson>(file);
+      if (!Array.isArray(m.weightsManifest))
+        throw new InputError('no weightsManifest', file, undefined, 'weightsManifest');
+      const weightSpecs = m.weightsManifest.flatMap((g) => g.weights);
+      const parts = m.weightsManifest.flatMap((g) =>
+        g.paths.map((p) => {
+          const f = path.join(dir, p);
+          if (!fs.existsSync(f)) throw new InputError('weights file not found', f);
+          return fs.readFileSync(f);
+        }),
+      );
+      const joined = Buffer.concat(parts);
+      const weightData = joined.buffer.slice(
+        joined.byteOffset,
+        joined.byteOffset + joined.byteLength,
+      ) as ArrayBuffer;
+      return {
+        modelTopology: m.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+        format: m.format,
+        generatedBy: m.generatedBy,
+        weightSpecs,
+        weightData,
+      };
+    },
+  };
+}
+
+/** Loads a VAE saved by `kexue density train` (or `saveVAE` with `directoryHandler`). */
+export async function loadVAEDir(dir: string): Promise<VAEModel> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new InputError('model directory not found', dir);
+  const artifacts = await directoryHandler(dir).load();
+  try {
+    return vaeFromArtifacts(artifacts);
+  } catch (e) {
+    throw new InputError((e as Error).message, path.join(dir, 'model.json'));
+  }
+}
+
+export interface TrainState {
+  epoch: number;
+  settings: Record<string, unknown>;
+  history: { epoch: number; bound: number; seconds: number }[];
+}
+
+/** Writes model + optimizer + state to `dir` (replacing an older checkpoint atomically). */
+export async function saveTrainCheckpoint(
+  dir: string,
+  model: VAEModel,
+  optimizer: StatefulOptimizer,
+  state: TrainState,
+): Promise<void> {
+  const partial = `${dir}.partial`;
+  fs.rmSync(partial, { recursive: true, force: true });
+  await saveVAE(model, directoryHandler(partial));
+  const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
+  await directoryHandler(partial, 'optimizer').save({
+    weightSpecs: specs,
+    weightData: data,
+    format: 'kexue-optimizer',
+  });
+  writeJsonAtomic(path.join(partial, 'state.json'), state);
+  const old = `${dir}.old`;
+  fs.rmSync(old, { recursive: true, force: true });
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(partial, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** The checkpoint directory to resume from (or the previous one an interrupted save left), if any. */
+export function findTrainCheckpoint(dir: string): string | undefined {
+  for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, 'state.json'))) return d;
+  return undefined;
+}
+
+export function readTrainState(dir: string): TrainState {
+  const file = path.join(dir, 'state.json');
+  const s = readJson<TrainState>(file);
+  if (!Number.isInteger(s.epoch) || s.epoch < 0)
+    throw new InputError('epoch must be a non-negative integer', file, undefined, 'epoch');
+  return s;
+}
+
+/** Restores Adam's moments saved by `saveTrainCheckpoint`. */
+export async function loadOptimizerState(dir: string, optimizer: StatefulOptimizer): Promise<void> {
+  const a = await directoryHandler(dir, 'optimizer').load();
+  const map = tf.io.decodeWeights(a.weightData as ArrayBuffer, a.weightSpecs ?? []);
+  const named: NamedTensor[] = Object.entries(map).map(([name, tensor]) => ({ name, tensor }));
+  try {
+    await optimizer.setWeights(named);
+  } catch (e) {
+    throw new InputError((e as Error).message, path.join(dir, 'optimizer.json'));
+  } finally {
+    tf.dispose(named.map((n) => n.tensor));
+  }
+}
