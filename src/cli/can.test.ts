@@ -110,7 +110,7 @@ test('bad input: one line naming the problem, exit code 2, no output file', () =
     [['--probs', two, '--prior', 'uniform', '--topk', 'x'], /--topk must be a valid number/],
     [
       ['--probs', two, '--prior', 'uniform', '--iters', '1000000000'],
-      /--iters must be an integer from 1 to 100, got "1000000000"/,
+      /--iters must be an integer from 1 to 100, got '1000000000'/,
     ],
     [['--probs', two], /--prior is required/],
     [['--probs', two, '--prior', 'uniform', '--bogus'], /Unknown option '--bogus'/],

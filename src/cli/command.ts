@@ -48,7 +48,7 @@ export function numberOption(
   if (value === undefined) return fallback;
   const v = Number(value);
   if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(v) || (check && !check(v))) {
-    throw new InputError(`--${name} must be ${allowed}, got ${JSON.stringify(String(value).slice(0, 40))}`);
+    throw new InputError(`--${name} must be ${allowed}, got '${String(value).slice(0, 40)}'`);
   }
   return v;
 }
