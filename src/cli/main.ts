@@ -35,7 +35,7 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
  * seem ignored; the others keep the default (immediate exit), and their temporaries are cleaned by the
  * next write beside them.
  */
-const INTERRUPTIBLE = new Set(['pretrain', 'cosent', 'finetune', 'density']);
+const INTERRUPTIBLE = new Set(['pretrain', 'cosent', 'finetune']);
 
 /** Ctrl-C or a kill: remove half-written temporaries, then exit 128 + the signal number, as shells do. */
 function onInterrupt(signal: 'SIGINT' | 'SIGTERM', code: number): void {
