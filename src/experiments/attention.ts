@@ -59,16 +59,16 @@ const BUDGETS: Record<Budget, Settings> = {
     firstSeeds: 2,
     firstTrain: [[10, 100]],
   },
-  // Sized to finish in ≈ 50 min on the shared 2-core machine (measured: ≈ 0.3 s per training step).
+  // Sized to finish in ≈ 75 min on the shared 2-core machine (measured: ≈ 0.3 s per training step).
   full: {
     seeds: 3,
     layers: 2,
     hidden: 128,
     heads: 4,
-    steps: 1200,
+    steps: 2000,
     batchSize: 16,
     lr: 2e-3,
-    evalTokens: 8192,
+    evalTokens: 16384,
     entropyTokens: 2048,
     firstSteps: 200,
     firstEvalStrings: 128,
