@@ -12,8 +12,10 @@
  *   with `base: 'train-length'` it is exactly the standard scale up to the training length and grows only
  *   past it — a model trained with the standard scale can use it without retraining.
  *
- * n is clamped below at `clamp` (bert4keras uses 16, noting that the scale hurts on very short
- * sequences: at n = 2 a base-512 factor would be 0.11, flattening attention almost to uniform).
+ * In 'train' mode n is clamped below at `clamp` (bert4keras uses 16, noting that the scale hurts on very
+ * short sequences: at n = 2 a base-512 factor would be 0.11, flattening attention almost to uniform).
+ * 'inference' mode needs no clamp (the factor is never below 1) and ignores it, so that it stays exactly
+ * the standard scale up to the training length whatever the clamp.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionScaleFn, ScaleContext } from '../encoder/attention.js';
@@ -27,7 +29,7 @@ export interface LogNOptions {
   base?: number | 'train-length';
   /** Training sequence length; needed by `base: 'train-length'`. */
   trainLength?: number;
-  /** n is raised to at least this before the log (default 16, as bert4keras; 1 disables it). */
+  /** 'train' mode: n is raised to at least this before the log (default 16, as bert4keras; 1 disables it). */
   clamp?: number;
   /** 'train' (default): always applied. 'inference': factor max(1, log n/log base) (Qwen's logn). */
   at?: ScaleAt;
@@ -66,8 +68,8 @@ export function resolveLogN(o: LogNOptions = {}): Required<Omit<LogNOptions, 'tr
 /** The factor multiplying 1/√d for n keys, as plain numbers (the reference the tensor code is tested on). */
 export function logNFactor(n: number, o: LogNOptions = {}): number {
   const r = resolveLogN(o);
-  const f = Math.log(Math.max(n, r.clamp)) / r.logBase;
-  return r.at === 'inference' ? Math.max(1, f) : f;
+  if (r.at === 'inference') return Math.max(1, Math.log(n) / r.logBase);
+  return Math.log(Math.max(n, r.clamp)) / r.logBase;
 }
 
 /**
@@ -82,8 +84,10 @@ export function rowKeyCounts(mask: tf.Tensor2D, causal = false): tf.Tensor {
 export function logNScaleTensor(n: tf.Tensor, headDim: number, o: LogNOptions = {}): tf.Tensor {
   const r = resolveLogN(o);
   return tf.tidy(() => {
-    let f = tf.div(tf.log(tf.maximum(n, r.clamp)), r.logBase);
-    if (r.at === 'inference') f = tf.maximum(f, 1);
+    const f =
+      r.at === 'inference'
+        ? tf.maximum(tf.div(tf.log(tf.maximum(n, 1)), r.logBase), 1)
+        : tf.div(tf.log(tf.maximum(n, r.clamp)), r.logBase);
     return tf.mul(f, 1 / Math.sqrt(headDim));
   });
 }
