@@ -59,13 +59,13 @@ const BUDGETS: Record<Budget, Settings> = {
     firstSeeds: 2,
     firstTrain: [[10, 100]],
   },
-  // Sized to finish in ≈ 75 min on the shared 2-core machine (measured: ≈ 0.3 s per training step).
+  // Sized to finish in ≈ 75 min on the shared 2-core machine (measured: 0.3–0.5 s per training step under load).
   full: {
     seeds: 3,
     layers: 2,
     hidden: 128,
     heads: 4,
-    steps: 2000,
+    steps: 1400,
     batchSize: 16,
     lr: 2e-3,
     evalTokens: 16384,
