@@ -87,7 +87,10 @@ export interface EntropyCurve {
  * A line chart of entropy against sequence length, one series per (curve, layer), plus the entropy of
  * uniform attention (log n) for reference.
  */
-export function entropyChart(curves: readonly EntropyCurve[], title = 'Attention entropy by sequence length'): Chart {
+export function entropyChart(
+  curves: readonly EntropyCurve[],
+  title = 'Attention entropy by sequence length',
+): Chart {
   const series: Chart['series'] = [];
   for (const c of curves) {
     const layers = c.perLayer[0]?.length ?? 0;

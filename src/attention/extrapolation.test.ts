@@ -34,7 +34,17 @@ test('chunkSize keeps B·heads·N² under the bound, at least 1', () => {
 test('mlmByLength: chunked evaluation equals one big batch (|Δ| < 1e-5), no tensor leak, bad lengths rejected', () => {
   const m = new Encoder({ vocabSize: 30, hidden: 16, layers: 1, heads: 2, position: 'rope', seed: 2 });
   const stream = Array.from({ length: 600 }, (_, i) => 5 + ((i * 13) % 25));
-  const o = { stream, cls: 1, sep: 2, maskId: 3, vocabSize: 30, specialIds: new Set([0, 1, 2, 3, 4]), lengths: [16, 40], tokens: 240, seed: 4 };
+  const o = {
+    stream,
+    cls: 1,
+    sep: 2,
+    maskId: 3,
+    vocabSize: 30,
+    specialIds: new Set([0, 1, 2, 3, 4]),
+    lengths: [16, 40],
+    tokens: 240,
+    seed: 4,
+  };
   const whole = mlmByLength(m, o);
   const before = tf.memory().numTensors;
   let chunks = 0;
@@ -46,20 +56,33 @@ test('mlmByLength: chunked evaluation equals one big batch (|Δ| < 1e-5), no ten
     assert.ok(Math.abs(r.accuracy - chunked[i].accuracy) < 1e-5);
     assert.ok(Math.abs(r.loss - chunked[i].loss) < 1e-5);
   });
-  assert.deepEqual(whole.map((r) => r.sequences), [15, 6]);
+  assert.deepEqual(
+    whole.map((r) => r.sequences),
+    [15, 6],
+  );
   assert.throws(() => mlmByLength(m, { ...o, lengths: [2] }), /lengths must be integers ≥ 3/);
   m.dispose();
 });
 
 test('withInferenceSettings copies the weights and replaces only the named settings', () => {
-  const m = new Encoder({ vocabSize: 30, hidden: 16, layers: 1, heads: 2, position: 'rope', dropout: 0, attentionDropout: 0 });
+  const m = new Encoder({
+    vocabSize: 30,
+    hidden: 16,
+    layers: 1,
+    heads: 2,
+    position: 'rope',
+    dropout: 0,
+    attentionDropout: 0,
+  });
   const c = withInferenceSettings(m, { ropeScaling: { kind: 'ntk', factor: 2 } });
   assert.deepEqual(c.config.ropeScaling, { kind: 'ntk', factor: 2 });
   assert.equal(m.config.ropeScaling, undefined);
   const back = withInferenceSettings(c, { ropeScaling: undefined });
   assert.ok(!('ropeScaling' in back.config));
   const x = tf.tensor2d([[1, 2, 3, 4, 5]], [1, 5], 'int32');
-  const same = tf.tidy(() => tf.max(tf.abs(tf.sub(m.apply({ ids: x }).last, back.apply({ ids: x }).last))).dataSync()[0]);
+  const same = tf.tidy(
+    () => tf.max(tf.abs(tf.sub(m.apply({ ids: x }).last, back.apply({ ids: x }).last))).dataSync()[0],
+  );
   assert.ok(same < 1e-7);
   // Weights are copies: changing the original leaves the copy alone.
   const k = m.blocks[0].attention.key.kernel;

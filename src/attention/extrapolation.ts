@@ -10,7 +10,9 @@ import { MlmMasker, disposeBatch, makeMlmBatch, mlmLoss } from '../encoder/mlm.j
 import { Rng } from '../util/rng.js';
 
 /** Inference-time attention settings a trained encoder can be given without retraining. */
-export type InferenceSettings = Partial<Pick<EncoderConfig, 'attentionScale' | 'attentionScaleOptions' | 'ropeScaling'>>;
+export type InferenceSettings = Partial<
+  Pick<EncoderConfig, 'attentionScale' | 'attentionScaleOptions' | 'ropeScaling'>
+>;
 
 /**
  * A copy of `encoder` (weights copied) with some attention settings replaced, e.g.
@@ -55,7 +57,13 @@ export interface LengthResult {
 }
 
 /** Sequences of `length` tokens ([CLS] window [SEP]) cut from the stream without overlap. */
-export function windows(stream: readonly number[], length: number, count: number, cls: number, sep: number): number[][] {
+export function windows(
+  stream: readonly number[],
+  length: number,
+  count: number,
+  cls: number,
+  sep: number,
+): number[][] {
   const body = length - 2;
   if (body < 1) throw new Error(`length ${length} is too short (need ≥ 3 for [CLS] x [SEP])`);
   const available = Math.floor(stream.length / body);
@@ -84,7 +92,8 @@ export function chunkSize(length: number, heads: number, maxEntries = 2 ** 24): 
 export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[] {
   const masker = new MlmMasker({ vocabSize: o.vocabSize, maskId: o.maskId, specialIds: o.specialIds });
   const plans = o.lengths.map((length) => {
-    if (!Number.isInteger(length) || length < 3) throw new Error(`lengths must be integers ≥ 3 (got ${length})`);
+    if (!Number.isInteger(length) || length < 3)
+      throw new Error(`lengths must be integers ≥ 3 (got ${length})`);
     const count = Math.max(1, Math.round((o.tokens ?? 16384) / length));
     return { length, seqs: windows(o.stream, length, count, o.cls, o.sep) };
   });
@@ -107,6 +116,12 @@ export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[]
       disposeBatch(batch);
       o.onChunk?.(++done, total);
     }
-    return { length, sequences: seqs.length, predictions: count, accuracy: correct / count, loss: lossSum / count };
+    return {
+      length,
+      sequences: seqs.length,
+      predictions: count,
+      accuracy: correct / count,
+      loss: lossSum / count,
+    };
   });
 }

@@ -23,7 +23,8 @@ export const FIRST_START = 2;
 
 /** A batch of `batch` strings of `n` random bits after `$`, and their labels (the first bit). */
 export function firstBatch(batch: number, n: number, rng: Rng): { ids: tf.Tensor2D; labels: tf.Tensor1D } {
-  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`FIRST: length must be a positive integer (got ${n})`);
+  if (!(Number.isInteger(n) && n >= 1))
+    throw new Error(`FIRST: length must be a positive integer (got ${n})`);
   const ids = new Int32Array(batch * (n + 1));
   const labels = new Float32Array(batch);
   for (let b = 0; b < batch; b++) {
@@ -69,7 +70,8 @@ export class FirstModel extends Module {
     this.word = this.child('word', new Embedding(3, width, { name: 'truncated-normal', std: 1 }, rng));
     this.position = this.child('position', new Linear(3, width, init, rng));
     const drop = new SeedStream(o.seed ?? 1);
-    for (let l = 0; l < cfg.layers; l++) this.blocks.push(this.child(`layers.${l}`, new EncoderBlock(cfg, rng, drop, o.scale)));
+    for (let l = 0; l < cfg.layers; l++)
+      this.blocks.push(this.child(`layers.${l}`, new EncoderBlock(cfg, rng, drop, o.scale)));
     this.out = this.child('out', new Linear(width, 1, init, rng));
   }
 
@@ -89,10 +91,15 @@ export class FirstModel extends Module {
 }
 
 /** Mean binary cross-entropy (nats) and accuracy of logits against 0/1 labels. */
-export function firstLoss(logits: tf.Tensor1D, labels: tf.Tensor1D): { loss: tf.Scalar; accuracy: tf.Scalar } {
+export function firstLoss(
+  logits: tf.Tensor1D,
+  labels: tf.Tensor1D,
+): { loss: tf.Scalar; accuracy: tf.Scalar } {
   return tf.tidy(() => ({
     loss: tf.losses.sigmoidCrossEntropy(labels, logits) as tf.Scalar,
-    accuracy: tf.mean(tf.cast(tf.equal(tf.greater(logits, 0), tf.cast(labels, 'bool')), 'float32')) as tf.Scalar,
+    accuracy: tf.mean(
+      tf.cast(tf.equal(tf.greater(logits, 0), tf.cast(labels, 'bool')), 'float32'),
+    ) as tf.Scalar,
   }));
 }
 

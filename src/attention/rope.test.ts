@@ -30,19 +30,29 @@ test('NTK-aware base: the highest frequency is kept and the lowest divided by ex
 
 test("dynamic NTK α follows Qwen's rule 2^⌈log₂(n/L)+1⌉ − 1, and is 1 up to L", () => {
   const qwen = (n: number, L: number) => Math.max(Math.pow(2, Math.ceil(Math.log2(n / L) + 1)) - 1, 1);
-  for (const n of [65, 96, 128, 129, 256, 1000, 1024, 4096]) assert.equal(dynamicNtkAlpha(n, 64), qwen(n, 64));
+  for (const n of [65, 96, 128, 129, 256, 1000, 1024, 4096])
+    assert.equal(dynamicNtkAlpha(n, 64), qwen(n, 64));
   for (const n of [1, 32, 64]) assert.equal(dynamicNtkAlpha(n, 64), 1);
   assert.equal(dynamicNtkAlpha(128, 64), 3);
   assert.equal(dynamicNtkAlpha(1024, 64), 31);
-  assert.deepEqual(scaledRope(64, 32, 10000, { kind: 'dynamic-ntk', trainLength: 64 }), { base: 10000, positionScale: 1 });
-  assert.equal(scaledRope(128, 32, 10000, { kind: 'dynamic-ntk', trainLength: 64 }).base, ntkBase(10000, 3, 32));
+  assert.deepEqual(scaledRope(64, 32, 10000, { kind: 'dynamic-ntk', trainLength: 64 }), {
+    base: 10000,
+    positionScale: 1,
+  });
+  assert.equal(
+    scaledRope(128, 32, 10000, { kind: 'dynamic-ntk', trainLength: 64 }).base,
+    ntkBase(10000, 3, 32),
+  );
 });
 
 test('position interpolation squeezes n positions into the trained range; tables match the encoder’s (|Δ| < 1e-6)', () => {
   const s = scaledRope(256, 16, 10000, { kind: 'interpolation', trainLength: 64 });
   assert.equal(s.positionScale, 0.25);
   assert.equal(scaledRope(32, 16, 10000, { kind: 'interpolation', trainLength: 64 }).positionScale, 1);
-  assert.equal(scaledRope(32, 16, 10000, { kind: 'interpolation', trainLength: 64, factor: 2 }).positionScale, 0.5);
+  assert.equal(
+    scaledRope(32, 16, 10000, { kind: 'interpolation', trainLength: 64, factor: 2 }).positionScale,
+    0.5,
+  );
   tf.tidy(() => {
     const a = ropeTables(12, 8, 10000);
     const b = scaledRopeTables(12, 8, 10000, 1);
@@ -57,7 +67,17 @@ test('position interpolation squeezes n positions into the trained range; tables
 });
 
 test('RoPE scalings apply only at inference, and dynamic NTK is the identity up to the training length', () => {
-  const cfg = { vocabSize: 20, hidden: 16, layers: 1, heads: 2, position: 'rope' as const, dropout: 0, attentionDropout: 0, initStd: 0.5, ropeBase: 100 };
+  const cfg = {
+    vocabSize: 20,
+    hidden: 16,
+    layers: 1,
+    heads: 2,
+    position: 'rope' as const,
+    dropout: 0,
+    attentionDropout: 0,
+    initStd: 0.5,
+    ropeBase: 100,
+  };
   const plain = new Encoder(cfg);
   const ntk = withInferenceSettings(plain, { ropeScaling: { kind: 'dynamic-ntk', trainLength: 8 } });
   const fixed = withInferenceSettings(plain, { ropeScaling: { kind: 'ntk', factor: 4 } });
@@ -80,11 +100,21 @@ test('RoPE scalings apply only at inference, and dynamic NTK is the identity up 
 });
 
 test('bad RoPE scalings are clear errors', () => {
-  assert.throws(() => validateRopeScaling({ kind: 'yarn' } as never), /kind must be one of ntk, dynamic-ntk, interpolation/);
+  assert.throws(
+    () => validateRopeScaling({ kind: 'yarn' } as never),
+    /kind must be one of ntk, dynamic-ntk, interpolation/,
+  );
   assert.throws(() => validateRopeScaling({ kind: 'ntk', factor: 0.5 }), /factor must be a number ≥ 1/);
   assert.throws(() => validateRopeScaling({ kind: 'dynamic-ntk' } as never), /needs trainLength/);
   assert.throws(
-    () => makeConfig({ vocabSize: 10, hidden: 8, heads: 2, position: 'learned', ropeScaling: { kind: 'ntk', factor: 2 } }),
+    () =>
+      makeConfig({
+        vocabSize: 10,
+        hidden: 8,
+        heads: 2,
+        position: 'learned',
+        ropeScaling: { kind: 'ntk', factor: 2 },
+      }),
     /ropeScaling needs position rope/,
   );
 });

@@ -14,13 +14,29 @@ import { withInferenceSettings } from './extrapolation.js';
 
 await initBackend();
 
-const base = { vocabSize: 30, hidden: 16, layers: 2, heads: 2, position: 'rope' as const, dropout: 0, attentionDropout: 0, seed: 3, initStd: 0.3 };
+const base = {
+  vocabSize: 30,
+  hidden: 16,
+  layers: 2,
+  heads: 2,
+  position: 'rope' as const,
+  dropout: 0,
+  attentionDropout: 0,
+  seed: 3,
+  initStd: 0.3,
+};
 const ids = (n: number, b = 1, offset = 0) =>
-  tf.tensor2d(Array.from({ length: b * n }, (_, i) => 1 + ((i * 7 + offset) % 29)), [b, n], 'int32');
+  tf.tensor2d(
+    Array.from({ length: b * n }, (_, i) => 1 + ((i * 7 + offset) % 29)),
+    [b, n],
+    'int32',
+  );
 
 /** Last hidden states of the first `k` positions of example `b`, as plain numbers. */
 function rows(m: Encoder, x: tf.Tensor2D, mask: tf.Tensor2D | undefined, b: number, k: number): number[] {
-  return tf.tidy(() => Array.from(tf.slice(m.apply({ ids: x, mask }).last, [b, 0, 0], [1, k, -1]).dataSync()));
+  return tf.tidy(() =>
+    Array.from(tf.slice(m.apply({ ids: x, mask }).last, [b, 0, 0], [1, k, -1]).dataSync()),
+  );
 }
 const maxDiff = (a: number[], b: number[]) => a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i])), 0);
 
@@ -53,7 +69,10 @@ test('inference-only log-n (logn†) is the identity up to the training length, 
   assert.ok(Math.abs(logNFactor(128, o) - 7 / 6) < 1e-12);
   // An encoder with it reproduces the standard encoder exactly below the training length, not above.
   const std = new Encoder(base);
-  const dagger = withInferenceSettings(std, { attentionScale: 'log-n', attentionScaleOptions: { ...o, trainLength: 8, clamp: 16 } });
+  const dagger = withInferenceSettings(std, {
+    attentionScale: 'log-n',
+    attentionScaleOptions: { ...o, trainLength: 8, clamp: 16 },
+  });
   const short = ids(8);
   const long = ids(20);
   assert.ok(maxDiff(rows(std, short, undefined, 0, 8), rows(dagger, short, undefined, 0, 8)) < 1e-6);
@@ -68,8 +87,26 @@ test('per-row n follows the mask: padding changes nothing, and each example gets
   const std = withInferenceSettings(m, { attentionScale: 'inv-sqrt-d', attentionScaleOptions: undefined });
   const alone = ids(10);
   // The same 10 tokens padded to 16, in a batch with a full-length example.
-  const padded = tf.tidy(() => tf.concat([tf.pad(alone, [[0, 0], [0, 6]]), ids(16, 1, 3)]) as tf.Tensor2D);
-  const mask = tf.tidy(() => tf.concat([tf.pad(tf.ones([1, 10]), [[0, 0], [0, 6]]), tf.ones([1, 16])]) as tf.Tensor2D);
+  const padded = tf.tidy(
+    () =>
+      tf.concat([
+        tf.pad(alone, [
+          [0, 0],
+          [0, 6],
+        ]),
+        ids(16, 1, 3),
+      ]) as tf.Tensor2D,
+  );
+  const mask = tf.tidy(
+    () =>
+      tf.concat([
+        tf.pad(tf.ones([1, 10]), [
+          [0, 0],
+          [0, 6],
+        ]),
+        tf.ones([1, 16]),
+      ]) as tf.Tensor2D,
+  );
   const a = rows(m, alone, undefined, 0, 10);
   assert.ok(maxDiff(a, rows(m, padded, mask, 0, 10)) < 1e-5, 'padding changed the real tokens');
   const other = ids(16, 1, 3);
@@ -106,7 +143,12 @@ test('rowKeyCounts: [B] unmasked keys, or the causal running count [B, N]; the e
 });
 
 test('gradients through the log-n scale match central finite differences (rel. 2e-2, float32)', () => {
-  const m = new Encoder({ ...base, layers: 1, attentionScale: 'log-n', attentionScaleOptions: { base: 4, clamp: 1 } });
+  const m = new Encoder({
+    ...base,
+    layers: 1,
+    attentionScale: 'log-n',
+    attentionScaleOptions: { base: 4, clamp: 1 },
+  });
   const x = ids(7, 2);
   const w = m.blocks[0].attention.query.kernel;
   const f = () => tf.tidy(() => tf.sum(tf.square(m.apply({ ids: x }).last)).dataSync()[0]);
@@ -115,7 +157,11 @@ test('gradients through the log-n scale match central finite differences (rel. 2
     return grads[w.name].arraySync() as number[][];
   });
   const h = 1e-2;
-  for (const [i, j] of [[0, 0], [3, 5], [15, 15]]) {
+  for (const [i, j] of [
+    [0, 0],
+    [3, 5],
+    [15, 15],
+  ]) {
     const orig = w.arraySync() as number[][];
     const at = (delta: number) => {
       const v = orig.map((r) => [...r]);
@@ -138,7 +184,10 @@ test('bad log-n options are clear errors, at construction and in config validati
   assert.throws(() => resolveLogN({ clamp: 0 }), /clamp must be a number ≥ 1/);
   assert.throws(() => resolveLogN({ at: 'always' as never }), /at must be train or inference/);
   assert.throws(() => resolveLogN({ bsae: 3 } as never), /unknown option 'bsae'/);
-  assert.throws(() => makeConfig({ ...base, attentionScale: 'log-n', attentionScaleOptions: { base: -2 } }), /invalid encoder config.*base/);
+  assert.throws(
+    () => makeConfig({ ...base, attentionScale: 'log-n', attentionScaleOptions: { base: -2 } }),
+    /invalid encoder config.*base/,
+  );
   assert.throws(() => makeConfig({ ...base, attentionScaleOptions: { base: 2 } }), /takes no options/);
 });
 
@@ -165,11 +214,21 @@ test('save/load keeps the scale and RoPE settings; configs without them (older m
   fs.writeFileSync(file, JSON.stringify(raw));
   const old = loadEncoder(dir).model.train(false);
   assert.equal(old.config.ropeScaling, undefined);
-  const std = withInferenceSettings(m, { attentionScale: 'inv-sqrt-d', attentionScaleOptions: undefined, ropeScaling: undefined });
+  const std = withInferenceSettings(m, {
+    attentionScale: 'inv-sqrt-d',
+    attentionScaleOptions: undefined,
+    ropeScaling: undefined,
+  });
   assert.deepEqual(rows(old, x, undefined, 0, 20), rows(std, x, undefined, 0, 20));
   // A bad stored option is an input error naming the file.
-  fs.writeFileSync(file, JSON.stringify({ ...raw, attentionScale: 'log-n', attentionScaleOptions: { base: 0 } }));
-  assert.throws(() => loadEncoder(dir), (e: unknown) => e instanceof InputError && /config\.json/.test(String(e)) && /base/.test(String(e)));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ ...raw, attentionScale: 'log-n', attentionScaleOptions: { base: 0 } }),
+  );
+  assert.throws(
+    () => loadEncoder(dir),
+    (e: unknown) => e instanceof InputError && /config\.json/.test(String(e)) && /base/.test(String(e)),
+  );
   tf.dispose(x);
   [m, loaded, old, std].forEach((e) => e.dispose());
   fs.rmSync(dir, { recursive: true, force: true });

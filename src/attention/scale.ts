@@ -60,7 +60,8 @@ export function resolveLogN(o: LogNOptions = {}): Required<Omit<LogNOptions, 'tr
   }
   if (!(typeof clamp === 'number' && clamp >= 1 && Number.isFinite(clamp)))
     throw new Error(`log-n scale: clamp must be a number ≥ 1 (got ${String(clamp)})`);
-  if (!SCALE_AT.includes(at)) throw new Error(`log-n scale: at must be train or inference (got ${String(at)})`);
+  if (!SCALE_AT.includes(at))
+    throw new Error(`log-n scale: at must be train or inference (got ${String(at)})`);
   const b = base === 'train-length' ? o.trainLength! : base;
   return { base, trainLength: o.trainLength, clamp, at, causal: o.causal ?? false, logBase: Math.log(b) };
 }

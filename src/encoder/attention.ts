@@ -32,9 +32,7 @@ export type AttentionScaleFn = (ctx: ScaleContext) => number | tf.Tensor;
 export type AttentionScaleFactory = (options: Record<string, unknown>) => AttentionScaleFn;
 
 const scales = new Map<string, AttentionScaleFn>([['inv-sqrt-d', (ctx) => 1 / Math.sqrt(ctx.headDim)]]);
-const factories = new Map<string, AttentionScaleFactory>([
-  ['log-n', (o) => logNScale(o as LogNOptions)],
-]);
+const factories = new Map<string, AttentionScaleFactory>([['log-n', (o) => logNScale(o as LogNOptions)]]);
 
 /** Makes a scale available by name, so configs (and saved models) can refer to it. */
 export function registerAttentionScale(name: string, fn: AttentionScaleFn): void {
@@ -124,8 +122,11 @@ export type AttentionProbe = (probs: tf.Tensor4D, mask: tf.Tensor2D) => void;
 function broadcastScale(scale: number | tf.Tensor, b: number, n: number): number | tf.Tensor {
   if (typeof scale === 'number' || scale.rank === 0) return scale;
   if (scale.rank === 1 && scale.size === b) return tf.reshape(scale, [b, 1, 1, 1]);
-  if (scale.rank === 2 && scale.shape[0] === b && scale.shape[1] === n) return tf.reshape(scale, [b, 1, n, 1]);
-  throw new Error(`attention scale must be a number, a scalar, [B] or [B, N]; got shape [${scale.shape.join(', ')}]`);
+  if (scale.rank === 2 && scale.shape[0] === b && scale.shape[1] === n)
+    return tf.reshape(scale, [b, 1, n, 1]);
+  throw new Error(
+    `attention scale must be a number, a scalar, [B] or [B, N]; got shape [${scale.shape.join(', ')}]`,
+  );
 }
 
 /** Large negative logit for padded keys: exp underflows to exactly 0 after the max subtraction. */

@@ -100,6 +100,7 @@ export function validateConfig(c: EncoderConfig): void {
     if (c.position !== 'rope') problems.push('ropeScaling needs position rope');
   }
   // Parameterised scales check their options when built: do it here so a bad config.json is an input error.
-  if (c.attentionScaleOptions !== undefined) check(() => attentionScale(c.attentionScale, c.attentionScaleOptions));
+  if (c.attentionScaleOptions !== undefined)
+    check(() => attentionScale(c.attentionScale, c.attentionScaleOptions));
   if (problems.length) throw new Error(`invalid encoder config: ${problems.join('; ')}`);
 }

@@ -18,7 +18,12 @@ import type { Encoder } from '../encoder/model.js';
 import { readText } from '../io/text.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 import { attentionEntropy, entropyChart, type EntropyCurve } from '../attention/entropy.js';
-import { mlmByLength, windows, withInferenceSettings, type InferenceSettings } from '../attention/extrapolation.js';
+import {
+  mlmByLength,
+  windows,
+  withInferenceSettings,
+  type InferenceSettings,
+} from '../attention/extrapolation.js';
 import { FirstModel, evaluateFirst, trainFirst } from '../attention/first.js';
 import { logNScale } from '../attention/scale.js';
 import { pretrainedEncoder, type PretrainSpec } from './pretraining.js';
@@ -145,7 +150,11 @@ function spec(s: Settings, trainFile: string, seed: number, logN: boolean): Pret
 }
 
 /** Held-out text as one token stream, paragraphs separated by [SEP] as in pretraining. */
-function evalStream(enc: { encode(t: string, o: { special: boolean }): number[] }, paras: string[], sep: number) {
+function evalStream(
+  enc: { encode(t: string, o: { special: boolean }): number[] },
+  paras: string[],
+  sep: number,
+) {
   const out: number[] = [];
   for (const p of paras) {
     if (out.length) out.push(sep);
@@ -155,7 +164,13 @@ function evalStream(enc: { encode(t: string, o: { special: boolean }): number[] 
 }
 
 /** Mean entropy per layer at each length over windows of the held-out stream (chunked). */
-function entropyCurve(model: Encoder, stream: number[], cls: number, sep: number, tokens: number): number[][] {
+function entropyCurve(
+  model: Encoder,
+  stream: number[],
+  cls: number,
+  sep: number,
+  tokens: number,
+): number[][] {
   return ENTROPY_LENGTHS.map((n) => {
     const seqs = windows(stream, n, Math.max(1, Math.round(tokens / n)), cls, sep);
     const chunk = Math.max(1, Math.floor(2 ** 22 / (model.config.heads * n * n)));
@@ -179,20 +194,38 @@ interface SeedOutcome {
   seconds: Record<'O' | 'E', number>;
 }
 
-async function runSeed(ctx: ExperimentContext, s: Settings, seed: number, split: ReturnType<typeof splitCorpus>): Promise<SeedOutcome> {
+async function runSeed(
+  ctx: ExperimentContext,
+  s: Settings,
+  seed: number,
+  split: ReturnType<typeof splitCorpus>,
+): Promise<SeedOutcome> {
   const models: Partial<Record<'O' | 'E', Encoder>> = {};
-  const out: SeedOutcome = { acc: {}, entropy: {} as SeedOutcome['entropy'], trainAcc: { O: 0, E: 0 }, seconds: { O: 0, E: 0 } };
+  const out: SeedOutcome = {
+    acc: {},
+    entropy: {} as SeedOutcome['entropy'],
+    trainAcc: { O: 0, E: 0 },
+    seconds: { O: 0, E: 0 },
+  };
   let stream: number[] = [];
   let specials = { cls: 0, sep: 0, mask: 0, set: new Set<number>(), vocab: 0 };
   try {
     for (const kind of ['O', 'E'] as const) {
       const sp = spec(s, split.trainFile, seed, kind === 'E');
-      const progress = new Progress({ label: `pretrain ${kind} seed ${seed}`, total: sp.steps, silent: ctx.quiet });
-      let ticked = false;
-      const { modelDir, history } = await pretrainedEncoder(sp, path.join(ctx.workDir, `${ctx.budget}-${kind}-seed${seed}`), (st) => {
-        progress.tick(ticked ? 1 : st.step, `loss ${st.loss.toFixed(3)}`);
-        ticked = true;
+      const progress = new Progress({
+        label: `pretrain ${kind} seed ${seed}`,
+        total: sp.steps,
+        silent: ctx.quiet,
       });
+      let ticked = false;
+      const { modelDir, history } = await pretrainedEncoder(
+        sp,
+        path.join(ctx.workDir, `${ctx.budget}-${kind}-seed${seed}`),
+        (st) => {
+          progress.tick(ticked ? 1 : st.step, `loss ${st.loss.toFixed(3)}`);
+          ticked = true;
+        },
+      );
       const last = history[history.length - 1];
       out.trainAcc[kind] = 100 * last.evalAccuracy;
       out.seconds[kind] = last.seconds;
@@ -200,7 +233,13 @@ async function runSeed(ctx: ExperimentContext, s: Settings, seed: number, split:
       models[kind] = loaded.model.train(false);
       const tok = loaded.tokenizer!;
       const sv = tok.vocab.special;
-      specials = { cls: sv.cls, sep: sv.sep, mask: sv.mask, set: tok.vocab.specialIdSet(), vocab: tok.vocab.size };
+      specials = {
+        cls: sv.cls,
+        sep: sv.sep,
+        mask: sv.mask,
+        set: tok.vocab.specialIdSet(),
+        vocab: tok.vocab.size,
+      };
       stream = evalStream(tok, split.heldOut, sv.sep);
     }
     const progress = new Progress({ label: `evaluate seed ${seed}`, total: ROWS.length, silent: ctx.quiet });
@@ -244,7 +283,11 @@ interface FirstOutcome {
 
 function runFirst(ctx: ExperimentContext, s: Settings, seeds: number[]): FirstOutcome[] {
   const out: FirstOutcome[] = [];
-  const progress = new Progress({ label: 'FIRST', total: s.firstTrain.length * 2 * seeds.length, silent: ctx.quiet });
+  const progress = new Progress({
+    label: 'FIRST',
+    total: s.firstTrain.length * 2 * seeds.length,
+    silent: ctx.quiet,
+  });
   for (const range of s.firstTrain) {
     for (const scale of ['standard', 'log-n'] as const) {
       const o: FirstOutcome = { range, scale, atTrain: [], at1000: [] };
@@ -252,10 +295,17 @@ function runFirst(ctx: ExperimentContext, s: Settings, seeds: number[]): FirstOu
         const model = new FirstModel({
           seed: seed + 1,
           // Chiang & Cholak multiply the logits by log n (natural log): base e, no clamp.
-          scale: scale === 'standard' ? (c) => 1 / Math.sqrt(c.headDim) : logNScale({ base: Math.E, clamp: 1 }),
+          scale:
+            scale === 'standard' ? (c) => 1 / Math.sqrt(c.headDim) : logNScale({ base: Math.E, clamp: 1 }),
         });
         try {
-          trainFirst(model, { steps: s.firstSteps, minLength: range[0], maxLength: range[1], seed: seed + 1, lr: 1e-3 });
+          trainFirst(model, {
+            steps: s.firstSteps,
+            minLength: range[0],
+            maxLength: range[1],
+            seed: seed + 1,
+            lr: 1e-3,
+          });
           o.atTrain.push(evaluateFirst(model, range[1], s.firstEvalStrings, 1000 + seed, 64));
           o.at1000.push(evaluateFirst(model, 1000, s.firstEvalStrings, 2000 + seed, 16));
         } finally {
@@ -286,14 +336,30 @@ function mlmTable(outcomes: SeedOutcome[]): Table {
 
 function firstTable(first: FirstOutcome[]): Table {
   return {
-    title: 'FIRST (is the first bit 1?): cross-entropy (nats) and accuracy, trained at short lengths, tested at 1,000',
-    columns: ['train lengths', 'scale', 'CE at max train length', 'CE at n = 1,000', 'accuracy at n = 1,000 (%)'],
+    title:
+      'FIRST (is the first bit 1?): cross-entropy (nats) and accuracy, trained at short lengths, tested at 1,000',
+    columns: [
+      'train lengths',
+      'scale',
+      'CE at max train length',
+      'CE at n = 1,000',
+      'accuracy at n = 1,000 (%)',
+    ],
     rows: first.map((f) => [
       `${f.range[0]}–${f.range[1]}`,
       f.scale,
-      ms(f.atTrain.map((x) => x.loss), 4),
-      ms(f.at1000.map((x) => x.loss), 4),
-      ms(f.at1000.map((x) => 100 * x.accuracy), 1),
+      ms(
+        f.atTrain.map((x) => x.loss),
+        4,
+      ),
+      ms(
+        f.at1000.map((x) => x.loss),
+        4,
+      ),
+      ms(
+        f.at1000.map((x) => 100 * x.accuracy),
+        1,
+      ),
     ]),
   };
 }
@@ -341,7 +407,9 @@ function verdict(outcomes: SeedOutcome[], first: FirstOutcome[]): string {
   const std = first.filter((f) => f.scale === 'standard');
   const logn = first.filter((f) => f.scale === 'log-n');
   const ce = (f: FirstOutcome[]) => meanStd(f.flatMap((x) => x.at1000.map((r) => r.loss))).mean;
-  parts.push(`FIRST at n = 1,000: cross-entropy ${ce(std).toFixed(4)} (standard) vs ${ce(logn).toFixed(4)} (log-n).`);
+  parts.push(
+    `FIRST at n = 1,000: cross-entropy ${ce(std).toFixed(4)} (standard) vs ${ce(logn).toFixed(4)} (log-n).`,
+  );
   return parts.join(' ');
 }
 
@@ -354,10 +422,19 @@ export const attentionExperiment: Experiment = {
     const split = splitCorpus(ctx.dataDir, ctx.workDir);
     const outcomes: SeedOutcome[] = [];
     for (const seed of seeds) outcomes.push(await runSeed(ctx, s, seed, split));
-    const firstSeeds = Array.from({ length: s.firstSeeds }, (_, i) => ctx.seeds[i] ?? Math.max(...ctx.seeds) + i + 1);
+    const firstSeeds = Array.from(
+      { length: s.firstSeeds },
+      (_, i) => ctx.seeds[i] ?? Math.max(...ctx.seeds) + i + 1,
+    );
     const first = runFirst(ctx, s, firstSeeds);
     const trainNote = (k: 'O' | 'E') =>
-      `${k}: held-out MLM accuracy at the end of pretraining ${ms(outcomes.map((o) => o.trainAcc[k]), 1)}% (pretraining's own 64-token eval), ${ms(outcomes.map((o) => o.seconds[k]), 0)} s per run.`;
+      `${k}: held-out MLM accuracy at the end of pretraining ${ms(
+        outcomes.map((o) => o.trainAcc[k]),
+        1,
+      )}% (pretraining's own 64-token eval), ${ms(
+        outcomes.map((o) => o.seconds[k]),
+        0,
+      )} s per run.`;
     return {
       title: 'Entropy-invariant attention scale (log n) and length extrapolation',
       claim:
@@ -391,7 +468,13 @@ export const attentionExperiment: Experiment = {
         '\\text{Attention-E: } \\operatorname{softmax}\\Big(\\frac{\\log n}{\\log 512}\\cdot\\frac{QK^\\top}{\\sqrt d}\\Big)V,\\qquad \\text{logn}^\\dagger: \\max\\Big(1, \\frac{\\log n}{\\log L_{\\text{train}}}\\Big)',
       ],
       tables: [mlmTable(outcomes), firstTable(first)],
-      charts: [accuracyChart(outcomes), entropyChart(entropyCurves(outcomes), 'Attention entropy (nats) by sequence length, per layer: O vs E')],
+      charts: [
+        accuracyChart(outcomes),
+        entropyChart(
+          entropyCurves(outcomes),
+          'Attention entropy (nats) by sequence length, per layer: O vs E',
+        ),
+      ],
     };
   },
 };

@@ -37,7 +37,10 @@ export interface AttentionFlags {
 }
 
 /** Parses the flags; `trainLength` is what train-length-relative settings refer to. */
-export function parseAttentionFlags(v: Record<string, unknown>, trainLength: number | undefined): AttentionFlags {
+export function parseAttentionFlags(
+  v: Record<string, unknown>,
+  trainLength: number | undefined,
+): AttentionFlags {
   const kind = stringOption(v['attention-scale']) ?? 'standard';
   if (kind !== 'standard' && kind !== 'log-n')
     throw new InputError(`--attention-scale must be standard or log-n, got '${kind}'`);
@@ -55,19 +58,25 @@ export function parseAttentionFlags(v: Record<string, unknown>, trainLength: num
       throw new InputError('--scale-base train-length needs the training length (--train-length)');
     out.scale = { kind: 'log-n', base, at, clamp };
   }
-  if (v['rope-base'] !== undefined) out.ropeBase = numberOption(v['rope-base'], 'rope-base', 10000, (x) => x > 1);
+  if (v['rope-base'] !== undefined)
+    out.ropeBase = numberOption(v['rope-base'], 'rope-base', 10000, (x) => x > 1);
   const rs = stringOption(v['rope-scaling']) ?? 'none';
   if (rs !== 'none' && !(ROPE_SCALINGS as readonly string[]).includes(rs))
     throw new InputError(`--rope-scaling must be none, ${ROPE_SCALINGS.join(', ')}; got '${rs}'`);
   const factor =
-    v['rope-factor'] === undefined ? undefined : numberOption(v['rope-factor'], 'rope-factor', 1, (x) => x >= 1);
-  if (rs === 'none' && factor !== undefined) throw new InputError('--rope-factor needs --rope-scaling ntk or interpolation');
+    v['rope-factor'] === undefined
+      ? undefined
+      : numberOption(v['rope-factor'], 'rope-factor', 1, (x) => x >= 1);
+  if (rs === 'none' && factor !== undefined)
+    throw new InputError('--rope-factor needs --rope-scaling ntk or interpolation');
   if (rs === 'ntk') {
     if (factor === undefined) throw new InputError('--rope-scaling ntk needs --rope-factor (α ≥ 1)');
     out.ropeScaling = { kind: 'ntk', factor };
   } else if (rs === 'dynamic-ntk' || rs === 'interpolation') {
-    if (trainLength === undefined) throw new InputError(`--rope-scaling ${rs} needs the training length (--train-length)`);
-    if (rs === 'dynamic-ntk' && factor !== undefined) throw new InputError('--rope-factor is not used by dynamic-ntk');
+    if (trainLength === undefined)
+      throw new InputError(`--rope-scaling ${rs} needs the training length (--train-length)`);
+    if (rs === 'dynamic-ntk' && factor !== undefined)
+      throw new InputError('--rope-factor is not used by dynamic-ntk');
     out.ropeScaling =
       rs === 'dynamic-ntk'
         ? { kind: 'dynamic-ntk', trainLength }

@@ -61,7 +61,8 @@ export const mlmEvalCommand: Command = {
     const dir = path.resolve(requireString(v.model, 'model'));
     const corpus = path.resolve(requireString(v.corpus, 'corpus'));
     const docs = (stringOption(v.docs) ?? 'lines') as DocSplit;
-    if (docs !== 'lines' && docs !== 'paragraphs') throw new InputError(`--docs must be lines or paragraphs, got '${docs}'`);
+    if (docs !== 'lines' && docs !== 'paragraphs')
+      throw new InputError(`--docs must be lines or paragraphs, got '${docs}'`);
     const lengths = parseLengths(v.lengths);
     const tokens = numberOption(v.tokens, 'tokens', 16384, (x) => Number.isInteger(x) && x >= 1);
     const seed = numberOption(v.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0);
@@ -79,7 +80,10 @@ export const mlmEvalCommand: Command = {
       const trainLength = explicitLength ?? (typeof stored === 'number' ? stored : undefined);
       const overrides = flagsToConfig(parseAttentionFlags(v, trainLength), trainLength);
       if ((overrides.ropeScaling || overrides.ropeBase !== undefined) && model.config.position !== 'rope')
-        throw new InputError('--rope-base and --rope-scaling need a RoPE model (this one has learned positions)', dir);
+        throw new InputError(
+          '--rope-base and --rope-scaling need a RoPE model (this one has learned positions)',
+          dir,
+        );
       const texts = readCorpus([corpus], docs);
       const sv = tok.vocab.special;
       const stream: number[] = [];
@@ -89,7 +93,10 @@ export const mlmEvalCommand: Command = {
       }
       const longest = Math.max(...lengths);
       if (stream.length < longest - 2)
-        throw new InputError(`has ${stream.length} tokens, fewer than one sequence of ${longest} (--lengths)`, corpus);
+        throw new InputError(
+          `has ${stream.length} tokens, fewer than one sequence of ${longest} (--lengths)`,
+          corpus,
+        );
       if (Object.keys(overrides).length) {
         const changed = withInferenceSettings(model, overrides);
         model.dispose();
@@ -120,7 +127,9 @@ export const mlmEvalCommand: Command = {
           `${String(r.length).padStart(7)}  ${String(r.sequences).padStart(9)}  ${String(r.predictions).padStart(11)}` +
           `  ${(100 * r.accuracy).toFixed(2).padStart(8)}%  ${r.loss.toFixed(3).padStart(8)}`,
       );
-      process.stdout.write(['  length  sequences  predictions  accuracy      loss', ...rows].join('\n') + '\n');
+      process.stdout.write(
+        ['  length  sequences  predictions  accuracy      loss', ...rows].join('\n') + '\n',
+      );
       return 0;
     } finally {
       model.dispose();
