@@ -64,18 +64,19 @@ const BUDGETS: Record<Budget, Settings> = {
     firstSeeds: 2,
     firstTrain: [[10, 100]],
   },
-  // Sized to finish in ≈ 75 min on the shared 2-core machine (measured: 0.3–0.5 s per training step under load).
+  // Sized to finish in ≈ 70 min on the shared 2-core machine (measured: 0.3–0.65 s per training step
+  // while two other jobs ran).
   full: {
     seeds: 3,
     layers: 2,
     hidden: 128,
     heads: 4,
-    steps: 1400,
+    steps: 900,
     batchSize: 16,
     lr: 2e-3,
-    evalTokens: 16384,
+    evalTokens: 8192,
     entropyTokens: 2048,
-    firstSteps: 200,
+    firstSteps: 150,
     firstEvalStrings: 128,
     firstSeeds: 5,
     firstTrain: [
