@@ -70,6 +70,8 @@ function stepper(s: Shape, logN: boolean): { step: (b: MlmBatch) => number; disp
 }
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+// On a shared machine the fastest step is the one least disturbed by other jobs.
+const min = (v: number[]) => Math.min(...v);
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
 const pct = (a: number, b: number) => `${(100 * (b / a - 1)).toFixed(1)}%`;
 
@@ -92,7 +94,7 @@ export async function run(args: string[]): Promise<void> {
     { layers: 2, hidden: 128, heads: 4, batch: 16, seq: 64 },
     ...(quick ? [] : [{ layers: 2, hidden: 128, heads: 4, batch: 4, seq: 256 }]),
   ];
-  const repeats = quick ? 8 : 20;
+  const repeats = quick ? 8 : 40;
   console.log(
     `log-n attention scale overhead on one MLM training step; kexue on '${backend}', medians of ${repeats} interleaved steps`,
   );
@@ -103,6 +105,7 @@ export async function run(args: string[]): Promise<void> {
       'standard'.padStart(10),
       'log-n'.padStart(10),
       'overhead'.padStart(9),
+      'min-based'.padStart(9),
       'torch std'.padStart(10),
       'torch log-n'.padStart(12),
       'torch ovh'.padStart(10),
@@ -129,6 +132,7 @@ export async function run(args: string[]): Promise<void> {
         ms(a).padStart(10),
         ms(b).padStart(10),
         pct(a, b).padStart(9),
+        pct(min(times[0]), min(times[1])).padStart(9),
         refCells[0].padStart(10),
         refCells[1].padStart(12),
         refCells[2].padStart(10),
@@ -136,5 +140,7 @@ export async function run(args: string[]): Promise<void> {
     );
     if (typeof ref === 'string') console.log(ref);
   }
-  console.log('\noverhead = log-n median / standard median − 1 (target < 5%).');
+  console.log(
+    "\noverhead = log-n median / standard median − 1; min-based: the same with each side's fastest step (target < 5%).",
+  );
 }
