@@ -22,3 +22,4 @@ export * from './cosent/index.js';
 export * from './gan/index.js';
 export * from './penalty/index.js';
 export * from './density/index.js';
+export * from './attention/index.js';

@@ -8,6 +8,8 @@ import { Module } from '../nn/module.js';
 import { Linear, dropout, type SeedStream } from '../nn/layers.js';
 import type { InitSpec } from '../nn/init.js';
 import type { Rng } from '../util/rng.js';
+import { logNScale, type LogNOptions } from '../attention/scale.js';
+import { scaledRope, scaledRopeTables, type RopeScaling } from '../attention/rope.js';
 
 /** What a logit-scale function may look at. */
 export interface ScaleContext {
@@ -20,23 +22,39 @@ export interface ScaleContext {
   lengths: tf.Tensor1D;
 }
 
-/** Returns a number, a scalar, or a [B] tensor (one scale per example). Called inside a tidy. */
+/**
+ * Returns a number, a scalar, a [B] tensor (one scale per example) or a [B, N] tensor (one per query
+ * row, e.g. causal log-n). Called inside a tidy.
+ */
 export type AttentionScaleFn = (ctx: ScaleContext) => number | tf.Tensor;
 
+/** Builds a scale from the options stored in the config (`attentionScaleOptions`). */
+export type AttentionScaleFactory = (options: Record<string, unknown>) => AttentionScaleFn;
+
 const scales = new Map<string, AttentionScaleFn>([['inv-sqrt-d', (ctx) => 1 / Math.sqrt(ctx.headDim)]]);
+const factories = new Map<string, AttentionScaleFactory>([['log-n', (o) => logNScale(o as LogNOptions)]]);
 
 /** Makes a scale available by name, so configs (and saved models) can refer to it. */
 export function registerAttentionScale(name: string, fn: AttentionScaleFn): void {
   scales.set(name, fn);
 }
 
-export function attentionScale(name: string): AttentionScaleFn {
+/** Like `registerAttentionScale`, for a scale with settings kept in the config's `attentionScaleOptions`. */
+export function registerAttentionScaleFactory(name: string, factory: AttentionScaleFactory): void {
+  factories.set(name, factory);
+}
+
+export function attentionScale(name: string, options?: Record<string, unknown>): AttentionScaleFn {
+  const factory = factories.get(name);
+  if (factory) return factory(options ?? {});
   const fn = scales.get(name);
   if (!fn)
     throw new Error(
-      `unknown attention scale '${name}' (registered: ${[...scales.keys()].join(', ')}); ` +
+      `unknown attention scale '${name}' (registered: ${[...scales.keys(), ...factories.keys()].join(', ')}); ` +
         'register it with registerAttentionScale or pass the function as the `scale` option',
     );
+  if (options && Object.keys(options).length)
+    throw new Error(`attention scale '${name}' takes no options (got ${Object.keys(options).join(', ')})`);
   return fn;
 }
 
@@ -92,8 +110,23 @@ export interface AttentionOptions {
   rng: Rng;
   dropoutRng: SeedStream;
   attentionDropout: number;
-  rope?: { base: number };
+  /** `scaling` (NTK-aware base, position interpolation) applies only when not training. */
+  rope?: { base: number; scaling?: RopeScaling };
   scale: AttentionScaleFn;
+}
+
+/** Receives each forward pass's attention probabilities [B, heads, N, N] (before dropout), inside a tidy. */
+export type AttentionProbe = (probs: tf.Tensor4D, mask: tf.Tensor2D) => void;
+
+/** A scale as returned by an AttentionScaleFn, shaped to multiply [B, heads, N, N] logits. */
+function broadcastScale(scale: number | tf.Tensor, b: number, n: number): number | tf.Tensor {
+  if (typeof scale === 'number' || scale.rank === 0) return scale;
+  if (scale.rank === 1 && scale.size === b) return tf.reshape(scale, [b, 1, 1, 1]);
+  if (scale.rank === 2 && scale.shape[0] === b && scale.shape[1] === n)
+    return tf.reshape(scale, [b, 1, n, 1]);
+  throw new Error(
+    `attention scale must be a number, a scalar, [B] or [B, N]; got shape [${scale.shape.join(', ')}]`,
+  );
 }
 
 /** Large negative logit for padded keys: exp underflows to exactly 0 after the max subtraction. */
@@ -105,6 +138,11 @@ export class SelfAttention extends Module {
   readonly value: Linear;
   readonly output: Linear;
   private readonly headDim: number;
+  /**
+   * Set to observe the attention probabilities (e.g. `attentionEntropy`); unset, the forward pass does
+   * no extra work. The probe must `tf.keep` anything it stores.
+   */
+  probe?: AttentionProbe;
 
   constructor(private readonly o: AttentionOptions) {
     super();
@@ -128,7 +166,12 @@ export class SelfAttention extends Module {
       let k: tf.Tensor = this.splitHeads(this.key.apply(x), b, n);
       const v = this.splitHeads(this.value.apply(x), b, n);
       if (this.o.rope) {
-        const { cos, sin } = ropeTables(n, this.headDim, this.o.rope.base);
+        const { base, scaling } = this.o.rope;
+        const r = this.training ? { base, positionScale: 1 } : scaledRope(n, this.headDim, base, scaling);
+        const { cos, sin } =
+          r.positionScale === 1 && r.base === base
+            ? ropeTables(n, this.headDim, base)
+            : scaledRopeTables(n, this.headDim, r.base, r.positionScale);
         q = applyRope(q, cos, sin);
         k = applyRope(k, cos, sin);
       }
@@ -139,12 +182,10 @@ export class SelfAttention extends Module {
         lengths: tf.sum(mask, 1) as tf.Tensor1D,
       });
       let scores = tf.matMul(q, k, false, true);
-      scores = tf.mul(
-        scores,
-        typeof scale === 'number' || scale.rank === 0 ? scale : tf.reshape(scale, [b, 1, 1, 1]),
-      );
+      scores = tf.mul(scores, broadcastScale(scale, b, n));
       const bias = tf.reshape(tf.mul(tf.sub(1, mask), MASKED), [b, 1, 1, n]);
       let probs = tf.softmax(tf.add(scores, bias));
+      this.probe?.(probs as tf.Tensor4D, mask);
       probs = dropout(probs, this.o.attentionDropout, this.training, this.o.dropoutRng);
       const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [b, n, this.o.hidden]);
       return this.output.apply(ctx) as tf.Tensor3D;

@@ -1,5 +1,7 @@
 /** Encoder hyper-parameters; everything that determines the weights' shapes and the forward pass. */
 import { INIT_NAMES, type InitName } from '../nn/init.js';
+import { validateRopeScaling, type RopeScaling } from '../attention/rope.js';
+import { attentionScale } from './attention.js';
 
 export type PositionKind = 'learned' | 'rope';
 export type NormPlacement = 'post' | 'pre';
@@ -27,6 +29,10 @@ export interface EncoderConfig {
   ropeBase: number;
   /** Name of a registered attention logit scale (see attention.ts); 'inv-sqrt-d' is 1/√d. */
   attentionScale: string;
+  /** Settings of a parameterised scale, e.g. 'log-n' (see src/attention/scale.ts); absent otherwise. */
+  attentionScaleOptions?: Record<string, unknown>;
+  /** RoPE extension applied at inference only (NTK-aware base, position interpolation; src/attention/rope.ts). */
+  ropeScaling?: RopeScaling;
   /** Id whose positions are padding when no mask is given. */
   padId: number;
   seed: number;
@@ -82,5 +88,19 @@ export function validateConfig(c: EncoderConfig): void {
     problems.push('typeVocabSize must be ≥ 0');
   if (!(Number.isInteger(c.padId) && c.padId >= 0 && c.padId < c.vocabSize))
     problems.push('padId out of range');
+  const check = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  };
+  if (c.ropeScaling !== undefined) {
+    check(() => validateRopeScaling(c.ropeScaling!));
+    if (c.position !== 'rope') problems.push('ropeScaling needs position rope');
+  }
+  // Parameterised scales check their options when built: do it here so a bad config.json is an input error.
+  if (c.attentionScaleOptions !== undefined)
+    check(() => attentionScale(c.attentionScale, c.attentionScaleOptions));
   if (problems.length) throw new Error(`invalid encoder config: ${problems.join('; ')}`);
 }

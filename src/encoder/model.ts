@@ -69,7 +69,7 @@ export class EncoderBlock extends Module {
         rng,
         dropoutRng,
         attentionDropout: cfg.attentionDropout,
-        rope: cfg.position === 'rope' ? { base: cfg.ropeBase } : undefined,
+        rope: cfg.position === 'rope' ? { base: cfg.ropeBase, scaling: cfg.ropeScaling } : undefined,
         scale,
       }),
     );
@@ -188,7 +188,7 @@ export class Encoder extends Module {
     this.config = cfg;
     const rng = new Rng(cfg.seed);
     this.dropoutRng = new SeedStream(cfg.seed ^ 0x5bd1e995);
-    const scale = opts.scale ?? attentionScale(cfg.attentionScale);
+    const scale = opts.scale ?? attentionScale(cfg.attentionScale, cfg.attentionScaleOptions);
     this.embeddings = this.child('embeddings', new Embeddings(cfg, rng));
     for (let i = 0; i < cfg.layers; i++) {
       this.blocks.push(this.child(`layers.${i}`, new EncoderBlock(cfg, rng, this.dropoutRng, scale)));

@@ -8,6 +8,7 @@ import { ganExperiment } from './gan.js';
 import { gradpenaltyExperiment } from './gradpenalty.js';
 import { cosentExperiment } from './cosent.js';
 import { densityExperiment } from './density.js';
+import { attentionExperiment } from './attention.js';
 
 export const experiments: Experiment[] = [
   canExperiment,
@@ -16,4 +17,5 @@ export const experiments: Experiment[] = [
   gradpenaltyExperiment,
   cosentExperiment(),
   densityExperiment(),
+  attentionExperiment,
 ];

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
 import { findCheckpoint } from '../encoder/io.js';
+import type { EncoderConfig } from '../encoder/config.js';
+import type { ScaleAt } from '../attention/scale.js';
+import type { RopeScaling } from '../attention/rope.js';
 import { InputError } from '../io/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { readJsonl, readText } from '../io/text.js';
@@ -90,6 +93,27 @@ export interface PretrainSpec {
   evalEvery: number;
   evalBatches: number;
   checkpointEvery: number;
+  /**
+   * Optional fields: absent means the standard setting, so run.json files written before they existed
+   * still compare equal (`pretrainedEncoder`). Entropy-invariant scale (src/attention/scale.ts).
+   */
+  attentionScale?: { kind: 'log-n'; base: number | 'train-length'; at: ScaleAt; clamp: number };
+  /** RoPE base (default 10,000) and an inference-time RoPE scaling (src/attention/rope.ts). */
+  ropeBase?: number;
+  ropeScaling?: RopeScaling;
+}
+
+/** The encoder config fields a spec's attention options set (none for a standard spec). */
+export function attentionConfig(spec: PretrainSpec): Partial<EncoderConfig> {
+  const a = spec.attentionScale;
+  return {
+    ...(a && {
+      attentionScale: 'log-n',
+      attentionScaleOptions: { base: a.base, at: a.at, clamp: a.clamp, trainLength: spec.seq },
+    }),
+    ...(spec.ropeBase !== undefined && { ropeBase: spec.ropeBase }),
+    ...(spec.ropeScaling && { ropeScaling: spec.ropeScaling }),
+  };
 }
 
 export interface Recipe {
@@ -235,6 +259,7 @@ export async function runPretraining(
         norm: spec.norm,
         position: spec.position,
         maxPositions: Math.max(512, spec.seq),
+        ...attentionConfig(spec),
       },
       seqLen: spec.seq,
       batchSize: spec.batchSize,

@@ -12,6 +12,7 @@ import { pretrainCommand } from './pretrain.js';
 import { ganCommand } from './gan.js';
 import { gradpenaltyCommand } from './gradpenalty.js';
 import { densityCommand } from './density.js';
+import { mlmEvalCommand } from './mlmeval.js';
 
 export const commands: Command[] = [
   canCommand,
@@ -26,4 +27,5 @@ export const commands: Command[] = [
   ganCommand,
   gradpenaltyCommand,
   densityCommand,
+  mlmEvalCommand,
 ];

@@ -20,6 +20,7 @@ import {
 } from '../../experiments/pretraining.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
+import { ATTENTION_OPTIONS, ATTENTION_USAGE, parseAttentionFlags } from './attention-flags.js';
 
 export function parseLang(v: unknown): Lang {
   const s = stringOption(v) ?? 'zh';
@@ -62,6 +63,8 @@ at the end, model/ (weights, config and tokenizer, loadable with loadEncoder).
   --eval-every N     evaluate every N steps (default 100)
   --eval-batches N   held-out batches per evaluation (default 8)
   --checkpoint-every N  (default 200)
+${ATTENTION_USAGE.slice(1)}
+                     (train-length refers to --seq; the settings are saved in the model's config)
   --out DIR          output directory
   --resume           continue the run in DIR from its checkpoint
   --json             print the final history as JSON on stdout
@@ -104,6 +107,19 @@ function baseSpec(v: Record<string, unknown>): PretrainSpec {
   };
 }
 
+/** The attention fields of the spec: only the non-default ones, so older run.json files still match. */
+function attentionSpec(v: Record<string, unknown>, base: PretrainSpec, seq: number, position: string) {
+  const f = parseAttentionFlags(v, seq);
+  if ((f.ropeBase !== undefined || f.ropeScaling) && position !== 'rope')
+    throw new InputError('--rope-base and --rope-scaling need --position rope');
+  const scale = f.scale ?? (v['attention-scale'] === undefined ? base.attentionScale : undefined);
+  return {
+    ...(scale && { attentionScale: scale }),
+    ...(f.ropeBase !== undefined && f.ropeBase !== 10000 && { ropeBase: f.ropeBase }),
+    ...(f.ropeScaling && { ropeScaling: f.ropeScaling }),
+  };
+}
+
 function specFromFlags(v: Record<string, unknown>): PretrainSpec {
   const base = baseSpec(v);
   const corpus = (v.corpus as string[] | undefined)?.map((f) => path.resolve(f)) ?? base.corpus;
@@ -111,7 +127,7 @@ function specFromFlags(v: Record<string, unknown>): PretrainSpec {
   const steps = numberOption(v.steps, 'steps', base.steps, posInt);
   const lang = v.lang === undefined ? base.tokenizer.lang : parseLang(v.lang);
   const t = base.tokenizer;
-  return {
+  const spec: PretrainSpec = {
     corpus,
     docs: oneOf(v.docs, 'docs', ['lines', 'paragraphs'], base.docs),
     tokenizer: {
@@ -146,6 +162,7 @@ function specFromFlags(v: Record<string, unknown>): PretrainSpec {
     evalBatches: numberOption(v['eval-batches'], 'eval-batches', base.evalBatches, posInt),
     checkpointEvery: numberOption(v['checkpoint-every'], 'checkpoint-every', base.checkpointEvery, posInt),
   };
+  return { ...spec, ...attentionSpec(v, base, spec.seq, spec.position) };
 }
 
 const RESUME_FLAGS = ['out', 'resume', 'steps', 'json', 'help'];
@@ -206,6 +223,7 @@ export const pretrainCommand: Command = {
     'eval-every': { type: 'string' },
     'eval-batches': { type: 'string' },
     'checkpoint-every': { type: 'string' },
+    ...ATTENTION_OPTIONS,
     out: { type: 'string' },
     resume: { type: 'boolean' },
     json: { type: 'boolean' },

@@ -1,0 +1,109 @@
+/**
+ * Attention entropy: the quantity the log-n scale keeps invariant. For a row of attention
+ * probabilities p over n keys, H = −Σⱼ pⱼ log pⱼ (nats); uniform attention gives log n. The note's
+ * argument is that with the 1/√d scale H grows like log n as sequences get longer (attention spreads
+ * out), while with the log-n scale it stays roughly where training left it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Encoder } from '../encoder/model.js';
+import type { Chart } from '../experiments/types.js';
+
+export interface EntropyBatch {
+  /** [B, N] token ids, [B, N] mask (1 = token; default ids ≠ padId). */
+  ids: tf.Tensor2D;
+  mask?: tf.Tensor2D;
+}
+
+export interface AttentionEntropy {
+  /** [layer][head]: mean entropy (nats) of the attention rows of unmasked queries. */
+  perHead: number[][];
+  /** Mean over heads, per layer. */
+  perLayer: number[];
+  /** Mean number of unmasked keys per row (the n the entropy is compared with, log n = uniform). */
+  meanKeys: number;
+}
+
+/**
+ * Row entropies −Σ p log p over the last axis, [B, heads, N]; 0·log 0 is taken as 0 (masked keys have
+ * probability exactly 0).
+ */
+export function rowEntropy(probs: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const safe = tf.where(tf.greater(probs, 0), probs, tf.onesLike(probs));
+    return tf.neg(tf.sum(tf.mul(probs, tf.log(safe)), -1));
+  });
+}
+
+/**
+ * Mean attention entropy of each layer and head of `encoder` on `batch` (evaluation mode: no dropout,
+ * RoPE scalings and inference-only scales active as at inference). Rows of padding queries are left out.
+ */
+export function attentionEntropy(encoder: Encoder, batch: EntropyBatch): AttentionEntropy {
+  const sums: tf.Tensor[] = [];
+  const wasTraining = encoder.training;
+  encoder.train(false);
+  let rows = 0;
+  let keys = 0;
+  try {
+    encoder.blocks.forEach((block) => {
+      block.attention.probe = (probs, mask) => {
+        // Σ over batch and unmasked query rows of each head's row entropy → [heads].
+        const h = rowEntropy(probs);
+        sums.push(tf.keep(tf.sum(tf.mul(h, tf.expandDims(mask, 1)), [0, 2])));
+      };
+    });
+    tf.tidy(() => {
+      const out = encoder.apply({ ids: batch.ids, mask: batch.mask });
+      const perRow = tf.sum(out.mask, 1).dataSync();
+      for (const k of perRow) {
+        rows += k;
+        keys += k * k; // every one of the k rows sees k keys
+      }
+    });
+  } finally {
+    encoder.blocks.forEach((block) => (block.attention.probe = undefined));
+    encoder.train(wasTraining);
+  }
+  const perHead = sums.map((s) => Array.from(s.dataSync(), (v) => v / rows));
+  tf.dispose(sums);
+  return {
+    perHead,
+    perLayer: perHead.map((h) => h.reduce((a, b) => a + b, 0) / h.length),
+    meanKeys: keys / rows,
+  };
+}
+
+/** Entropy of each layer at each length, e.g. from `attentionEntropy` run on batches of growing length. */
+export interface EntropyCurve {
+  name: string;
+  lengths: number[];
+  /** [length index][layer] mean entropy. */
+  perLayer: number[][];
+  /** Optional std over seeds, same shape. */
+  std?: number[][];
+}
+
+/**
+ * A line chart of entropy against sequence length, one series per (curve, layer), plus the entropy of
+ * uniform attention (log n) for reference.
+ */
+export function entropyChart(
+  curves: readonly EntropyCurve[],
+  title = 'Attention entropy by sequence length',
+): Chart {
+  const series: Chart['series'] = [];
+  for (const c of curves) {
+    const layers = c.perLayer[0]?.length ?? 0;
+    for (let l = 0; l < layers; l++) {
+      series.push({
+        name: `${c.name} layer ${l + 1}`,
+        x: c.lengths,
+        y: c.perLayer.map((row) => row[l]),
+        ...(c.std && { err: c.std.map((row) => row[l]) }),
+      });
+    }
+  }
+  const lengths = [...new Set(curves.flatMap((c) => c.lengths))].sort((a, b) => a - b);
+  series.push({ name: 'uniform attention (log n)', x: lengths, y: lengths.map((n) => Math.log(n)) });
+  return { title, kind: 'line', xLabel: 'sequence length n (tokens)', yLabel: 'entropy (nats)', series };
+}
