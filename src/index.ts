@@ -21,3 +21,4 @@ export * from './tokenizers/index.js';
 export * from './cosent/index.js';
 export * from './gan/index.js';
 export * from './penalty/index.js';
+export * from './childtuning/index.js';
