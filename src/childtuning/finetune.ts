@@ -38,7 +38,7 @@ export interface FinetuneOptions {
   seed?: number;
   childTuning?: ChildTuningSetting;
   evalBatchSize?: number;
-  /** Record the mean |Δθ|/lr per step (for the note's √p analysis); costs a copy of the weights. */
+  /** Record the mean |Δθ| per step (for the note's √p analysis); costs a copy of the weights per step. */
   trackUpdates?: boolean;
   onStep?: (s: { step: number; steps: number; loss: number; lr: number }) => void;
   onFisher?: (done: number, total: number) => void;
@@ -59,7 +59,7 @@ export interface FinetuneResult {
   bestEpoch: number;
   bestDevAccuracy: number;
   steps: number;
-  /** Mean over steps of mean_i |Δθ_i| / lr (with `trackUpdates`). */
+  /** Mean over steps of mean_i |Δθ_i| over all fine-tuned parameters (with `trackUpdates`). */
   meanUpdate?: number;
   /** D: the fraction of all fine-tuned parameters the mask keeps trainable (candidates masked to p). */
   keptFraction?: number;
@@ -196,7 +196,7 @@ export async function finetuneClassifier(
         opt.step(named, rate);
         tf.dispose([value, ...Object.values(grads)]);
         if (before) {
-          updateSum += rate > 0 ? meanAbsChange(params, before) / rate : 0;
+          updateSum += meanAbsChange(params, before);
           tf.dispose([...before.values()]);
         }
         lossSum += loss;

@@ -7,6 +7,7 @@ import { initExperiment } from './init.js';
 import { ganExperiment } from './gan.js';
 import { gradpenaltyExperiment } from './gradpenalty.js';
 import { cosentExperiment } from './cosent.js';
+import { childtuningExperiment } from './childtuning.js';
 
 export const experiments: Experiment[] = [
   canExperiment,
@@ -14,4 +15,5 @@ export const experiments: Experiment[] = [
   ganExperiment,
   gradpenaltyExperiment,
   cosentExperiment(),
+  childtuningExperiment(),
 ];

@@ -11,6 +11,7 @@ import { diagnoseCommand } from './diagnose.js';
 import { pretrainCommand } from './pretrain.js';
 import { ganCommand } from './gan.js';
 import { gradpenaltyCommand } from './gradpenalty.js';
+import { finetuneCommand } from './finetune.js';
 
 export const commands: Command[] = [
   canCommand,
@@ -24,4 +25,5 @@ export const commands: Command[] = [
   pretrainCommand,
   ganCommand,
   gradpenaltyCommand,
+  finetuneCommand,
 ];
