@@ -69,9 +69,9 @@ test('the experiment runs every method × seed, reports the note table and √p 
   // lr×√p scales every step by √p exactly while warmup keeps Adam in its sign-like regime: the ratio is near √p.
   assert.ok(Math.abs((sqrtp.rows[0][5] as number) - 0.707) < 0.1, `lr×√p ratio ${sqrtp.rows[0][5]}`);
   assert.match(r.verdict, /ChildTuning-F's mean \|Δθ\| per step is/);
-  const probs = readNpy(path.join(workDir, 'probs', 'tnews-3shot', 'F-0.5-seed1-test.npy'));
+  const probs = readNpy(path.join(workDir, 'probs-quick', 'tnews-3shot', 'F-0.5-seed1-test.npy'));
   assert.deepEqual(probs.shape, [10, 3]);
-  assert.deepEqual(readNpy(path.join(workDir, 'probs', 'tnews-3shot', 'test-labels.npy')).shape, [10]);
+  assert.deepEqual(readNpy(path.join(workDir, 'probs-quick', 'tnews-3shot', 'test-labels.npy')).shape, [10]);
   assert.equal(r.charts[0].series[0].y.length, methodsFor([0.5]).length - 1);
   await assert.rejects(
     exp.run({ budget: 'quick', seeds: [0], dataDir, workDir, quiet: true }),

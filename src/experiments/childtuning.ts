@@ -136,6 +136,8 @@ interface RegimeOutcome {
 export interface ChildTuningExperimentOptions {
   /** A pretrained encoder directory to use instead of the recipe's (tests use a tiny one). */
   encoderDir?: string;
+  /** What to say about `encoderDir` in the results (default: its path). */
+  encoderNote?: string;
   settings?: Partial<BudgetSettings>;
 }
 
@@ -184,7 +186,7 @@ async function runRegime(
   const ds = await readClueDataset(path.join(ctx.dataDir, 'clue', r.task));
   const test = seededSubset(ds.test, r.maxTest, 2);
   const fixedDev = seededSubset(ds.dev, r.maxDev, 3);
-  const outDir = path.join(ctx.workDir, 'probs', regimeKey(r));
+  const outDir = path.join(ctx.workDir, `probs-${ctx.budget}`, regimeKey(r));
   fs.mkdirSync(outDir, { recursive: true });
   writeNpy(
     path.join(outDir, 'test-labels.npy'),
@@ -389,7 +391,7 @@ export function childtuningExperiment(opts: ChildTuningExperimentOptions = {}): 
           `the ${ctx.budget} budget needs ${Math.max(...s.regimes.map((r) => r.seeds))} seeds; --seeds gives ${ctx.seeds.length}`,
         );
       const encoder = opts.encoderDir
-        ? { dir: opts.encoderDir, note: `Encoder: ${opts.encoderDir}.` }
+        ? { dir: opts.encoderDir, note: opts.encoderNote ?? `Encoder: ${opts.encoderDir}.` }
         : await recipeEncoder(ctx);
       const methods = methodsFor(s.ps);
       const outcomes: RegimeOutcome[] = [];
@@ -430,7 +432,7 @@ export function childtuningExperiment(opts: ChildTuningExperimentOptions = {}): 
           'ChildTuning-D computes the Fisher information over one pass of the training set (per-tensor clipped gradients, as the reference) and masks the encoder blocks only; embeddings and head always update, as in the reference. F and update dropout mask every weight and divide by p; D does not divide (reference default).',
           'Our encoder is a small character-level model pretrained for minutes on TNEWS/IFLYTEK text, far weaker than BERT, so absolute accuracies are not comparable with the note’s; the differences between methods on the same encoder are.',
           encoder.note,
-          `Test and dev probabilities of every run are saved as .npy under ${path.join(ctx.workDir, 'probs')} (with the labels) for CAN.`,
+          `Test and dev probabilities of every run are saved as .npy under ${path.join(ctx.workDir, `probs-${ctx.budget}`)} (with the labels) for CAN.`,
         ],
         math: [
           '\\text{F: } \\tilde g = g \\otimes M / p,\\; M_i \\sim \\text{Bernoulli}(p) \\qquad \\text{D: } \\tilde g = g \\otimes M_F,\\; M_F = \\mathbb{1}[F_i \\ge F_{(1-p)}],\\; F_i = \\tfrac{1}{N}\\textstyle\\sum_b \\big(\\partial_i \\mathcal L_b\\big)^2',
