@@ -73,6 +73,11 @@ test('the experiment runs every method × seed, reports the note table and √p 
   assert.deepEqual(probs.shape, [10, 3]);
   assert.deepEqual(readNpy(path.join(workDir, 'probs-quick', 'tnews-3shot', 'test-labels.npy')).shape, [10]);
   assert.equal(r.charts[0].series[0].y.length, methodsFor([0.5]).length - 1);
+  // A second run finds every (method, seed) recorded and reuses it.
+  const t0 = performance.now();
+  const again = await exp.run({ budget: 'quick', seeds: [0, 1, 2], dataDir, workDir, quiet: true });
+  assert.deepEqual(again.tables, r.tables);
+  assert.ok(performance.now() - t0 < 2000, 'the recorded runs were not reused');
   await assert.rejects(
     exp.run({ budget: 'quick', seeds: [0], dataDir, workDir, quiet: true }),
     /needs 2 seeds; --seeds gives 1/,
