@@ -62,7 +62,7 @@ export interface BudgetSettings {
 // The quick budget is sized to ≤ 3 min on 2 shared cores; the full one to about an hour (see README).
 const BUDGETS: Record<Budget, BudgetSettings> = {
   quick: {
-    regimes: [{ task: 'tnews', shots: 16, seeds: 2, epochs: 2, batchSize: 16, maxTest: 400 }],
+    regimes: [{ task: 'tnews', shots: 16, seeds: 2, epochs: 2, batchSize: 16, maxTest: 300 }],
     ps: [0.3],
     lr: 1e-3,
     maxLen: 48,
@@ -473,7 +473,7 @@ export function childtuningExperiment(opts: ChildTuningExperimentOptions = {}): 
         text: [
           'Each (regime, seed) fine-tunes a fresh copy of the same pretrained encoder plus a new softmax head on the [CLS] vector, once per method; the seed picks the few-shot examples (stratified, N per class; dev likewise), the head initialisation, the data order, dropout and the masks. The epoch with the best dev accuracy is kept and evaluated once on test.',
           'ChildTuning-D computes the Fisher information over one pass of the training set (per-tensor clipped gradients, as the reference) and masks the encoder blocks only; embeddings and head always update, as in the reference. F and update dropout mask every weight and divide by p; D does not divide (reference default).',
-          'Our encoder is a small character-level model pretrained for minutes on TNEWS/IFLYTEK text, far weaker than BERT, so absolute accuracies are not comparable with the note’s; the differences between methods on the same encoder are.',
+          'Our encoder is a small character-level model pretrained for under an hour on 2 CPU cores on TNEWS/IFLYTEK text, far weaker than BERT, so absolute accuracies are not comparable with the note’s; the differences between methods on the same encoder are.',
           encoder.note,
           `Test and dev probabilities of every run are saved as .npy under ${path.join(ctx.workDir, `probs-${ctx.budget}`)} (with the labels) for CAN.`,
         ],
