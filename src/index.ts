@@ -23,3 +23,4 @@ export * from './gan/index.js';
 export * from './penalty/index.js';
 export * from './density/index.js';
 export * from './attention/index.js';
+export * from './childtuning/index.js';

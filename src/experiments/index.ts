@@ -9,6 +9,7 @@ import { gradpenaltyExperiment } from './gradpenalty.js';
 import { cosentExperiment } from './cosent.js';
 import { densityExperiment } from './density.js';
 import { attentionExperiment } from './attention.js';
+import { childtuningExperiment } from './childtuning.js';
 
 export const experiments: Experiment[] = [
   canExperiment,
@@ -18,4 +19,5 @@ export const experiments: Experiment[] = [
   cosentExperiment(),
   densityExperiment(),
   attentionExperiment,
+  childtuningExperiment(),
 ];

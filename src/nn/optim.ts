@@ -28,6 +28,16 @@ export interface AdamWOptions {
   clipNorm?: number;
 }
 
+/**
+ * Per-step hooks into `AdamW.step` (used by ChildTuning): `gradient` sees each parameter's gradient
+ * after clipping and before the moments are updated; `update` sees the adaptive step m̂/(√v̂ + ε)
+ * before weight decay is added. Both run inside the step's tidy and return a replacement tensor.
+ */
+export interface AdamWHooks {
+  gradient?: (name: string, g: tf.Tensor) => tf.Tensor;
+  update?: (name: string, upd: tf.Tensor) => tf.Tensor;
+}
+
 /** The interface checkpoints need; `tf.train` optimizers have it too. */
 export interface StatefulOptimizer {
   getWeights(): Promise<NamedTensor[]>;
@@ -70,8 +80,11 @@ export class AdamW implements StatefulOptimizer {
     return this.t;
   }
 
-  /** One update; gradients keyed by parameter name (missing ones are skipped). Returns the pre-clip norm. */
-  step(grads: Map<string, tf.Tensor>, lr: number): number {
+  /**
+   * One update; gradients keyed by parameter name (missing ones are skipped). Returns the pre-clip norm.
+   * `hooks` (optional) transform the clipped gradient and the adaptive step of each parameter.
+   */
+  step(grads: Map<string, tf.Tensor>, lr: number, hooks?: AdamWHooks): number {
     const { beta1, beta2, epsilon, weightDecay, decay, clipNorm } = this.o;
     this.t++;
     const norm = globalNorm(grads.values());
@@ -90,10 +103,12 @@ export class AdamW implements StatefulOptimizer {
       const v = this.v.get(name);
       if (!p || !m || !v) continue;
       tf.tidy(() => {
-        const g = clipScale === 1 ? g0 : tf.mul(g0, clipScale);
+        const clipped = clipScale === 1 ? g0 : tf.mul(g0, clipScale);
+        const g = hooks?.gradient ? hooks.gradient(name, clipped) : clipped;
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         let upd = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), epsilon));
+        if (hooks?.update) upd = hooks.update(name, upd);
         if (weightDecay > 0 && decay(name, p)) upd = tf.add(upd, tf.mul(p, weightDecay));
         p.assign(tf.sub(p, tf.mul(upd, lr)));
       });

@@ -13,6 +13,7 @@ import { ganCommand } from './gan.js';
 import { gradpenaltyCommand } from './gradpenalty.js';
 import { densityCommand } from './density.js';
 import { mlmEvalCommand } from './mlmeval.js';
+import { finetuneCommand } from './finetune.js';
 
 export const commands: Command[] = [
   canCommand,
@@ -28,4 +29,5 @@ export const commands: Command[] = [
   gradpenaltyCommand,
   densityCommand,
   mlmEvalCommand,
+  finetuneCommand,
 ];

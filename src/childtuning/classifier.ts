@@ -1,0 +1,137 @@
+/**
+ * A text classifier on a kexue encoder: pooled sentence vector → dropout → dense softmax head, BERT's
+ * fine-tuning model. A `Module`, so optimizers, checkpoints and ChildTuning masks see its parameters
+ * by name ("encoder.layers.0.…", "head.kernel"). Browser-safe: saving lives in the Node layer.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../nn/module.js';
+import { Linear, SeedStream, dropout } from '../nn/layers.js';
+import { Rng } from '../util/rng.js';
+import { POOLINGS, pool, type Encoder, type Pooling } from '../encoder/model.js';
+import { disposeInput, encodeTexts } from '../encoder/inputs.js';
+import type { Tokenizer } from '../tokenizers/types.js';
+
+export interface ClassifierConfig {
+  classes: number;
+  /** Sentence vector: [CLS] (default), mean over tokens, or first-last-avg. */
+  pooling?: Pooling;
+  /** Tokens per text including [CLS]/[SEP] (default 64). */
+  maxLen?: number;
+  /** Dropout before the head (default: the encoder's). */
+  dropout?: number;
+  /** Seeds the head's initial weights and its dropout. */
+  seed?: number;
+}
+
+export class TextClassifier extends Module {
+  readonly head: Linear;
+  readonly pooling: Pooling;
+  readonly maxLen: number;
+  readonly classes: number;
+  readonly dropoutRate: number;
+  private readonly headSeeds: SeedStream;
+
+  /** Takes ownership of `encoder` (disposed with the classifier). */
+  constructor(
+    readonly encoder: Encoder,
+    readonly tokenizer: Tokenizer,
+    config: ClassifierConfig,
+  ) {
+    super();
+    const { classes } = config;
+    if (!(Number.isInteger(classes) && classes >= 2))
+      throw new Error(`classes must be an integer ≥ 2, got ${classes}`);
+    this.classes = classes;
+    this.pooling = config.pooling ?? 'cls';
+    if (!POOLINGS.includes(this.pooling)) throw new Error(`pooling must be one of ${POOLINGS.join(', ')}`);
+    this.maxLen = config.maxLen ?? 64;
+    if (!(Number.isInteger(this.maxLen) && this.maxLen >= 3))
+      throw new Error('maxLen must be an integer ≥ 3');
+    this.dropoutRate = config.dropout ?? encoder.config.dropout;
+    const seed = config.seed ?? 0;
+    this.child('encoder', encoder);
+    this.head = this.child(
+      'head',
+      new Linear(encoder.config.hidden, classes, { name: 'truncated-normal', std: 0.02 }, new Rng(seed)),
+    );
+    this.headSeeds = new SeedStream(seed ^ 0x2545f491);
+  }
+
+  /** Reseeds all dropout (encoder and head), e.g. per fine-tuning seed. */
+  reseedDropout(seed: number): void {
+    this.encoder.dropoutRng.reseed(seed);
+    this.headSeeds.reseed(seed ^ 0x2545f491);
+  }
+
+  /** Logits [n, classes], differentiable; call inside a tidy or a gradient function. */
+  logits(texts: readonly string[]): tf.Tensor2D {
+    const input = encodeTexts(this.tokenizer, texts, this.maxLen);
+    try {
+      const vec = pool(this.encoder.apply(input), this.pooling);
+      return this.head.apply(dropout(vec, this.dropoutRate, this.training, this.headSeeds)) as tf.Tensor2D;
+    } finally {
+      disposeInput(input);
+    }
+  }
+
+  /** Mean cross-entropy of a batch. */
+  loss(texts: readonly string[], labels: readonly number[]): tf.Scalar {
+    return tf.tidy(() => {
+      const logits = this.logits(texts);
+      const onehot = tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), this.classes);
+      return tf.mean(tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+    });
+  }
+
+  /**
+   * Class probabilities, row-major [n·classes], in inference mode. Texts are batched by length so
+   * little padding is computed; the output keeps the input order.
+   */
+  predictProba(texts: readonly string[], batchSize = 64): Float32Array {
+    const wasTraining = this.training;
+    this.train(false);
+    const order = Array.from(texts.keys()).sort((a, b) => texts[a].length - texts[b].length);
+    const out = new Float32Array(texts.length * this.classes);
+    try {
+      for (let s = 0; s < order.length; s += batchSize) {
+        const idx = order.slice(s, s + batchSize);
+        const probs = tf.tidy(() => tf.softmax(this.logits(idx.map((i) => texts[i]))));
+        const d = probs.dataSync();
+        probs.dispose();
+        idx.forEach((i, r) =>
+          out.set(d.subarray(r * this.classes, (r + 1) * this.classes), i * this.classes),
+        );
+      }
+    } finally {
+      this.train(wasTraining);
+    }
+    return out;
+  }
+
+  /** Parameters fine-tuning updates: all trainable ones except the encoder's MLM head. */
+  fineTunedParameters(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [n, v] of this.namedParameters())
+      if (v.trainable && !n.startsWith('encoder.mlm.')) out.set(n, v);
+    return out;
+  }
+}
+
+/** Row-wise argmax of row-major probabilities [n·classes]. */
+export function argmaxRows(probs: Float32Array, classes: number): number[] {
+  const n = probs.length / classes;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + best]) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+/** Accuracy ×100 of row-major probabilities against labels. */
+export function top1Accuracy(probs: Float32Array, labels: readonly number[], classes: number): number {
+  if (labels.length === 0) return NaN;
+  const pred = argmaxRows(probs, classes);
+  return (100 * pred.reduce((s, p, i) => s + (p === labels[i] ? 1 : 0), 0)) / labels.length;
+}
