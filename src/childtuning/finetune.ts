@@ -5,6 +5,8 @@
  * the caller persists the best model (see `onBest`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DivergenceError } from '../io/errors.js';
+import { yieldToEventLoop } from '../util/yield.js';
 import { AdamW } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import { Rng } from '../util/rng.js';
@@ -176,6 +178,7 @@ export async function finetuneClassifier(
       let lossSum = 0;
       model.train(true);
       for (const batch of batches(train, rng.shuffle(Array.from(train.keys())), batchSize)) {
+        await yieldToEventLoop();
         const rate = lr(stepNo);
         const before = opts.trackUpdates ? snapshot(params) : undefined;
         const { value, grads } = tf.variableGrads(
@@ -189,7 +192,7 @@ export async function finetuneClassifier(
         const loss = value.dataSync()[0];
         if (!Number.isFinite(loss)) {
           tf.dispose([value, ...Object.values(grads)]);
-          throw new Error(`fine-tuning diverged: loss ${loss} at step ${stepNo + 1}`);
+          throw new DivergenceError('the loss', stepNo + 1);
         }
         const named = new Map<string, tf.Tensor>();
         for (const [n, v] of params) if (grads[v.name]) named.set(n, grads[v.name]);
