@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
-import { trackTemporary, writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { findFolder, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { packageVersion } from '../util/env.js';
 import { loadTokenizer, saveTokenizer, type Tokenizer } from '../tokenizers/index.js';
 import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
@@ -167,30 +167,16 @@ export async function saveCheckpoint(
   dir: string,
   parts: { model: Encoder; tokenizer?: Tokenizer; optimizer?: StatefulOptimizer; state: CheckpointState },
 ): Promise<void> {
-  const partial = `${dir}.partial`;
-  fs.rmSync(partial, { recursive: true, force: true });
-  const done = trackTemporary(partial);
-  try {
-    await writeModelFiles(partial, parts.model, parts.tokenizer);
-    if (parts.optimizer) await writeWeights(partial, 'optimizer', await parts.optimizer.getWeights());
-    writeJsonAtomic(path.join(partial, 'state.json'), parts.state);
-  } catch (e) {
-    fs.rmSync(partial, { recursive: true, force: true });
-    throw e;
-  } finally {
-    done();
-  }
-  const old = `${dir}.old`;
-  fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  fs.renameSync(partial, dir);
-  fs.rmSync(old, { recursive: true, force: true });
+  await writeFolderAtomic(dir, async (tmp) => {
+    await writeModelFiles(tmp, parts.model, parts.tokenizer);
+    if (parts.optimizer) await writeWeights(tmp, 'optimizer', await parts.optimizer.getWeights());
+    writeJsonAtomic(path.join(tmp, 'state.json'), parts.state);
+  });
 }
 
 /** Whether `dir` (or the previous checkpoint left by an interrupted save) holds a checkpoint. */
 export function findCheckpoint(dir: string): string | undefined {
-  for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, 'state.json'))) return d;
-  return undefined;
+  return findFolder(dir, 'state.json');
 }
 
 /**

@@ -123,3 +123,33 @@ export function checkOutputFolder(dir: string, flag: string): void {
     throw outputError(e, dir, flag);
   }
 }
+
+/**
+ * Writes a whole folder so that `dir` always holds a complete version: `write` fills `<dir>.partial`,
+ * which then replaces `dir` by two renames (the previous version waits as `<dir>.old` in between, so a
+ * crash there leaves one complete copy; see findFolder). A failed or interrupted write leaves no partial.
+ */
+export async function writeFolderAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  const partial = `${dir}.partial`;
+  fs.rmSync(partial, { recursive: true, force: true });
+  const done = trackTemporary(partial);
+  try {
+    await write(partial);
+  } catch (e) {
+    fs.rmSync(partial, { recursive: true, force: true });
+    throw e;
+  } finally {
+    done();
+  }
+  const old = `${dir}.old`;
+  fs.rmSync(old, { recursive: true, force: true });
+  if (fs.existsSync(dir)) fs.renameSync(dir, old);
+  fs.renameSync(partial, dir);
+  fs.rmSync(old, { recursive: true, force: true });
+}
+
+/** The folder written by writeFolderAtomic that holds `marker`: `dir`, or the `<dir>.old` a crash left. */
+export function findFolder(dir: string, marker: string): string | undefined {
+  for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, marker))) return d;
+  return undefined;
+}

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { findFolder, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from './atomic.js';
 import { packageVersion } from '../util/env.js';
 import { saveVAE, vaeFromArtifacts, type VAEModel } from '../density/index.js';
 import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
@@ -114,27 +114,21 @@ export async function saveTrainCheckpoint(
   optimizer: StatefulOptimizer,
   state: TrainState,
 ): Promise<void> {
-  const partial = `${dir}.partial`;
-  fs.rmSync(partial, { recursive: true, force: true });
-  await saveVAE(model, directoryHandler(partial));
-  const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
-  await directoryHandler(partial, 'optimizer').save({
-    weightSpecs: specs,
-    weightData: data,
-    format: 'kexue-optimizer',
+  await writeFolderAtomic(dir, async (tmp) => {
+    await saveVAE(model, directoryHandler(tmp));
+    const { data, specs } = await tf.io.encodeWeights(await optimizer.getWeights());
+    await directoryHandler(tmp, 'optimizer').save({
+      weightSpecs: specs,
+      weightData: data,
+      format: 'kexue-optimizer',
+    });
+    writeJsonAtomic(path.join(tmp, 'state.json'), state);
   });
-  writeJsonAtomic(path.join(partial, 'state.json'), state);
-  const old = `${dir}.old`;
-  fs.rmSync(old, { recursive: true, force: true });
-  if (fs.existsSync(dir)) fs.renameSync(dir, old);
-  fs.renameSync(partial, dir);
-  fs.rmSync(old, { recursive: true, force: true });
 }
 
 /** The checkpoint directory to resume from (or the previous one an interrupted save left), if any. */
 export function findTrainCheckpoint(dir: string): string | undefined {
-  for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, 'state.json'))) return d;
-  return undefined;
+  return findFolder(dir, 'state.json');
 }
 
 export function readTrainState(dir: string): TrainState {

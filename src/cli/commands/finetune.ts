@@ -8,7 +8,7 @@ import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { loadEncoder, POOLINGS, type Pooling } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
-import { writeJsonAtomic } from '../../io/atomic.js';
+import { writeFolderAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
 import {
   labelSpace,
@@ -148,88 +148,85 @@ async function run(v: Record<string, unknown>): Promise<number> {
     seed: o.seed,
   });
   try {
-    // Write into a sibling temp folder and rename at the end: a failed run leaves no partial output.
-    const tmp = `${path.resolve(out)}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    const total = o.epochs * Math.ceil(train.length / o.batchSize);
-    const label = `finetune${mode ? ` ChildTuning-${mode} p=${p}` : ''} (${backend})`;
-    const progress = new Progress({ label, total });
-    let recent = 0;
-    let fisher: Progress | undefined;
-    const meta = {
-      encoder: path.resolve(encoderDir),
-      ...o,
-      maxLen,
-      pooling,
-      fewShot: shots,
-      childTuning: mode && { mode, p },
-    };
-    const res = await finetuneClassifier(model, train, dev, {
-      ...o,
-      childTuning: mode && { mode, p },
-      onFisher: (_done, n) => {
-        fisher ??= new Progress({ label: 'Fisher information', total: n });
-        fisher.tick();
-      },
-      onStep: (s) => {
-        recent = recent === 0 ? s.loss : 0.9 * recent + 0.1 * s.loss;
-        progress.tick(1, `loss ${recent.toFixed(4)}`);
-      },
-      onEpoch: (r) =>
-        process.stderr.write(
-          `epoch ${r.epoch}: mean loss ${r.meanLoss.toFixed(4)}, dev accuracy ${r.devAccuracy.toFixed(2)}% (${r.seconds.toFixed(1)} s)\n`,
-        ),
-      onBest: (r) => saveClassifier(tmp, model, data.labels, { training: { ...meta, bestEpoch: r.epoch } }),
-    });
-    const summary: Record<string, unknown> = {
-      bestEpoch: res.bestEpoch,
-      devAccuracy: res.bestDevAccuracy,
-      trainExamples: train.length,
-      devExamples: dev.length,
-    };
-    let testProbs: Float32Array | undefined;
-    if (data.test) {
-      testProbs = model.predictProba(data.test.map((e) => e.text));
-      summary.testAccuracy = top1Accuracy(
-        testProbs,
-        data.test.map((e) => e.label),
-        data.labels.length,
-      );
-      summary.testExamples = data.test.length;
-    }
-    if (v['save-probs']) {
-      const k = data.labels.length;
-      const devProbs = model.predictProba(dev.map((e) => e.text));
-      writeNpy(path.join(tmp, 'dev-probs.npy'), devProbs, [dev.length, k]);
-      writeNpy(
-        path.join(tmp, 'dev-labels.npy'),
-        Int32Array.from(dev, (e) => e.label),
-        [dev.length],
-      );
-      if (data.test && testProbs) {
-        writeNpy(path.join(tmp, 'test-probs.npy'), testProbs, [data.test.length, k]);
-        writeNpy(
-          path.join(tmp, 'test-labels.npy'),
-          Int32Array.from(data.test, (e) => e.label),
-          [data.test.length],
+    // Written into <out>.partial and renamed at the end: a failed or interrupted run leaves no partial output.
+    let message = '';
+    await writeFolderAtomic(path.resolve(out), async (tmp) => {
+      const total = o.epochs * Math.ceil(train.length / o.batchSize);
+      const label = `finetune${mode ? ` ChildTuning-${mode} p=${p}` : ''} (${backend})`;
+      const progress = new Progress({ label, total });
+      let recent = 0;
+      let fisher: Progress | undefined;
+      const meta = {
+        encoder: path.resolve(encoderDir),
+        ...o,
+        maxLen,
+        pooling,
+        fewShot: shots,
+        childTuning: mode && { mode, p },
+      };
+      const res = await finetuneClassifier(model, train, dev, {
+        ...o,
+        childTuning: mode && { mode, p },
+        onFisher: (_done, n) => {
+          fisher ??= new Progress({ label: 'Fisher information', total: n });
+          fisher.tick();
+        },
+        onStep: (s) => {
+          recent = recent === 0 ? s.loss : 0.9 * recent + 0.1 * s.loss;
+          progress.tick(1, `loss ${recent.toFixed(4)}`);
+        },
+        onEpoch: (r) =>
+          process.stderr.write(
+            `epoch ${r.epoch}: mean loss ${r.meanLoss.toFixed(4)}, dev accuracy ${r.devAccuracy.toFixed(2)}% (${r.seconds.toFixed(1)} s)\n`,
+          ),
+        onBest: (r) => saveClassifier(tmp, model, data.labels, { training: { ...meta, bestEpoch: r.epoch } }),
+      });
+      const summary: Record<string, unknown> = {
+        bestEpoch: res.bestEpoch,
+        devAccuracy: res.bestDevAccuracy,
+        trainExamples: train.length,
+        devExamples: dev.length,
+      };
+      let testProbs: Float32Array | undefined;
+      if (data.test) {
+        testProbs = model.predictProba(data.test.map((e) => e.text));
+        summary.testAccuracy = top1Accuracy(
+          testProbs,
+          data.test.map((e) => e.label),
+          data.labels.length,
         );
+        summary.testExamples = data.test.length;
       }
-    }
-    writeJsonAtomic(path.join(tmp, 'train-log.json'), { ...meta, ...summary, history: res.history });
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.renameSync(tmp, out);
-    process.stdout.write(
-      v.json
+      if (v['save-probs']) {
+        const k = data.labels.length;
+        const devProbs = model.predictProba(dev.map((e) => e.text));
+        writeNpy(path.join(tmp, 'dev-probs.npy'), devProbs, [dev.length, k]);
+        writeNpy(
+          path.join(tmp, 'dev-labels.npy'),
+          Int32Array.from(dev, (e) => e.label),
+          [dev.length],
+        );
+        if (data.test && testProbs) {
+          writeNpy(path.join(tmp, 'test-probs.npy'), testProbs, [data.test.length, k]);
+          writeNpy(
+            path.join(tmp, 'test-labels.npy'),
+            Int32Array.from(data.test, (e) => e.label),
+            [data.test.length],
+          );
+        }
+      }
+      writeJsonAtomic(path.join(tmp, 'train-log.json'), { ...meta, ...summary, history: res.history });
+      message = v.json
         ? JSON.stringify(summary) + '\n'
         : `best epoch ${res.bestEpoch}: dev accuracy ${res.bestDevAccuracy.toFixed(2)}%` +
-            (summary.testAccuracy !== undefined
-              ? `, test accuracy ${(summary.testAccuracy as number).toFixed(2)}%`
-              : '') +
-            `; classifier saved to ${path.resolve(out)}\n`,
-    );
+          (summary.testAccuracy !== undefined
+            ? `, test accuracy ${(summary.testAccuracy as number).toFixed(2)}%`
+            : '') +
+          `; classifier saved to ${path.resolve(out)}\n`;
+    });
+    process.stdout.write(message);
   } finally {
     model.dispose();
-    fs.rmSync(`${path.resolve(out)}.tmp-${process.pid}`, { recursive: true, force: true });
   }
   return 0;
 }
