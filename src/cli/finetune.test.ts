@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, saveEncoder } from '../encoder/index.js';
-import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
+import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { readNpy } from '../io/npy.js';
 import { loadClassifier } from '../io/textcls.js';
 import { kexue, scratch } from './cli.test-util.js';
@@ -23,18 +22,7 @@ const texts = [
   'cars race',
   'my car parks',
 ];
-const tok = CharTokenizer.build(texts, ENGLISH_CHAR);
-const encoderDir = path.join(dir, 'encoder');
-const enc = new Encoder({
-  vocabSize: tok.vocab.size,
-  hidden: 16,
-  layers: 1,
-  heads: 2,
-  intermediate: 32,
-  seed: 4,
-});
-await saveEncoder(encoderDir, enc, tok);
-enc.dispose();
+const { encoderDir } = await saveTinyEncoder(dir, texts);
 
 const jsonl = (labelOf: (i: number) => unknown) =>
   texts.map((t, i) => JSON.stringify({ text: t, label: labelOf(i) })).join('\n') + '\n';

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, saveEncoder } from '../encoder/index.js';
-import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
+import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { encodeNpy, readNpy } from '../io/npy.js';
 import { loadSentenceModel } from './sentence-model.js';
 import { kexue, scratch } from '../cli/cli.test-util.js';
@@ -24,18 +23,7 @@ const words = [
   'blue sky',
   'red sky',
 ];
-const tok = CharTokenizer.build(words, ENGLISH_CHAR);
-const encoderDir = path.join(dir, 'encoder');
-const enc = new Encoder({
-  vocabSize: tok.vocab.size,
-  hidden: 16,
-  layers: 1,
-  heads: 2,
-  intermediate: 32,
-  seed: 4,
-});
-await saveEncoder(encoderDir, enc, tok);
-enc.dispose();
+const { encoderDir } = await saveTinyEncoder(dir, words);
 
 const rows = words.flatMap((a, i) =>
   words.map((b, j) => `${a}\t${b}\t${i === j ? 5 : (i ^ j) === 1 ? 3 : Math.abs(i - j) % 3}`),

@@ -6,7 +6,7 @@
  * training-set mean pixel (clipped to [0.001, 0.999]).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module } from '../nn/module.js';
+import { Module, assignNamed } from '../nn/module.js';
 import { Mlp } from './nets.js';
 import { VAE, type DecoderVariance, type Likelihood } from './vae.js';
 
@@ -130,20 +130,7 @@ export class VAEModel extends VAE {
 
   /** Copies weights in by parameter path; every name and shape must match. */
   loadNamedTensors(values: Record<string, tf.Tensor>): void {
-    const params = this.namedParameters();
-    const missing = [...params.keys()].filter((n) => !(n in values));
-    const extra = Object.keys(values).filter((n) => !params.has(n));
-    if (missing.length || extra.length) {
-      throw new Error(
-        `weights do not match the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`,
-      );
-    }
-    for (const [n, v] of params) {
-      if (!tf.util.arraysEqual(values[n].shape, v.shape)) {
-        throw new Error(`weight '${n}' has shape [${values[n].shape}] but the model expects [${v.shape}]`);
-      }
-      v.assign(values[n]);
-    }
+    assignNamed(this.namedParameters(), values);
   }
 
   /** Parameters by path ("encoder0.dense1.kernel", …, "decoderLogVar"), in a stable order. */

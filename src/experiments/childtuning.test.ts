@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, saveEncoder } from '../encoder/index.js';
-import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
+import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { readNpy } from '../io/npy.js';
 import { Rng } from '../util/rng.js';
 import { childtuningExperiment, methodsFor } from './childtuning.js';
@@ -31,18 +30,7 @@ for (const [split, n] of [
 ] as const)
   fs.writeFileSync(path.join(taskDir, `${split}.jsonl`), Array.from({ length: n }, line).join('\n') + '\n');
 fs.writeFileSync(path.join(taskDir, 'labels.json'), JSON.stringify(['a', 'b', 'c']));
-const tok = CharTokenizer.build(['a b c d e f g'], ENGLISH_CHAR);
-const encoderDir = path.join(root, 'encoder');
-const enc = new Encoder({
-  vocabSize: tok.vocab.size,
-  hidden: 8,
-  layers: 1,
-  heads: 2,
-  intermediate: 16,
-  seed: 1,
-});
-await saveEncoder(encoderDir, enc, tok);
-enc.dispose();
+const { encoderDir } = await saveTinyEncoder(root, ['a b c d e f g'], { hidden: 8, seed: 1 });
 
 test('the experiment runs every method × seed, reports the note table and √p ratios, and saves probabilities', async () => {
   const exp = childtuningExperiment({

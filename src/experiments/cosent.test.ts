@@ -4,8 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, saveEncoder } from '../encoder/index.js';
-import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
+import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { Rng } from '../util/rng.js';
 import { STS_TASKS } from '../cosent/compare.js';
 import { cosentExperiment } from './cosent.js';
@@ -38,18 +37,7 @@ for (const t of STS_TASKS) {
     fs.writeFileSync(path.join(dataDir, file), lines.join('\n') + '\n');
   }
 }
-const tok = CharTokenizer.build([letters.split('').join(' ')], ENGLISH_CHAR);
-const encoderDir = path.join(root, 'encoder');
-const enc = new Encoder({
-  vocabSize: tok.vocab.size,
-  hidden: 8,
-  layers: 1,
-  heads: 2,
-  intermediate: 16,
-  seed: 1,
-});
-await saveEncoder(encoderDir, enc, tok);
-enc.dispose();
+const { encoderDir } = await saveTinyEncoder(root, [letters.split('').join(' ')], { hidden: 8, seed: 1 });
 
 const ctx = {
   budget: 'quick' as const,

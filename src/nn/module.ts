@@ -65,21 +65,7 @@ export abstract class Module {
 
   /** Copies values into parameters by name; every name and shape must match. */
   loadNamedTensors(values: Record<string, tf.Tensor>): void {
-    const params = this.namedParameters();
-    const missing = [...params.keys()].filter((n) => !(n in values));
-    const extra = Object.keys(values).filter((n) => !params.has(n));
-    if (missing.length || extra.length) {
-      throw new Error(
-        `weights do not match the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`,
-      );
-    }
-    for (const [n, v] of params) {
-      const t = values[n];
-      if (!tf.util.arraysEqual(t.shape, v.shape)) {
-        throw new Error(`weight '${n}' has shape [${t.shape}] but the model expects [${v.shape}]`);
-      }
-      v.assign(t.dtype === v.dtype ? t : tf.cast(t, v.dtype));
-    }
+    assignNamed(this.namedParameters(), values);
   }
 
   dispose(): void {
@@ -108,4 +94,22 @@ export function namedGradients(
     out.set(n, g ?? tf.zerosLike(v));
   }
   return { value, grads: out };
+}
+
+/** Copies `values` into `params` by name; every name and shape must match (dtypes are cast). */
+export function assignNamed(params: Map<string, tf.Variable>, values: Record<string, tf.Tensor>): void {
+  const missing = [...params.keys()].filter((n) => !(n in values));
+  const extra = Object.keys(values).filter((n) => !params.has(n));
+  if (missing.length || extra.length) {
+    throw new Error(
+      `weights do not match the model: missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`,
+    );
+  }
+  for (const [n, v] of params) {
+    const t = values[n];
+    if (!tf.util.arraysEqual(t.shape, v.shape)) {
+      throw new Error(`weight '${n}' has shape [${t.shape}] but the model expects [${v.shape}]`);
+    }
+    v.assign(t.dtype === v.dtype ? t : tf.cast(t, v.dtype));
+  }
 }
