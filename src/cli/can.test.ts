@@ -134,12 +134,16 @@ test('output locations that cannot be written: one line, exit 2, no stack trace'
     [path.join(blocker, 'sub', 'out.npy'), /blocker.*: cannot write here: a parent of it is a file/],
     [folder, /folder\.npy: cannot write here: it is a folder \(EISDIR\)/],
   ];
+  cases.push([two, /two-out\.csv: --out is also an input and would be overwritten/]);
+  cases.push([path.join(dir, 'adjusted.jpg'), /adjusted\.jpg: --out must end in \.npy or \.csv/]);
+  const before = fs.readFileSync(two, 'utf8');
   for (const [out, re] of cases) {
     const r = kexue('can', '--probs', two, '--prior', 'uniform', '--out', out);
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, re);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
   }
+  assert.equal(fs.readFileSync(two, 'utf8'), before, 'the input is untouched');
 });
 
 test('kexue can --help prints usage', () => {

@@ -245,8 +245,15 @@ export async function runPretraining(
   const tokenizer = o.resume
     ? loadTokenizer(path.join(out, 'checkpoint'))
     : buildTokenizer(docs, spec.tokenizer);
+  const created = !fs.existsSync(out);
   fs.mkdirSync(out, { recursive: true });
   writeJsonAtomic(path.join(out, 'run.json'), spec);
+  // A fresh run that fails before its first checkpoint leaves nothing behind (not even run.json).
+  const undo = () => {
+    if (o.resume || findCheckpoint(path.join(out, 'checkpoint'))) return;
+    for (const f of ['run.json', 'history.json']) fs.rmSync(path.join(out, f), { force: true });
+    if (created && fs.readdirSync(out).length === 0) fs.rmdirSync(out);
+  };
   let result: PretrainResult;
   try {
     result = await pretrain({
@@ -275,6 +282,7 @@ export async function runPretraining(
       onStep: o.onStep,
     });
   } catch (e) {
+    undo();
     // The library reports corpus-size problems as plain errors; they are the user's input.
     if (/fewer than one batch|too short/.test((e as Error).message))
       throw new InputError((e as Error).message);

@@ -153,3 +153,26 @@ export function findFolder(dir: string, marker: string): string | undefined {
   for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, marker))) return d;
   return undefined;
 }
+
+/**
+ * Checks an output file before any work: its extension is one of `extensions`, it is not one of the
+ * `inputs` (which it would overwrite), it is not a folder, and its folder can be written.
+ */
+export function checkOutputFile(
+  file: string,
+  flag: string,
+  o: { extensions: string[]; inputs?: (string | undefined)[] },
+): void {
+  const ext = path.extname(file).toLowerCase();
+  if (!o.extensions.includes(ext))
+    throw new InputError(
+      `${flag} must end in ${o.extensions.join(' or ')} (the format follows the name)`,
+      file,
+    );
+  const real = (f: string) => (fs.existsSync(f) ? fs.realpathSync(f) : path.resolve(f));
+  if (o.inputs?.some((i) => i !== undefined && real(i) === real(file)))
+    throw new InputError(`${flag} is also an input and would be overwritten; choose another ${flag}`, file);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory())
+    throw new InputError(`cannot write here: it is a folder (EISDIR); choose another ${flag}`, file);
+  checkOutputFolder(path.dirname(path.resolve(file)), flag);
+}

@@ -14,7 +14,7 @@ import {
 } from '../../can/index.js';
 import { CAN_MAX_ITERS, type ProbMatrix } from '../../can/index.js';
 import { InputError } from '../../io/errors.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../../io/atomic.js';
 import { encodeNpy } from '../../io/npy.js';
 import { readLabels, readMatrix, readVector } from '../../io/table.js';
 import { initBackend } from '../../backend/index.js';
@@ -122,8 +122,13 @@ export const canCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(v) {
-    await initBackend();
     const probsFile = requireString(v.probs, 'probs');
+    const out = stringOption(v.out);
+    if (out) {
+      const inputs = [probsFile, v.labels, v['dev-probs'], v['dev-labels'], v.prior].map(stringOption);
+      checkOutputFile(out, '--out', { extensions: ['.npy', '.csv'], inputs });
+    }
+    await initBackend();
     const probs = loadProbs(probsFile, Boolean(v.logits));
     const { prior, source } = resolvePrior(
       requireString(v.prior, 'prior'),

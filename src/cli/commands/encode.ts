@@ -4,6 +4,7 @@ import { loadSentenceModel } from '../../cosent/index.js';
 import { POOLINGS, type Pooling } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { writeNpy } from '../../io/npy.js';
+import { checkOutputFile } from '../../io/atomic.js';
 import { readLines } from '../../io/text.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
@@ -63,6 +64,7 @@ export const encodeCommand: Command = {
     const modelDir = requireString(v.model, 'model');
     const inFile = requireString(v.in, 'in');
     const outFile = requireString(v.out, 'out');
+    checkOutputFile(outFile, '--out', { extensions: ['.npy'], inputs: [inFile] });
     const batchSize = numberOption(v['batch-size'], 'batch-size', 64, (x) => Number.isInteger(x) && x >= 1);
     const override = sentenceOverride(v);
     const texts = readLines(inFile);
