@@ -15,6 +15,13 @@ export interface Command {
   options: Options;
   /** Whether positional arguments are accepted. */
   positionals?: boolean;
+  /**
+   * Whether the command's long loops yield to the event loop between steps, so it can catch SIGINT and
+   * SIGTERM (remove its temporaries, exit 130/143). A synchronous command keeps the default immediate
+   * exit: a handler would run only when its work ends, so Ctrl-C would seem ignored; its temporaries are
+   * cleaned by the next write beside them.
+   */
+  interruptible?: boolean;
   run(
     values: Record<string, string | boolean | string[] | boolean[] | undefined>,
     positionals: string[],

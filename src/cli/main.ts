@@ -29,14 +29,6 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   return typeof code === 'number' ? code : 0;
 }
 
-/**
- * Commands whose long loops yield to the event loop between steps. Only they catch SIGINT/SIGTERM: a
- * handler in a command that computes synchronously would run only when the work ends, so Ctrl-C would
- * seem ignored; the others keep the default (immediate exit), and their temporaries are cleaned by the
- * next write beside them.
- */
-const INTERRUPTIBLE = new Set(['pretrain', 'cosent', 'finetune']);
-
 /** Ctrl-C or a kill: remove half-written temporaries, then exit 128 + the signal number, as shells do. */
 function onInterrupt(signal: 'SIGINT' | 'SIGTERM', code: number): void {
   process.once(signal, () => {
@@ -59,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = commands.find((c) => c.name === name);
   try {
     if (!cmd) throw new InputError(`unknown command '${name}' (see 'kexue --help')`);
-    if (INTERRUPTIBLE.has(cmd.name)) {
+    if (cmd.interruptible) {
       onInterrupt('SIGINT', 130);
       onInterrupt('SIGTERM', 143);
     }

@@ -10,7 +10,7 @@ import { Rng } from '../util/rng.js';
 import { bernoulliLogPmf, gaussianLogPdf, logMeanExp, standardNormalLogPdf } from './distributions.js';
 import { boundsByK, logLikelihood } from './likelihood.js';
 import { bound } from './objectives.js';
-import { linearGaussian1, linearGaussian2, mat } from './linear-gaussian.test-util.js';
+import { linearGaussian1, linearGaussian2, mat, orthogonalW } from './linear-gaussian.test-util.js';
 import { VAE } from './vae.js';
 
 await initBackend({ quiet: true });
@@ -66,18 +66,7 @@ test('log-densities match their float64 formulas (|Δ| < 1e-4)', () => {
 
 test('with the exact posterior every log weight equals log p(x) (|Δ| < 2e-4 nats)', () => {
   // Orthogonal columns make p(z|x) diagonal, so the diagonal encoder is exact and w ≡ p(x).
-  const W = mat(
-    5,
-    2,
-    (i, j) =>
-      [
-        [1, 0],
-        [0, 2],
-        [1, 0],
-        [0, -1],
-        [-1, 0],
-      ][i][j],
-  );
+  const W = orthogonalW();
   const lg = linearGaussian1(W, [0.5, -1, 0, 2, 1], 0.5, 'exact');
   const x = lg.sample(8, new Rng(3));
   const exact = lg.exact(x);

@@ -21,6 +21,22 @@ export const mm = (x: Mat, y: Mat): Mat =>
     for (let t = 0; t < x.c; t++) s += x.a[i * x.c + t] * y.a[t * y.c + j];
     return s;
   });
+/** A matrix from its rows. */
+export const fromRows = (rows: number[][]): Mat => mat(rows.length, rows[0].length, (i, j) => rows[i][j]);
+
+/**
+ * W (5 × 2) with orthogonal columns: p(z|x) of the linear-Gaussian model is then diagonal, so a
+ * diagonal-Gaussian encoder can be the exact posterior.
+ */
+export const orthogonalW = (): Mat =>
+  fromRows([
+    [1, 0],
+    [0, 2],
+    [1, 0],
+    [0, -1],
+    [-1, 0],
+  ]);
+
 export const tr = (x: Mat): Mat => mat(x.c, x.r, (i, j) => x.a[j * x.c + i]);
 
 /** log N(x; mean, S) by Cholesky, float64. */

@@ -11,7 +11,7 @@ import { Rng } from '../util/rng.js';
 import { centralDifferences, relErr } from '../util/compare.test-util.js';
 import { gaussianLogPdf, standardNormalLogPdf } from './distributions.js';
 import { objectiveLoss, type ObjectiveOptions } from './objectives.js';
-import { linearGaussian1, linearGaussian2, mat } from './linear-gaussian.test-util.js';
+import { linearGaussian1, linearGaussian2, mat, orthogonalW } from './linear-gaussian.test-util.js';
 
 await initBackend({ quiet: true });
 
@@ -112,18 +112,7 @@ test('DReG: decoder gradients equal the IWAE ones; encoder gradients match centr
 });
 
 test('DReG encoder gradient vanishes at the exact posterior (one and two stochastic layers); the standard one does not', () => {
-  const W1 = mat(
-    5,
-    2,
-    (i, j) =>
-      [
-        [1, 0],
-        [0, 2],
-        [1, 0],
-        [0, -1],
-        [-1, 0],
-      ][i][j],
-  );
+  const W1 = orthogonalW();
   const W2 = mat(
     5,
     3,

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readJsonFile } from '../io/text.js';
 import { InputError } from '../io/errors.js';
 import { findFolder, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { packageVersion } from '../util/env.js';
@@ -42,15 +43,6 @@ async function writeWeights(dir: string, base: string, tensors: NamedTensor[]): 
   writeJsonAtomic(path.join(dir, `${base === 'weights' ? 'model' : base}.json`), manifest);
 }
 
-function readJson<T>(file: string): T {
-  if (!fs.existsSync(file)) throw new InputError('file not found', file);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new InputError(`not valid JSON (${(e as Error).message})`, file);
-  }
-}
-
 /** The first non-finite value among float32 weights (int32 entries are skipped), as "name[index] = value", or undefined. */
 function firstNonFinite(ab: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): string | undefined {
   let offset = 0;
@@ -68,7 +60,7 @@ function firstNonFinite(ab: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): s
 /** Reads the tensors a manifest names, checking the files, their size and that every value is finite. */
 function readWeights(dir: string, manifestFile: string): NamedTensor[] {
   const file = path.join(dir, manifestFile);
-  const m = readJson<Manifest>(file);
+  const m = readJsonFile<Manifest>(file);
   const groups = m?.weightsManifest;
   if (m?.format !== FORMAT || !Array.isArray(groups)) {
     throw new InputError(`not a ${FORMAT} manifest`, file, undefined, 'format');
@@ -128,7 +120,7 @@ export interface LoadedEncoder {
 
 /** Loads a directory written by `saveEncoder` (or a checkpoint's). `scale` overrides the named logit scale. */
 export function loadEncoder(dir: string, opts: { scale?: AttentionScaleFn } = {}): LoadedEncoder {
-  const raw = readJson<EncoderConfig>(path.join(dir, 'config.json'));
+  const raw = readJsonFile<EncoderConfig>(path.join(dir, 'config.json'));
   let config: EncoderConfig;
   try {
     config = makeConfig(raw);
@@ -190,7 +182,7 @@ export async function loadCheckpoint<O extends StatefulOptimizer>(
 ): Promise<LoadedEncoder & { optimizer?: O; state: CheckpointState }> {
   const found = findCheckpoint(dir);
   if (!found) throw new InputError('no checkpoint (state.json) here', dir);
-  const state = readJson<CheckpointState>(path.join(found, 'state.json'));
+  const state = readJsonFile<CheckpointState>(path.join(found, 'state.json'));
   if (!Number.isInteger(state.step) || state.step < 0) {
     throw new InputError(
       'step must be a non-negative integer',

@@ -43,6 +43,17 @@ export function readText(file: string): string {
   }
 }
 
+/** A JSON file (UTF-8, a BOM is fine); a missing file or bad JSON is an InputError naming it. */
+export function readJsonFile<T>(file: string): T {
+  if (!fs.existsSync(file)) throw new InputError('file not found', file);
+  const text = readText(file);
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new InputError(`not valid JSON (${(e as Error).message})`, file);
+  }
+}
+
 /** File content echoed in an error message: quoted, control characters escaped, at most 40 characters. */
 export function quoted(s: string): string {
   return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s);

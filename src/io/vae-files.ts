@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { readJsonFile } from './text.js';
 import { InputError } from './errors.js';
 import { findFolder, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from './atomic.js';
 import { packageVersion } from '../util/env.js';
@@ -19,15 +20,6 @@ interface ModelJson {
   generatedBy?: string;
   modelTopology?: unknown;
   weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-}
-
-function readJson<T>(file: string): T {
-  if (!fs.existsSync(file)) throw new InputError('file not found', file);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new InputError(`not valid JSON (${(e as Error).message})`, file);
-  }
 }
 
 /** A tf.io.IOHandler that saves to / loads from `dir` (model.json + weights.bin). */
@@ -62,7 +54,7 @@ export function directoryHandler(
     },
     async load(): Promise<tf.io.ModelArtifacts> {
       const file = path.join(dir, `${base}.json`);
-      const m = readJson<ModelJson>(file);
+      const m = readJsonFile<ModelJson>(file);
       if (!Array.isArray(m.weightsManifest))
         throw new InputError('no weightsManifest', file, undefined, 'weightsManifest');
       const weightSpecs = m.weightsManifest.flatMap((g) => g.weights);
@@ -133,7 +125,7 @@ export function findTrainCheckpoint(dir: string): string | undefined {
 
 export function readTrainState(dir: string): TrainState {
   const file = path.join(dir, 'state.json');
-  const s = readJson<TrainState>(file);
+  const s = readJsonFile<TrainState>(file);
   if (!Number.isInteger(s.epoch) || s.epoch < 0)
     throw new InputError('epoch must be a non-negative integer', file, undefined, 'epoch');
   return s;

@@ -128,6 +128,7 @@ export const cosentCommand: Command = {
   name: 'cosent',
   summary: 'train (CoSENT / Sentence-BERT / cosine-MSE) and evaluate sentence embeddings',
   usage,
+  interruptible: true,
   positionals: true,
   options: {
     train: { type: 'string' },

@@ -235,6 +235,7 @@ export const finetuneCommand: Command = {
   name: 'finetune',
   summary: 'fine-tune a text classifier from a kexue encoder (optionally with ChildTuning)',
   usage,
+  interruptible: true,
   options: {
     encoder: { type: 'string' },
     train: { type: 'string' },

@@ -199,6 +199,7 @@ export const pretrainCommand: Command = {
   name: 'pretrain',
   summary: 'masked-LM pretraining of an encoder on text (resumable)',
   usage,
+  interruptible: true,
   options: {
     recipe: { type: 'string' },
     data: { type: 'string' },
