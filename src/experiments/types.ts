@@ -89,6 +89,11 @@ export interface ExperimentContext {
 export interface Experiment {
   name: string;
   title: string;
+  /**
+   * Typical wall-clock seconds per budget on a 2-core machine, including what the experiment trains the
+   * first time (encoders); `kexue lab` uses them for its overall ETA.
+   */
+  expectedSeconds?: Partial<Record<Budget, number>>;
   run(
     ctx: ExperimentContext,
   ): Promise<Omit<ExperimentResult, 'env' | 'seconds' | 'name' | 'budget' | 'seeds'>>;
