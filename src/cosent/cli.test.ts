@@ -164,7 +164,7 @@ test('malformed input: one line naming file, line and problem; exit code 2', () 
         '--epochs',
         '0',
       ],
-      /--epochs must be a valid number/,
+      /--epochs must be an integer ≥ 1/,
     ],
     [['cosent', 'fit'], /expected 'kexue cosent train' or 'kexue cosent eval', got 'fit'/],
     [
@@ -177,7 +177,7 @@ test('malformed input: one line naming file, line and problem; exit code 2', () 
     ],
     [
       ['search', '--model', out, '--corpus', corpusFile, '--query', 'x', '-k', '0'],
-      /-k must be a valid number|--k must be a valid number/,
+      /--k must be an integer ≥ 1, got/,
     ],
   ];
   for (const [args, pattern] of cases) {

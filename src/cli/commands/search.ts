@@ -75,7 +75,7 @@ export const searchCommand: Command = {
     const modelDir = requireString(v.model, 'model');
     const corpusFile = requireString(v.corpus, 'corpus');
     const query = requireString(v.query, 'query');
-    const k = numberOption(v.k, 'k', 10, (x) => Number.isInteger(x) && x >= 1);
+    const k = numberOption(v.k, 'k', 10, { integer: true, min: 1 });
     const override = sentenceOverride(v);
     const lines = readLines(corpusFile);
     const keep = lines.flatMap((t, i) => (t.trim() === '' ? [] : [i]));
