@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { createHash } from 'node:crypto';
 import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
 import { findCheckpoint } from '../encoder/io.js';
 import type { EncoderConfig } from '../encoder/config.js';
@@ -13,7 +14,7 @@ import type { ScaleAt } from '../attention/scale.js';
 import type { RopeScaling } from '../attention/rope.js';
 import { InputError } from '../io/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { readJsonl, readText } from '../io/text.js';
+import { readJsonFile, readJsonl, readText } from '../io/text.js';
 import { renderChart } from '../report/svg.js';
 import {
   CHINESE_CHAR,
@@ -242,6 +243,34 @@ export interface RunOptions {
   onStep?: (s: { step: number; loss: number }) => void;
 }
 
+/** The documents a run trained on, as a hash: `--resume` refuses a corpus that changed since. */
+interface CorpusFingerprint {
+  sha256: string;
+  documents: number;
+}
+
+const CORPUS_FILE = 'corpus.json';
+
+export function corpusFingerprint(docs: readonly string[]): CorpusFingerprint {
+  const h = createHash('sha256');
+  // The length prefix keeps document boundaries in the hash: ['ab', 'c'] ≠ ['a', 'bc'].
+  for (const d of docs) h.update(`${d.length}:${d}`);
+  return { sha256: h.digest('hex'), documents: docs.length };
+}
+
+/** Throws when `out` records a different corpus than `now` (runs from before the record are not checked). */
+function checkCorpusUnchanged(out: string, now: CorpusFingerprint, files: readonly string[]): void {
+  const file = path.join(out, CORPUS_FILE);
+  if (!fs.existsSync(file)) return;
+  const then = readJsonFile(file) as CorpusFingerprint;
+  if (then.sha256 !== now.sha256)
+    throw new InputError(
+      `the corpus changed since this run started (${then.documents} documents then, ${now.documents} now; ` +
+        `${files.join(', ')}): resuming would train on other text; restore it or start a new run in another folder`,
+      out,
+    );
+}
+
 /**
  * Runs (or resumes) `spec` into `out`: run.json, checkpoint/, history.json, history.svg and, when the
  * last step is reached, model/. The caller disposes the returned model.
@@ -254,16 +283,19 @@ export async function runPretraining(
   checkSpec(spec);
   const docs = readCorpus(spec.corpus, spec.docs);
   if (docs.length < 2) throw new InputError('the corpus has fewer than two documents', spec.corpus[0]);
+  const fingerprint = corpusFingerprint(docs);
+  if (o.resume) checkCorpusUnchanged(out, fingerprint, spec.corpus);
   const tokenizer = o.resume
     ? loadTokenizer(path.join(out, 'checkpoint'))
     : buildTokenizer(docs, spec.tokenizer);
   const created = !fs.existsSync(out);
   fs.mkdirSync(out, { recursive: true });
   writeJsonAtomic(path.join(out, 'run.json'), spec);
+  if (!o.resume) writeJsonAtomic(path.join(out, CORPUS_FILE), fingerprint);
   // A fresh run that fails before its first checkpoint leaves nothing behind (not even run.json).
   const undo = () => {
     if (o.resume || findCheckpoint(path.join(out, 'checkpoint'))) return;
-    for (const f of ['run.json', 'history.json']) fs.rmSync(path.join(out, f), { force: true });
+    for (const f of ['run.json', 'history.json', CORPUS_FILE]) fs.rmSync(path.join(out, f), { force: true });
     if (created && fs.readdirSync(out).length === 0) fs.rmdirSync(out);
   };
   let result: PretrainResult;
