@@ -44,10 +44,11 @@ async function writeWeights(dir: string, base: string, tensors: NamedTensor[]): 
 }
 
 /** The first non-finite value among float32 weights (int32 entries are skipped), as "name[index] = value", or undefined. */
-function firstNonFinite(ab: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): string | undefined {
+export function firstNonFinite(ab: ArrayBuffer, specs: tf.io.WeightsManifestEntry[]): string | undefined {
   let offset = 0;
   for (const w of specs) {
     const n = w.shape.reduce((a, b) => a * b, 1);
+    if (offset + n * 4 > ab.byteLength) break; // a short file: the size check names it
     if (w.dtype === 'float32') {
       const values = new Float32Array(ab, offset, n);
       for (let i = 0; i < n; i++) if (!Number.isFinite(values[i])) return `${w.name}[${i}] = ${values[i]}`;

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { InputError } from '../../io/errors.js';
+import { checkOutputFile, checkOutputFolder } from '../../io/atomic.js';
 import { readIdx } from '../../io/idx.js';
 import { readNpy, writeNpy } from '../../io/npy.js';
 import {
@@ -113,29 +114,6 @@ function checkUnit(data: Float32Array, dim: number, file: string): void {
   }
 }
 
-/** Fails now, before long work, if `dir` cannot be created or written. */
-function checkWritableDir(dir: string, flag: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    throw new InputError(
-      `--${flag} ${dir}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-}
-
-function checkWritableFile(file: string, flag: string): void {
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
-    throw new InputError(`--${flag} ${file}: folder ${dir} does not exist`);
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch {
-    throw new InputError(`--${flag} ${file}: cannot write in ${dir}`);
-  }
-}
-
 function loadTraining(
   spec: string,
   dataDir: string,
@@ -174,7 +152,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
   const limit = numberOption(v.limit, 'limit', Infinity, { integer: true, min: 1 });
   const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });
   const dataDir = stringOption(v['data-dir']) ?? defaultDataDir();
-  checkWritableDir(out, 'out');
+  checkOutputFolder(out, '--out');
   const { data, dim, source } = loadTraining(dataSpec, dataDir, limit);
   if (likelihood === 'bernoulli') checkUnit(data, dim, source);
   const settings = {
@@ -282,7 +260,7 @@ async function score(v: Record<string, unknown>): Promise<number> {
   const chunk =
     v.chunk === undefined ? undefined : numberOption(v.chunk, 'chunk', 1, { integer: true, min: 1 });
   const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });
-  checkWritableFile(out, 'out');
+  checkOutputFile(out, '--out', { extensions: ['.npy'], inputs: [input] });
   if (!fs.existsSync(path.join(modelDir, 'model.json')))
     throw new InputError('no model.json here (train one with kexue density train)', modelDir);
   const images = readImages(input);
