@@ -12,7 +12,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Progress } from '../cli/progress.js';
-import type { Budget, Chart, Experiment, ExperimentContext, Table } from './types.js';
+import {
+  cellBracket,
+  quickSummary,
+  type Budget,
+  type Chart,
+  type ClaimSummary,
+  type Experiment,
+  type ExperimentContext,
+  type ExperimentResult,
+  type Table,
+} from './types.js';
 import { readClueDataset, type ClueDataset } from '../io/clue.js';
 import { writeNpy } from '../io/npy.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -449,9 +459,39 @@ function verdict(outcomes: RegimeOutcome[], p: number): string {
   );
 }
 
+/**
+ * The verdict row: ChildTuning-F's change from vanilla in each regime (the accuracy table's bracketed
+ * paired differences) against the note's gains with BERT on the full training sets.
+ */
+export function summarizeChildTuning(r: ExperimentResult): ClaimSummary | undefined {
+  const acc = r.tables[0];
+  const f = acc?.rows.find((row) => String(row[0]).startsWith('ChildTuning-F'));
+  const lr = acc?.rows.find((row) => String(row[0]).startsWith('vanilla, lr×√'));
+  if (!acc || !f) return undefined;
+  const regimes = acc.columns.slice(1).map((c) => c.replace(/ \(\d+ seeds\)$/, ''));
+  const deltas = f.slice(1).map(cellBracket);
+  const note = 'gradient dropout (F): IFLYTEK +0.50, TNEWS +0.17 points (BERT, full train sets)';
+  const ours = `F: ${regimes.map((g, i) => `${g} ${signed(deltas[i])}`).join(', ')}`;
+  if (r.budget === 'quick') return quickSummary(note, ours);
+  const lrDeltas = lr ? lr.slice(1).map(cellBracket) : [];
+  const like = lrDeltas.length ? `; vanilla with lr×√p: ${lrDeltas.map(signed).join(', ')}` : '';
+  const gains = deltas.filter((d) => d > 0).length;
+  if (gains === deltas.length)
+    return { note, ours, status: 'reproduces', reason: `F is ahead of vanilla in every regime${like}` };
+  if (gains > 0)
+    return {
+      note,
+      ours,
+      status: 'partly',
+      reason: `F is ahead in ${gains} of ${deltas.length} regimes${like}`,
+    };
+  return { note, ours, status: 'does not reproduce', reason: `F is behind vanilla in every regime${like}` };
+}
+
 export function childtuningExperiment(opts: ChildTuningExperimentOptions = {}): Experiment {
   return {
     name: 'childtuning',
+    summarize: summarizeChildTuning,
     title: 'ChildTuning: gradient dropout for fine-tuning, and its lr×√p equivalent under Adam',
     async run(ctx: ExperimentContext) {
       const s: BudgetSettings = { ...BUDGETS[ctx.budget], ...opts.settings };

@@ -114,6 +114,8 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     env: runEnvironment(),
     seconds,
   };
+  const summary = result.summary ?? exp.summarize?.(result);
+  if (summary) result.summary = summary;
   const file = resultFile(opts.resultsDir, exp.name, opts.budget);
   writeJsonAtomic(file, result);
   return { result, file };

@@ -1,6 +1,6 @@
 /** `kexue lab`: run every registered experiment at the quick budget, then build the HTML report. */
 import path from 'node:path';
-import { experiments } from '../../experiments/index.js';
+import { experiments, summarizeResult } from '../../experiments/index.js';
 import { defaultDataDir, findExperiment, parseBudget, parseSeeds, runLab } from '../../experiments/run.js';
 import { InputError } from '../../io/errors.js';
 import { checkOutputFolder } from '../../io/atomic.js';
@@ -73,6 +73,7 @@ export const labCommand: Command = {
       resultsDir,
       reportDir,
       order: experiments.map((e) => e.name),
+      summarize: summarizeResult,
       failures: outcome.failed,
     });
     for (const p of summary.problems) log(`skipped ${p.reason}`);

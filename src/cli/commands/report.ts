@@ -1,6 +1,6 @@
 /** `kexue report`: rebuild the static HTML report from results/*.json without running anything. */
 import path from 'node:path';
-import { experiments } from '../../experiments/index.js';
+import { experiments, summarizeResult } from '../../experiments/index.js';
 import { buildReport } from '../../report/build.js';
 import { stringOption, type Command } from '../command.js';
 
@@ -30,6 +30,7 @@ export const reportCommand: Command = {
       resultsDir: stringOption(values.results) ?? 'results',
       reportDir: stringOption(values.report) ?? 'report',
       order: experiments.map((e) => e.name),
+      summarize: summarizeResult,
     });
     for (const p of summary.problems) process.stderr.write(`kexue report: skipped ${p.reason}\n`);
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
