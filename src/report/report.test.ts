@@ -148,7 +148,7 @@ test('the built report renders in headless Chromium without errors', async (t) =
       const box = await charts.nth(1).boundingBox();
       assert.ok(box && box.width > 300 && box.height > 150, `chart laid out: ${JSON.stringify(box)}`);
     }
-    assert.equal(await page.locator('table tbody tr').count(), 4);
+    assert.equal(await page.locator('section.experiment table tbody tr').count(), 4);
     assert.ok((await page.title()).includes('kexue'));
     await page.screenshot({ path: '/tmp/kexue-report.png', fullPage: true });
 
