@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
-import { findCheckpoint } from '../encoder/io.js';
+import { findCheckpoint } from '../io/encoder-files.js';
 import type { EncoderConfig } from '../encoder/config.js';
 import type { ScaleAt } from '../attention/scale.js';
 import type { RopeScaling } from '../attention/rope.js';
@@ -22,9 +22,9 @@ import {
   ENGLISH_CHAR,
   WordPieceTokenizer,
   buildWordPieceVocab,
-  loadTokenizer,
   type Tokenizer,
 } from '../tokenizers/index.js';
+import { loadTokenizer } from '../io/tokenizer-files.js';
 
 export type DocSplit = 'lines' | 'paragraphs';
 export type Lang = 'zh' | 'en';
