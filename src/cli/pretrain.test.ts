@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { loadEncoder } from '../encoder/index.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import { RECIPES } from '../experiments/pretraining.js';
 import { kexue, scratch } from './cli.test-util.js';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { encodeNpy, readNpy } from '../io/npy.js';
-import { loadSentenceModel } from './sentence-model.js';
+import { loadSentenceModel } from '../io/sentence-files.js';
 import { kexue, scratch } from '../cli/cli.test-util.js';
 
 await initBackend({ quiet: true });

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Progress } from '../cli/progress.js';
-import { loadEncoder } from '../encoder/io.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import type { Encoder } from '../encoder/model.js';
 import { readText } from '../io/text.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';

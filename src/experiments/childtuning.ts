@@ -27,7 +27,7 @@ import { readClueDataset, type ClueDataset } from '../io/clue.js';
 import { writeNpy } from '../io/npy.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { isDeepStrictEqual } from 'node:util';
-import { loadEncoder } from '../encoder/index.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import {
   TextClassifier,
   fewShot,

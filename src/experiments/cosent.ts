@@ -33,7 +33,7 @@ import {
   type ObjectiveSummary,
   type RunRecord,
   type StsTask,
-} from '../cosent/compare.js';
+} from './cosent-compare.js';
 import { OBJECTIVES, type ObjectiveName } from '../cosent/objectives.js';
 import { pretrainedEncoder, recipeSpec, type Lang } from './pretraining.js';
 import { fmtMeanStd } from '../util/stats.js';

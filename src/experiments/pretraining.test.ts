@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { loadEncoder } from '../encoder/index.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import { RECIPES, pretrainedEncoder, readCorpus, recipeSpec, type PretrainSpec } from './pretraining.js';
 
 await initBackend({ quiet: true });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createHash } from 'node:crypto';
 import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
-import { findCheckpoint } from '../encoder/io.js';
+import { findCheckpoint } from '../io/encoder-files.js';
 import type { EncoderConfig } from '../encoder/config.js';
 import type { ScaleAt } from '../attention/scale.js';
 import type { RopeScaling } from '../attention/rope.js';
@@ -23,9 +23,9 @@ import {
   ENGLISH_CHAR,
   WordPieceTokenizer,
   buildWordPieceVocab,
-  loadTokenizer,
   type Tokenizer,
 } from '../tokenizers/index.js';
+import { loadTokenizer } from '../io/tokenizer-files.js';
 
 export type DocSplit = 'lines' | 'paragraphs';
 export type Lang = 'zh' | 'en';

@@ -1,13 +1,8 @@
 /** `kexue cosent train|eval`: fine-tune a sentence encoder on sentence pairs (CoSENT or a baseline) and evaluate it. */
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import {
-  OBJECTIVES,
-  evaluatePairs,
-  loadSentenceModel,
-  trainSentenceEncoder,
-  type ObjectiveName,
-} from '../../cosent/index.js';
+import { OBJECTIVES, evaluatePairs, trainSentenceEncoder, type ObjectiveName } from '../../cosent/index.js';
+import { loadSentenceModel, saveTrainingTo } from '../../io/sentence-files.js';
 import { POOLINGS } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { readSentencePairs } from '../../io/sts.js';
@@ -81,7 +76,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
   let recent = 0;
   const res = await trainSentenceEncoder(model, trainPairs, devPairs, {
     ...opts,
-    outDir: out,
+    ...saveTrainingTo(out),
     onStep: (s) => {
       recent = recent === 0 ? s.loss : 0.9 * recent + 0.1 * s.loss;
       progress.tick(1, `loss ${recent.toFixed(4)}`);

@@ -4,7 +4,8 @@
  * JSON and an SVG chart. The encoder is built from flags (at initialization) or loaded with --model.
  */
 import { initBackend } from '../../backend/index.js';
-import { Encoder, loadEncoder, MlmMasker, makeMlmBatch, disposeBatch, mlmLoss } from '../../encoder/index.js';
+import { Encoder, MlmMasker, makeMlmBatch, disposeBatch, mlmLoss } from '../../encoder/index.js';
+import { loadEncoder } from '../../io/encoder-files.js';
 import { prepareCorpus } from '../../encoder/pretrain.js';
 import { diagnoseGradients, type GradientReport } from '../../nn/diagnose.js';
 import { INIT_NAMES, type InitName } from '../../nn/init.js';

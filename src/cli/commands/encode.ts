@@ -1,6 +1,6 @@
 /** `kexue encode`: sentence vectors of a text file, one row per line, as a float32 .npy matrix. */
 import { initBackend } from '../../backend/index.js';
-import { loadSentenceModel } from '../../cosent/index.js';
+import { loadSentenceModel } from '../../io/sentence-files.js';
 import { POOLINGS, type Pooling } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { writeNpy } from '../../io/npy.js';

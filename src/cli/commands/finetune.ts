@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import { loadEncoder, POOLINGS, type Pooling } from '../../encoder/index.js';
+import { POOLINGS, type Pooling } from '../../encoder/index.js';
+import { loadEncoder } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
 import { writeFolderAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';

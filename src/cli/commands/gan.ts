@@ -4,7 +4,8 @@ import { initBackend } from '../../backend/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { InputError } from '../../io/errors.js';
 import { readImageSet } from '../../io/idx.js';
-import { encodeGrayPng, imageGrid, scatterImage } from '../../gan/png.js';
+import { encodeGrayPng } from '../../io/png.js';
+import { imageGrid, scatterImage } from '../../gan/grid.js';
 import { TOY_NAMES, toy, type ToyName } from '../../gan/toys.js';
 import {
   GAN_LOSSES,

@@ -4,7 +4,6 @@ import { experiments, summarizeResult } from '../../experiments/index.js';
 import { defaultDataDir, findExperiment, parseBudget, parseSeeds, runLab } from '../../experiments/run.js';
 import { InputError } from '../../io/errors.js';
 import { checkOutputFolder } from '../../io/atomic.js';
-import { buildReport, checkReportDir } from '../../report/build.js';
 import { stringOption, type Command } from '../command.js';
 
 const usage = `
@@ -49,6 +48,8 @@ export const labCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(values) {
+    // Loaded on use: the report brings KaTeX, which nothing else (and no library user) needs.
+    const { buildReport, checkReportDir } = await import('../../report/build.js');
     const json = Boolean(values.json);
     const list = selected(stringOption(values.only));
     const resultsDir = stringOption(values.results) ?? 'results';

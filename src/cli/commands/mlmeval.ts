@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import { loadEncoder } from '../../encoder/io.js';
+import { loadEncoder } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
 import { mlmByLength, withInferenceSettings } from '../../attention/extrapolation.js';
 import { readCorpus, type DocSplit } from '../../experiments/pretraining.js';

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import type { EvalRecord } from '../../encoder/pretrain.js';
-import { findCheckpoint } from '../../encoder/io.js';
+import { findCheckpoint } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
 import { defaultDataDir } from '../../experiments/run.js';
 import {

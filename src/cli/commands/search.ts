@@ -1,6 +1,6 @@
 /** `kexue search`: the corpus lines most similar (cosine) to a query, with a sentence model. */
 import { initBackend } from '../../backend/index.js';
-import { loadSentenceModel } from '../../cosent/index.js';
+import { loadSentenceModel } from '../../io/sentence-files.js';
 import { InputError } from '../../io/errors.js';
 import { readNpy } from '../../io/npy.js';
 import { readLines } from '../../io/text.js';
