@@ -9,6 +9,7 @@ import { summarizeChildTuning } from './childtuning.js';
 import { summarizeAttention } from './attention.js';
 import { summarizeCan } from './can.js';
 import { summarizeCosent } from './cosent.js';
+import { summarizeGradpenalty } from './gradpenalty.js';
 
 const result = (tables: Table[], budget: 'quick' | 'full' = 'full'): ExperimentResult => ({
   ...syntheticResult(),
@@ -115,4 +116,20 @@ test('attention, CAN and CoSENT rows', () => {
   assert.equal(c?.status, 'partly');
   assert.match(c!.note, /\+7\.00/);
   assert.match(c!.ours, /\+4\.00 on average over 2 tasks/);
+});
+
+test('gradient penalties: any violation refutes the inequality; the regularizer decides the rest', () => {
+  const verdict = (v: number, lowered: number) =>
+    `The inequality held in all 990 random cases with ∇ₓf ≠ 0 (${v} violations; median right/left 3.2). The parameter penalty lowered the final input-gradient penalty below the unpenalised run in ${lowered} of 4 (dataset, model, λ) settings.`;
+  const r = (v: number, lowered: number): ExperimentResult => ({
+    ...result([]),
+    verdict: verdict(v, lowered),
+  });
+  assert.equal(summarizeGradpenalty(r(0, 4))?.status, 'reproduces');
+  assert.equal(summarizeGradpenalty(r(0, 2))?.status, 'partly');
+  assert.equal(summarizeGradpenalty(r(1, 4))?.status, 'does not reproduce');
+  assert.match(
+    summarizeGradpenalty(r(0, 3))!.ours,
+    /0 violations in 990 MLPs; input penalty lowered in 3 of 4/,
+  );
 });
