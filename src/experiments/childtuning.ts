@@ -296,7 +296,8 @@ async function runRegime(
       // Each finished run is recorded beside its probabilities with everything that defines it, so
       // an interrupted experiment resumes where it stopped (a changed setting reruns the run).
       const key = {
-        regime: { ...r, seeds: undefined },
+        // Seeds and the sweep's extra ps only add runs: a run already recorded is the same run.
+        regime: { ...r, seeds: undefined, extraPs: undefined },
         lr: s.lr * m.lrScale,
         maxLen: s.maxLen,
         method: m,
