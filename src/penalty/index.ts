@@ -22,6 +22,7 @@ export {
   type DenseLayer as FloatDenseLayer,
   type Mlp as FloatMlp,
   type MlpPass as FloatMlpPass,
+  type InequalityModel,
   type InequalityResult,
   type LayerTerms,
 } from './inequality.js';
@@ -32,3 +33,4 @@ export {
   type InequalityCase,
 } from './property.js';
 export { spectralNormSq } from './linalg.js';
+export { mlpFromLayersModel } from './from-layers.js';
