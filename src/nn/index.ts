@@ -6,3 +6,4 @@ export * from './schedule.js';
 export * from './optim.js';
 export * from './diagnose.js';
 export * from './tfjs-init.js';
+export * from './spectral-norm.js';
