@@ -116,7 +116,7 @@ export function penalisedLoss(
         }),
       ) as tf.Scalar;
     case 'parameter': {
-      const { loss, penalty } = parameterGradientPenalty(meanLoss, model.trainableVariables(), weight);
+      const { loss, penalty } = parameterGradientPenalty(meanLoss, model.trainableVariables(), { weight });
       return tf.add(loss, penalty) as tf.Scalar;
     }
   }

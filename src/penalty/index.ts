@@ -8,7 +8,16 @@ export {
   inputGradientNorms,
   interpolate,
   type InputPenaltyOptions,
+  type PenaltyOptions,
+  type PenaltyParameters,
 } from './penalties.js';
+export {
+  trainStep,
+  type TrainStepOptions,
+  type TrainStepResult,
+  type PerSampleLoss,
+  type LossName,
+} from './train-step.js';
 export {
   gradientPenaltyInequality,
   gradientPenaltyInequalityBatch,
