@@ -30,7 +30,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../io/errors.js';
 import { isLayersModel, mlpFromLayersModel } from './from-layers.js';
 import { spectralNormSq } from './linalg.js';
-import type { Rng } from '../util/rng.js';
+import { rngOf, type Seed } from '../util/rng.js';
 
 export type Activation = 'relu' | 'tanh' | 'gelu' | 'linear';
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'gelu', 'linear'];
@@ -349,7 +349,8 @@ export interface RandomMlpOptions {
   biasScale?: number;
 }
 
-export function randomMlp(rng: Rng, o: RandomMlpOptions): Mlp {
+export function randomMlp(seed: Seed, o: RandomMlpOptions): Mlp {
+  const rng = rngOf(seed, 'rng');
   const dims = [o.inputDim, ...o.widths, 1];
   const layers: DenseLayer[] = [];
   for (let t = 0; t + 1 < dims.length; t++) {
