@@ -14,7 +14,7 @@ export { readMatrix, readLabels, readVector } from './io/table.js';
 export { readSentencePairs, type SentencePair } from './io/sts.js';
 export { readIdx, readImageSet, type ImageSet } from './io/idx.js';
 export { registerGradientFixes, logSoftmax } from './grad/index.js';
-export { Rng } from './util/rng.js';
+export { Rng, type Seed } from './util/rng.js';
 export * from './encoder/index.js';
 export * from './nn/index.js';
 export * from './tokenizers/index.js';

@@ -24,7 +24,7 @@ import {
   type InputKind,
   type MatrixInput,
   type VectorInput,
-} from './input.js';
+} from '../util/inputs.js';
 import { checkProbMatrix, checkProbMatrixShape, softmaxRows, type ProbMatrix } from './matrix.js';
 import { normalizePrior } from './prior.js';
 import { uncertainties } from './uncertainty.js';

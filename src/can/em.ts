@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
 import { CAN_ROW_SUM_TOLERANCE } from './can.js';
-import { fromMatrixAs, toMatrix, toVector, type MatrixInput, type VectorInput } from './input.js';
+import { fromMatrixAs, toMatrix, toVector, type MatrixInput, type VectorInput } from '../util/inputs.js';
 import { checkProbMatrix, softmaxRows, type ProbMatrix } from './matrix.js';
 import { normalizePrior } from './prior.js';
 

@@ -21,7 +21,7 @@ export {
   checkLabels,
   type ProbMatrix,
 } from './matrix.js';
-export type { MatrixInput, VectorInput } from './input.js';
+export type { MatrixInput, VectorInput } from '../util/inputs.js';
 export { priorFromLabels, uniformPrior, normalizePrior } from './prior.js';
 export { uncertainties } from './uncertainty.js';
 export {

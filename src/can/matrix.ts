@@ -1,6 +1,6 @@
 /** Row-major probability matrices, their validation and the accuracy measures CAN is judged by. */
 import { InputError } from '../io/errors.js';
-import { toMatrix, toVector, type MatrixInput, type VectorInput } from './input.js';
+import { toMatrix, toVector, type MatrixInput, type VectorInput } from '../util/inputs.js';
 
 export interface ProbMatrix {
   data: Float64Array | Float32Array;

@@ -12,7 +12,7 @@ import {
   toVectorAsync,
   type MatrixInput,
   type VectorInput,
-} from './input.js';
+} from '../util/inputs.js';
 import { accuracy, checkLabels, checkProbMatrix, softmaxRows, type ProbMatrix } from './matrix.js';
 
 export interface CanGrid {

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
-import type { ProbMatrix } from './matrix.js';
+import type { ProbMatrix } from '../can/matrix.js';
 
 /** Any of the matrix kinds kexue accepts. */
 export type MatrixInput = tf.Tensor | number[][] | ProbMatrix;
