@@ -8,7 +8,16 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
 import { CAN_ROW_SUM_TOLERANCE } from './can.js';
-import { fromMatrixAs, toMatrix, toVector, type MatrixInput, type VectorInput } from '../util/inputs.js';
+import {
+  fromMatrixAs,
+  toMatrix,
+  toMatrixAsync,
+  toVector,
+  toVectorAsync,
+  type MatrixInput,
+  type ProbMatrixKind,
+  type VectorInput,
+} from '../util/inputs.js';
 import { checkProbMatrix, softmaxRows, type ProbMatrix } from './matrix.js';
 import { normalizePrior } from './prior.js';
 
@@ -60,13 +69,47 @@ export function emPrior(
   opts: EmPriorOptions = {},
 ): EmPriorResult<tf.Tensor2D | number[][] | ProbMatrix> {
   const { m, kind } = toMatrix(probs, 'probs');
+  return emOn(m, kind, toVector(trainPrior, 'trainPrior'), opts);
+}
+
+/** `emPrior` reading tensors with `await data()` (no blocking GPU read-back); same result. */
+export async function emPriorAsync(
+  probs: tf.Tensor,
+  trainPrior: VectorInput,
+  opts?: EmPriorOptions,
+): Promise<EmPriorResult<tf.Tensor2D>>;
+export async function emPriorAsync(
+  probs: number[][],
+  trainPrior: VectorInput,
+  opts?: EmPriorOptions,
+): Promise<EmPriorResult<number[][]>>;
+export async function emPriorAsync(
+  probs: ProbMatrix,
+  trainPrior: VectorInput,
+  opts?: EmPriorOptions,
+): Promise<EmPriorResult<ProbMatrix>>;
+export async function emPriorAsync(
+  probs: MatrixInput,
+  trainPrior: VectorInput,
+  opts: EmPriorOptions = {},
+): Promise<EmPriorResult<tf.Tensor2D | number[][] | ProbMatrix>> {
+  const { m, kind } = await toMatrixAsync(probs, 'probs');
+  return emOn(m, kind, await toVectorAsync(trainPrior, 'trainPrior'), opts);
+}
+
+function emOn(
+  m: ProbMatrix,
+  kind: ProbMatrixKind,
+  trainPrior: ArrayLike<number>,
+  opts: EmPriorOptions,
+): EmPriorResult<tf.Tensor2D | number[][] | ProbMatrix> {
   const { maxIters = 1000, tol = 1e-8, fromLogits = false } = opts;
   if (!Number.isInteger(maxIters) || maxIters < 1)
     throw new InputError(`maxIters must be a positive integer, got ${maxIters}`, 'options');
   if (!(tol >= 0)) throw new InputError(`tol must be a number ≥ 0, got ${tol}`, 'options');
   const p = fromLogits ? softmaxRows(m) : m;
   checkProbMatrix(p, 'probs', CAN_ROW_SUM_TOLERANCE);
-  const r = emMatrix(p, toVector(trainPrior, 'trainPrior'), maxIters, tol);
+  const r = emMatrix(p, trainPrior, maxIters, tol);
   return { ...r, probs: fromMatrixAs(r.probs, kind) };
 }
 

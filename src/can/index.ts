@@ -32,4 +32,4 @@ export {
   type CanTuneOptions,
   type CanTuneResult,
 } from './tune.js';
-export { emPrior, type EmPriorOptions, type EmPriorResult } from './em.js';
+export { emPrior, emPriorAsync, type EmPriorOptions, type EmPriorResult } from './em.js';

@@ -15,6 +15,7 @@ import {
   canTune,
   canTuneAsync,
   emPrior,
+  emPriorAsync,
   softmaxRows,
   topkAccuracy,
   type ProbMatrix,
@@ -180,7 +181,7 @@ test('canTune and accuracy reject bad labels and grids by name', () => {
   );
 });
 
-test('emPrior: the result probs have the input kind; unnormalised rows are rejected', () => {
+test('emPrior(Async): the result probs have the input kind; unnormalised rows are rejected', async () => {
   const { m } = validation();
   const ref = emPrior(m, [1, 1, 1, 1]);
   const before = tf.memory().numTensors;
@@ -191,6 +192,11 @@ test('emPrior: the result probs have the input kind; unnormalised rows are rejec
   assert.ok(maxAbsDiff(r.prior, ref.prior) < 1e-5, 'float32 input: prior within 1e-5');
   tf.dispose([t, pt, r.probs]);
   assert.equal(tf.memory().numTensors, before);
+  const t2 = toTensor(m);
+  const ra = await emPriorAsync(t2, [1, 1, 1, 1]);
+  const rs = emPrior(t2, [1, 1, 1, 1]);
+  assert.deepEqual(ra.prior, rs.prior);
+  tf.dispose([t2, ra.probs, rs.probs]);
   const arr = emPrior(toArray(m), [1, 1, 1, 1]);
   assert.ok(Array.isArray(arr.probs));
   assert.throws(() => emPrior([[0.6, 0.6]], [1, 1]), /probs: row 1 sums to 1\.20000/);

@@ -12,7 +12,9 @@ import type { ProbMatrix } from '../can/matrix.js';
 export type MatrixInput = tf.Tensor | number[][] | ProbMatrix;
 /** Any of the vector kinds kexue accepts (labels, priors, scores). */
 export type VectorInput = tf.Tensor | ArrayLike<number>;
+/** Which of the three matrix kinds an input was. */
 export type InputKind = 'tensor' | 'array' | 'matrix';
+export type ProbMatrixKind = InputKind;
 
 /** Which kind `x` is; anything else is an error naming `name`. */
 export function matrixKind(x: unknown, name: string): InputKind {
