@@ -4,4 +4,3 @@ export * from './spearman.js';
 export * from './objectives.js';
 export * from './sentence-model.js';
 export * from './trainer.js';
-export * from './compare.js';
