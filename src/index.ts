@@ -10,7 +10,7 @@ export * from './can/index.js';
 export { InputError, DivergenceError } from './io/errors.js';
 export type { SentencePair } from './io/sts.js';
 export { registerGradientFixes, logSoftmax } from './grad/index.js';
-export { Rng } from './util/rng.js';
+export { Rng, type Seed } from './util/rng.js';
 export * from './encoder/index.js';
 export * from './nn/index.js';
 export * from './tokenizers/index.js';

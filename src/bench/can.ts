@@ -69,7 +69,7 @@ function runCase(c: Case, dir: string): string {
   let diff = 0;
   ref.rows.forEach((r, n) => {
     for (let j = 0; j < c.classes; j++)
-      diff = Math.max(diff, Math.abs(refRows[n * c.classes + j] - ours.data[r * c.classes + j]));
+      diff = Math.max(diff, Math.abs(refRows[n * c.classes + j] - ours.probs.data[r * c.classes + j]));
   });
   const uncertain = ours.adjusted.reduce((a, b) => a + b, 0);
   if (uncertain !== ref.uncertain)

@@ -29,11 +29,15 @@ for (const c of cases) {
     const rng = new Rng(c.rows * 31 + c.cols);
     const p = randomProbs(rng, c.rows, c.cols);
     const prior = skewed(rng, c.cols);
-    const r = can(p, prior, c);
+    const { topk, threshold, alpha, iters } = c;
+    const r = can(p, prior, { topk, threshold, alpha, iters });
     const ref = directCan(p, prior, c.topk, c.threshold, c.alpha, c.iters);
     const uncertain = r.adjusted.reduce((a, b) => a + b, 0);
     assert.ok(uncertain > 0 && uncertain < c.rows, `both kinds of rows present (${uncertain}/${c.rows})`);
-    assert.ok(maxAbsDiff(r.data, ref) <= c.tol, `max abs diff ${maxAbsDiff(r.data, ref)} > ${c.tol}`);
+    assert.ok(
+      maxAbsDiff(r.probs.data, ref) <= c.tol,
+      `max abs diff ${maxAbsDiff(r.probs.data, ref)} > ${c.tol}`,
+    );
   });
 }
 
@@ -45,7 +49,7 @@ test('confident rows are never modified and adjusted rows sum to 1', () => {
     alpha: 2,
   });
   for (let i = 0; i < p.rows; i++) {
-    const row = r.data.subarray(i * 9, i * 9 + 9);
+    const row = r.probs.data.subarray(i * 9, i * 9 + 9);
     if (!r.adjusted[i]) assert.deepEqual(Array.from(row), Array.from(p.data.subarray(i * 9, i * 9 + 9)));
     else assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6);
   }
@@ -73,7 +77,8 @@ test('uncertain rows are adjusted independently: row order and other uncertain r
   const alone = can(sub, prior, { threshold: 0.7, iters: 3 });
   const pos = confidentOnly.indexOf(u);
   assert.ok(
-    maxAbsDiff(alone.data.subarray(pos * 6, pos * 6 + 6), full.data.subarray(u * 6, u * 6 + 6)) < 1e-6,
+    maxAbsDiff(alone.probs.data.subarray(pos * 6, pos * 6 + 6), full.probs.data.subarray(u * 6, u * 6 + 6)) <
+      1e-6,
   );
 });
 
@@ -81,10 +86,10 @@ test('the prior only matters up to scale, and a uniform prior with no confident 
   const p = randomProbs(new Rng(3), 60, 5);
   const a = can(p, [1, 2, 3, 4, 5], { threshold: 0.8 });
   const b = can(p, [10, 20, 30, 40, 50], { threshold: 0.8 });
-  assert.ok(maxAbsDiff(a.data, b.data) < 1e-15);
+  assert.ok(maxAbsDiff(a.probs.data, b.probs.data) < 1e-15);
   const flat = { data: new Float64Array([0.34, 0.33, 0.33]), rows: 1, cols: 3 };
   const r = can(flat, [0.5, 0.25, 0.25], { threshold: 0.5 });
-  assert.ok(maxAbsDiff(r.data, [0.5, 0.25, 0.25]) < 1e-12, 'alone, the row becomes the prior');
+  assert.ok(maxAbsDiff(r.probs.data, [0.5, 0.25, 0.25]) < 1e-12, 'alone, the row becomes the prior');
 });
 
 test('tensor in, tensor out, no tensors leaked', () => {
@@ -127,5 +132,5 @@ test('bad inputs are errors, never a silently wrong answer; topk defaults to min
   // Two classes: the default top-k is 2, not an error.
   const r = can({ data: Float64Array.of(0.5, 0.5, 0.99, 0.01), rows: 2, cols: 2 }, [0.9, 0.1]);
   assert.deepEqual(Array.from(r.adjusted), [1, 0]);
-  assert.ok(r.data[0] > 0.5, 'the prior favours class 0');
+  assert.ok(r.probs.data[0] > 0.5, 'the prior favours class 0');
 });

@@ -15,10 +15,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
-import { checkProbMatrix, type ProbMatrix } from './matrix.js';
+import {
+  fromMatrixAs,
+  toMatrix,
+  toMatrixAsync,
+  toVector,
+  toVectorAsync,
+  type InputKind,
+  type MatrixInput,
+  type VectorInput,
+} from '../util/inputs.js';
+import { checkProbMatrix, checkProbMatrixShape, softmaxRows, type ProbMatrix } from './matrix.js';
 import { normalizePrior } from './prior.js';
 import { uncertainties } from './uncertainty.js';
 
+/** CAN's settings (what `canTune` searches over). */
 export interface CanOptions {
   /** How many of the largest probabilities the uncertainty looks at (2..classes). Default 3. */
   topk?: number;
@@ -30,21 +41,32 @@ export interface CanOptions {
   iters?: number;
 }
 
+/** `can`'s options: the settings, and how to read the input. */
+export interface CanCallOptions extends CanOptions {
+  /** `probs` holds logits: apply a row softmax (in float64) first. Default false. */
+  fromLogits?: boolean;
+}
+
+/** The defaults of `can`'s settings. */
 export const CAN_DEFAULTS: Required<CanOptions> = { topk: 3, threshold: 0.9, alpha: 1, iters: 1 };
 
-export interface CanResult extends ProbMatrix {
-  data: Float64Array;
-  /** 1 where the row was uncertain and adjusted. */
-  adjusted: Uint8Array;
-  /** Normalised top-k entropy of each input row. */
-  uncertainty: Float64Array;
+/**
+ * `can`'s result: `probs` is the adjusted matrix in the kind of the input, `adjusted` marks the rows that
+ * were uncertain and adjusted, `uncertainty` is each input row's normalised top-k entropy.
+ */
+export interface CanResultOf<P, A, U> {
+  probs: P;
+  adjusted: A;
+  uncertainty: U;
 }
-
-export interface CanTensorResult {
-  probs: tf.Tensor2D;
-  adjusted: tf.Tensor1D;
-  uncertainty: tf.Tensor1D;
-}
+/** `can` on a `{ data, rows, cols }` matrix: a float64 matrix, a 0/1 mask and float64 entropies. */
+export type CanMatrixResult = CanResultOf<ProbMatrix & { data: Float64Array }, Uint8Array, Float64Array>;
+/** `can` on a tensor: new float32 [rows, cols], bool [rows] and float32 [rows] tensors (dispose them). */
+export type CanTensorResult = CanResultOf<tf.Tensor2D, tf.Tensor1D, tf.Tensor1D>;
+/** `can` on a `number[][]`: plain arrays. */
+export type CanArrayResult = CanResultOf<number[][], boolean[], number[]>;
+/** @deprecated The matrix result; use `CanMatrixResult`. */
+export type CanResult = CanMatrixResult;
 
 /**
  * More iterations change nothing: with α ≠ 1 the exponent α^t under- or overflows float64 long before,
@@ -52,12 +74,22 @@ export interface CanTensorResult {
  */
 export const CAN_MAX_ITERS = 100;
 
-/** Rows must sum to 1 within this (float32 sums over thousands of classes stay far inside it). */
-const ROW_SUM_TOLERANCE = 1e-3;
+/**
+ * Rows of `probs` must sum to 1 within this (float32 softmax outputs over thousands of classes stay
+ * far inside it).
+ */
+export const CAN_ROW_SUM_TOLERANCE = 1e-3;
 
 function resolveOptions(opts: CanOptions, classes: number): Required<CanOptions> {
-  // topk defaults to 3, or to every class when there are fewer.
-  const o = { ...CAN_DEFAULTS, topk: Math.min(CAN_DEFAULTS.topk, classes), ...opts };
+  // topk defaults to 3, or to every class when there are fewer; undefined fields keep their default.
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+  const o = { ...CAN_DEFAULTS, topk: Math.min(CAN_DEFAULTS.topk, classes), ...given };
+  for (const key of Object.keys(given))
+    if (!(key in CAN_DEFAULTS))
+      throw new InputError(
+        `unknown option '${key}' (allowed: topk, threshold, alpha, iters, fromLogits)`,
+        'options',
+      );
   if (!Number.isInteger(o.topk) || o.topk < 2 || o.topk > classes) {
     throw new InputError(`topk must be an integer from 2 to ${classes}, got ${o.topk}`);
   }
@@ -142,7 +174,8 @@ function confidentPowers(
 
 /**
  * One batch of uncertain rows for iters > 1. State: a [B, m] (confident-row scalings, one set per
- * uncertain row), au [B, 1] (the uncertain row's own scaling); b [B, k] column scalings.
+ * uncertain row), au [B, 1] (the uncertain row's own scaling); b [B, k] column scalings. Returns the
+ * adjusted rows as a tensor for the caller to read back (synchronously or not).
  */
 function adjustBatch(
   zs: tf.Tensor2D[],
@@ -150,7 +183,7 @@ function adjustBatch(
   prior: tf.Tensor1D,
   rowsZ: tf.Tensor2D,
   alpha: number,
-): Float32Array {
+): tf.Tensor2D {
   return tf.tidy(() => {
     const B = rowsZ.shape[0];
     const m = zs[0].shape[0];
@@ -172,11 +205,15 @@ function adjustBatch(
       }
     }
     const y = tf.mul(b, zu);
-    return tf.div(y, tf.sum(y, 1, true)).dataSync() as Float32Array;
+    return tf.div(y, tf.sum(y, 1, true)) as tf.Tensor2D;
   });
 }
 
-function adjustIterated(
+/**
+ * iters > 1, as a generator: it yields each batch's adjusted rows as a tensor and is sent back their
+ * values, so one body serves the sync (`dataSync`) and async (`await data()`) drivers.
+ */
+function* adjustIterated(
   p: ProbMatrix,
   prior: Float64Array,
   alpha: number,
@@ -184,7 +221,7 @@ function adjustIterated(
   confident: number[],
   uncertain: number[],
   out: Float64Array,
-): void {
+): Generator<tf.Tensor2D, void, ArrayLike<number>> {
   const k = p.cols;
   const m = confident.length;
   // Keep a batch's [B, m] scalings around 32 MB.
@@ -199,8 +236,14 @@ function adjustIterated(
         const r = tf.tensor2d(gatherRows(p, rows), [rows.length, k]);
         return alpha === 1 ? r : tf.pow(r, alpha);
       });
-      const y = adjustBatch(z, zt, priorT, rowsZ as tf.Tensor2D, alpha);
+      const yT = adjustBatch(z, zt, priorT, rowsZ as tf.Tensor2D, alpha);
       rowsZ.dispose();
+      let y: ArrayLike<number>;
+      try {
+        y = yield yT;
+      } finally {
+        yT.dispose();
+      }
       rows.forEach((u, i) => {
         for (let j = 0; j < k; j++) out[u * k + j] = y[i * k + j];
       });
@@ -210,9 +253,21 @@ function adjustIterated(
   }
 }
 
-function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanOptions): CanResult {
-  checkProbMatrix(probs, 'probabilities', ROW_SUM_TOLERANCE);
-  const o = resolveOptions(opts, probs.cols);
+/** The matrix result before the adjusted rows are filled in, and the work that fills them. */
+function canPlan(
+  probs: ProbMatrix,
+  prior: ArrayLike<number>,
+  opts: CanCallOptions,
+): { result: CanMatrixResult; work: Generator<tf.Tensor2D, void, ArrayLike<number>> | null } {
+  const { fromLogits, ...settings } = opts;
+  if (fromLogits !== undefined && typeof fromLogits !== 'boolean')
+    throw new InputError(`fromLogits must be true or false, got ${String(fromLogits)}`, 'options');
+  if (fromLogits) {
+    checkProbMatrixShape(probs, 'probs (logits)');
+    probs = softmaxRows(probs);
+  }
+  checkProbMatrix(probs, 'probs', CAN_ROW_SUM_TOLERANCE);
+  const o = resolveOptions(settings, probs.cols);
   const pi = normalizePrior(prior, probs.cols);
   const uncertainty = uncertainties(probs, o.topk);
   const adjusted = new Uint8Array(probs.rows);
@@ -225,31 +280,118 @@ function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanOptions
     } else confident.push(i);
   });
   const out = new Float64Array(probs.data); // a typed-array copy (Float64Array.from iterates: slow)
-  if (uncertain.length > 0) {
-    if (o.iters === 1) adjustOneIteration(probs, pi, o.alpha, confident, uncertain, out);
-    else adjustIterated(probs, pi, o.alpha, o.iters, confident, uncertain, out);
+  const result = { probs: { data: out, rows: probs.rows, cols: probs.cols }, adjusted, uncertainty };
+  if (uncertain.length === 0) return { result, work: null };
+  if (o.iters === 1) {
+    adjustOneIteration(probs, pi, o.alpha, confident, uncertain, out);
+    return { result, work: null };
   }
-  return { data: out, rows: probs.rows, cols: probs.cols, adjusted, uncertainty };
+  return { result, work: adjustIterated(probs, pi, o.alpha, o.iters, confident, uncertain, out) };
+}
+
+function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanCallOptions): CanMatrixResult {
+  const { result, work } = canPlan(probs, prior, opts);
+  if (work) {
+    let step = work.next(new Float32Array(0));
+    while (!step.done) step = work.next(step.value.dataSync());
+  }
+  return result;
+}
+
+async function canMatrixAsync(
+  probs: ProbMatrix,
+  prior: ArrayLike<number>,
+  opts: CanCallOptions,
+): Promise<CanMatrixResult> {
+  const { result, work } = canPlan(probs, prior, opts);
+  if (work) {
+    let step = work.next(new Float32Array(0));
+    while (!step.done) step = work.next(await step.value.data());
+  }
+  return result;
+}
+
+/** The matrix result in the kind of the input. */
+function resultAs(r: CanMatrixResult, kind: InputKind): CanMatrixResult | CanTensorResult | CanArrayResult {
+  if (kind === 'matrix') return r;
+  if (kind === 'array')
+    return {
+      probs: fromMatrixAs(r.probs, 'array'),
+      adjusted: Array.from(r.adjusted, (a) => a === 1),
+      uncertainty: Array.from(r.uncertainty),
+    };
+  return {
+    probs: fromMatrixAs(r.probs, 'tensor'),
+    adjusted: tf.tensor1d(r.adjusted, 'bool'),
+    uncertainty: tf.tensor1d(Float32Array.from(r.uncertainty), 'float32'),
+  };
+}
+
+/** The prior as numbers (a tensor is read back; `normalizePrior` then checks it). */
+function priorValues(prior: VectorInput): ArrayLike<number> {
+  return toVector(prior, 'prior');
 }
 
 /**
  * Adjusts low-confidence rows of `probs` with the label `prior` (any non-negative vector; only its
- * direction matters). Takes a row-major matrix or a 2-D tensor and returns the same kind.
+ * direction matters). `probs` is a 2-D `tf.Tensor`, a `number[][]` or a `{ data, rows, cols }` matrix;
+ * the result is always `{ probs, adjusted, uncertainty }` with `probs` of the same kind as the input
+ * (a new float32 tensor for a tensor — dispose it, and `adjusted`/`uncertainty` are 1-D tensors too).
+ *
+ * Rows must be probabilities: finite, non-negative, summing to 1 within `CAN_ROW_SUM_TOLERANCE`
+ * (1e-3); pass `{ fromLogits: true }` to apply a softmax first. Errors name the argument, the row
+ * and the value. On webgl/webgpu prefer `canAsync`, which reads tensors back without blocking.
+ *
+ * @example
+ * const { probs: adjusted, adjusted: mask } = can(model.predict(x) as tf.Tensor2D, prior);
+ * const r = can([[0.5, 0.3, 0.2], [0.98, 0.01, 0.01]], [0.2, 0.5, 0.3]); // r.probs: number[][]
  */
-export function can(probs: ProbMatrix, prior: ArrayLike<number>, opts?: CanOptions): CanResult;
-export function can(probs: tf.Tensor2D, prior: ArrayLike<number>, opts?: CanOptions): CanTensorResult;
+export function can(probs: tf.Tensor, prior: VectorInput, opts?: CanCallOptions): CanTensorResult;
+export function can(probs: number[][], prior: VectorInput, opts?: CanCallOptions): CanArrayResult;
+export function can(probs: ProbMatrix, prior: VectorInput, opts?: CanCallOptions): CanMatrixResult;
 export function can(
-  probs: ProbMatrix | tf.Tensor2D,
-  prior: ArrayLike<number>,
-  opts: CanOptions = {},
-): CanResult | CanTensorResult {
-  if (!(probs instanceof tf.Tensor)) return canMatrix(probs, prior, opts);
-  if (probs.rank !== 2) throw new InputError(`probabilities must be a 2-D tensor, got rank ${probs.rank}`);
-  const [rows, cols] = probs.shape;
-  const r = canMatrix({ data: probs.dataSync() as Float32Array, rows, cols }, prior, opts);
-  return {
-    probs: tf.tensor2d(Float32Array.from(r.data), [rows, cols], 'float32'),
-    adjusted: tf.tensor1d(r.adjusted, 'bool'),
-    uncertainty: tf.tensor1d(Float32Array.from(r.uncertainty), 'float32'),
-  };
+  probs: MatrixInput,
+  prior: VectorInput,
+  opts?: CanCallOptions,
+): CanMatrixResult | CanTensorResult | CanArrayResult;
+export function can(
+  probs: MatrixInput,
+  prior: VectorInput,
+  opts: CanCallOptions = {},
+): CanMatrixResult | CanTensorResult | CanArrayResult {
+  checkOptionsObject(opts);
+  const { m, kind } = toMatrix(probs, 'probs');
+  return resultAs(canMatrix(m, priorValues(prior), opts), kind);
+}
+
+/** `can` without synchronous GPU read-backs (`await data()`); same arguments and results. */
+export async function canAsync(
+  probs: tf.Tensor,
+  prior: VectorInput,
+  opts?: CanCallOptions,
+): Promise<CanTensorResult>;
+export async function canAsync(
+  probs: number[][],
+  prior: VectorInput,
+  opts?: CanCallOptions,
+): Promise<CanArrayResult>;
+export async function canAsync(
+  probs: ProbMatrix,
+  prior: VectorInput,
+  opts?: CanCallOptions,
+): Promise<CanMatrixResult>;
+export async function canAsync(
+  probs: MatrixInput,
+  prior: VectorInput,
+  opts: CanCallOptions = {},
+): Promise<CanMatrixResult | CanTensorResult | CanArrayResult> {
+  checkOptionsObject(opts);
+  const { m, kind } = await toMatrixAsync(probs, 'probs');
+  const pi = await toVectorAsync(prior, 'prior');
+  return resultAs(await canMatrixAsync(m, pi, opts), kind);
+}
+
+function checkOptionsObject(opts: unknown): void {
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new InputError(`must be an object such as { topk: 3 }, got ${String(opts)}`, 'options');
 }

@@ -1,5 +1,6 @@
 /** Row-major probability matrices, their validation and the accuracy measures CAN is judged by. */
 import { InputError } from '../io/errors.js';
+import { toMatrix, toVector, type MatrixInput, type VectorInput } from '../util/inputs.js';
 
 export interface ProbMatrix {
   data: Float64Array | Float32Array;
@@ -29,13 +30,30 @@ export function checkProbMatrix(m: ProbMatrix, where = 'probabilities', sumToler
     }
     if (sumTolerance !== undefined && Math.abs(sum - 1) > sumTolerance) {
       throw new InputError(
-        `row ${i + 1} sums to ${sum.toPrecision(6)}, not 1 (apply a softmax first if these are logits: --logits on the command line)`,
+        `row ${i + 1} sums to ${sum.toPrecision(6)}, not 1 within ${sumTolerance} (if these are logits, pass { fromLogits: true }, or --logits on the command line)`,
         where,
       );
     }
   }
 }
 
+/** Shape, at least 2 classes and finite values (for logits, which may be negative and sum to anything). */
+export function checkProbMatrixShape(m: ProbMatrix, where: string): void {
+  if (m.data.length !== m.rows * m.cols)
+    throw new InputError(
+      `has ${m.data.length} values, shape [${m.rows}, ${m.cols}] needs ${m.rows * m.cols}`,
+      where,
+    );
+  if (m.cols < 2) throw new InputError(`needs at least 2 classes, got ${m.cols}`, where);
+  const bad = m.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new InputError(
+      `row ${Math.floor(bad / m.cols) + 1}, class ${bad % m.cols}: value is ${m.data[bad]}`,
+      where,
+    );
+}
+
+/** Labels are integers in 0..classes-1, one per row; errors name `where` and the 1-based row. */
 export function checkLabels(
   labels: ArrayLike<number>,
   rows: number,
@@ -65,13 +83,24 @@ export function argmaxRow(m: ProbMatrix, i: number): number {
   return best;
 }
 
-/** Fraction of rows (optionally only those with `mask[i] === want`) whose argmax is the label. */
+/**
+ * Fraction of rows (optionally only those with `mask[i] === want`) whose argmax is the label. `probs`
+ * is a 2-D tensor, `number[][]` or `{ data, rows, cols }`; labels a 1-D tensor or array.
+ *
+ * @example
+ * accuracy([[0.9, 0.1], [0.2, 0.8]], [0, 0]); // 0.5
+ */
 export function accuracy(
-  m: ProbMatrix,
-  labels: ArrayLike<number>,
+  probs: MatrixInput,
+  labels: VectorInput,
   mask?: ArrayLike<number>,
   want = 1,
 ): number {
+  const m = toMatrix(probs, 'probs').m;
+  labels = toVector(labels, 'labels');
+  checkLabels(labels, m.rows, m.cols, 'labels');
+  if (mask !== undefined && mask.length !== m.rows)
+    throw new InputError(`has ${mask.length} entries for ${m.rows} rows`, 'mask');
   let hit = 0;
   let n = 0;
   for (let i = 0; i < m.rows; i++) {
@@ -83,7 +112,11 @@ export function accuracy(
 }
 
 /** Fraction of rows whose label is among the k largest values (ties broken towards lower index). */
-export function topkAccuracy(m: ProbMatrix, labels: ArrayLike<number>, k: number): number {
+export function topkAccuracy(probs: MatrixInput, labels: VectorInput, k: number): number {
+  const m = toMatrix(probs, 'probs').m;
+  labels = toVector(labels, 'labels');
+  checkLabels(labels, m.rows, m.cols, 'labels');
+  if (!Number.isInteger(k) || k < 1) throw new InputError(`must be a positive integer, got ${k}`, 'k');
   let hit = 0;
   for (let i = 0; i < m.rows; i++) {
     const y = labels[i];

@@ -37,9 +37,9 @@ test('canTune finds settings that help on validation, and they help on unseen da
   const r = canTune(val.probs, val.labels, prior, { topk: [2, 3], alpha: [1, 2], iters: [1, 2] });
   assert.equal(r.tried, 2 * 2 * 2 * 7);
   assert.ok(r.apply && r.gain > 0.01, `validation gain ${r.gain}`);
-  assert.ok(Math.abs(accuracy(can(val.probs, prior, r.options), val.labels) - r.accuracyAfter) < 1e-12);
+  assert.ok(Math.abs(accuracy(can(val.probs, prior, r.options).probs, val.labels) - r.accuracyAfter) < 1e-12);
   const before = accuracy(test_.probs, test_.labels);
-  const after = accuracy(can(test_.probs, prior, r.options), test_.labels);
+  const after = accuracy(can(test_.probs, prior, r.options).probs, test_.labels);
   assert.ok(after > before, `held-out accuracy ${before} -> ${after}`);
 });
 

@@ -3,8 +3,17 @@
  * test labels). The confident rows of the validation set serve as the reference matrix, as they would
  * at deployment.
  */
-import { can, CAN_DEFAULTS, type CanOptions } from './can.js';
-import { accuracy, checkLabels, type ProbMatrix } from './matrix.js';
+import { InputError } from '../io/errors.js';
+import { can, canAsync, CAN_DEFAULTS, CAN_ROW_SUM_TOLERANCE, type CanOptions } from './can.js';
+import {
+  toMatrix,
+  toMatrixAsync,
+  toVector,
+  toVectorAsync,
+  type MatrixInput,
+  type VectorInput,
+} from '../util/inputs.js';
+import { accuracy, checkLabels, checkProbMatrix, softmaxRows, type ProbMatrix } from './matrix.js';
 
 export interface CanGrid {
   topk?: number[];
@@ -32,30 +41,45 @@ export const DEFAULT_GRID: Required<CanGrid> = {
   iters: [1, 2, 3],
 };
 
-/**
- * Grid search over (topk, threshold, alpha, iters). Ties go to the setting met first in grid order,
- * which puts fewer iterations and smaller k first: the simplest setting that does as well.
- */
-export function canTune(
-  val: ProbMatrix,
-  labels: ArrayLike<number>,
-  prior: ArrayLike<number>,
-  grid: CanGrid = {},
-): CanTuneResult {
-  checkLabels(labels, val.rows, val.cols, 'validation labels');
+/** How `canTune` reads its validation probabilities. */
+export interface CanTuneOptions {
+  /** The validation matrix holds logits: apply a row softmax first (as `can`'s `fromLogits`). */
+  fromLogits?: boolean;
+}
+
+/** The grid's settings in search order, after checking the grid. */
+function gridSettings(grid: CanGrid, cols: number): Required<CanOptions>[] {
+  if (grid === null || typeof grid !== 'object') throw new InputError('must be an object of arrays', 'grid');
   const g = { ...DEFAULT_GRID, ...grid };
-  const before = accuracy(val, labels);
-  let best = { options: { ...CAN_DEFAULTS }, acc: -Infinity };
-  let tried = 0;
+  for (const [key, values] of Object.entries(g)) {
+    if (!(key in DEFAULT_GRID))
+      throw new InputError(`unknown key '${key}' (allowed: topk, threshold, alpha, iters)`, 'grid');
+    if (!Array.isArray(values) || values.length === 0)
+      throw new InputError(`${key} must be a non-empty array of numbers`, 'grid');
+  }
+  const out: Required<CanOptions>[] = [];
   for (const iters of g.iters)
-    for (const topk of g.topk.filter((k) => k >= 2 && k <= val.cols))
+    for (const topk of g.topk.filter((k) => k >= 2 && k <= cols))
       for (const alpha of g.alpha)
-        for (const threshold of g.threshold) {
-          const options = { topk, threshold, alpha, iters };
-          const acc = accuracy(can(val, prior, options), labels);
-          tried++;
-          if (acc > best.acc) best = { options, acc };
-        }
+        for (const threshold of g.threshold) out.push({ topk, threshold, alpha, iters });
+  if (out.length === 0)
+    throw new InputError(`no topk in [${g.topk}] fits ${cols} classes (2..${cols})`, 'grid');
+  return out;
+}
+
+/** Validation matrix (softmaxed if asked) checked as probabilities, and labels checked against it. */
+function prepare(m: ProbMatrix, labels: ArrayLike<number>, fromLogits: boolean | undefined): ProbMatrix {
+  const val = fromLogits ? softmaxRows(m) : m;
+  checkProbMatrix(val, 'val', CAN_ROW_SUM_TOLERANCE);
+  checkLabels(labels, val.rows, val.cols, 'labels');
+  return val;
+}
+
+function summarize(
+  before: number,
+  best: { options: Required<CanOptions>; acc: number },
+  tried: number,
+): CanTuneResult {
   const apply = best.acc > before;
   return {
     options: apply ? best.options : { ...CAN_DEFAULTS },
@@ -65,4 +89,53 @@ export function canTune(
     apply,
     tried,
   };
+}
+
+/**
+ * Grid search over (topk, threshold, alpha, iters). Ties go to the setting met first in grid order,
+ * which puts fewer iterations and smaller k first: the simplest setting that does as well.
+ * `val` is a 2-D tensor, `number[][]` or `{ data, rows, cols }`; `labels` and `prior` are 1-D tensors
+ * or arrays. On webgl/webgpu prefer `canTuneAsync`.
+ *
+ * @example
+ * const tuned = canTune(devProbs, devLabels, prior);
+ * if (tuned.apply) adjusted = can(testProbs, prior, tuned.options).probs;
+ */
+export function canTune(
+  val: MatrixInput,
+  labels: VectorInput,
+  prior: VectorInput,
+  grid: CanGrid = {},
+  opts: CanTuneOptions = {},
+): CanTuneResult {
+  const y = toVector(labels, 'labels');
+  const v = prepare(toMatrix(val, 'val').m, y, opts.fromLogits);
+  const pi = toVector(prior, 'prior');
+  const settings = gridSettings(grid, v.cols);
+  let best = { options: { ...CAN_DEFAULTS }, acc: -Infinity };
+  for (const options of settings) {
+    const acc = accuracy(can(v, pi, options).probs, y);
+    if (acc > best.acc) best = { options, acc };
+  }
+  return summarize(accuracy(v, y), best, settings.length);
+}
+
+/** `canTune` without synchronous GPU read-backs; same arguments and result. */
+export async function canTuneAsync(
+  val: MatrixInput,
+  labels: VectorInput,
+  prior: VectorInput,
+  grid: CanGrid = {},
+  opts: CanTuneOptions = {},
+): Promise<CanTuneResult> {
+  const y = await toVectorAsync(labels, 'labels');
+  const v = prepare((await toMatrixAsync(val, 'val')).m, y, opts.fromLogits);
+  const pi = await toVectorAsync(prior, 'prior');
+  const settings = gridSettings(grid, v.cols);
+  let best = { options: { ...CAN_DEFAULTS }, acc: -Infinity };
+  for (const options of settings) {
+    const acc = accuracy((await canAsync(v, pi, options)).probs, y);
+    if (acc > best.acc) best = { options, acc };
+  }
+  return summarize(accuracy(v, y), best, settings.length);
 }

@@ -15,7 +15,7 @@
  * analysis: under Adam, F with keep probability p behaves like plain Adam with learning rate ×√p.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, type AdamWHooks, type NamedTensor, type StatefulOptimizer } from '../nn/optim.js';
+import { AdamW, type AdamWHooks, type NamedTensor } from '../nn/optim.js';
 import { bernoulliMask, checkKeep, maskSeed, type NameFilter } from './masks.js';
 
 export type ChildTuningMode = 'F' | 'D' | 'update';
@@ -133,6 +133,14 @@ export class ChildTuningOptimizer extends tf.Optimizer {
     return 'ChildTuningOptimizer';
   }
 
+  /**
+   * Ordinary `instanceof` (prototype chain). tf.Optimizer answers `instanceof` by duck typing (any
+   * object with minimize/applyGradients), which would make every tf.train optimizer "an instance".
+   */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, x);
+  }
+
   constructor(
     readonly inner: tf.Optimizer,
     readonly masker: Masker,
@@ -206,17 +214,20 @@ export class ChildTuningOptimizer extends tf.Optimizer {
 }
 
 /**
- * kexue's `AdamW` with ChildTuning: the same `step(grads, lr)` call, masks applied through AdamW's
- * step hooks (after clipping, before the moments). It owns `inner` and the masks.
+ * kexue's `AdamW` with ChildTuning. It is a `ChildTuningOptimizer` (so `model.compile` / `model.fit`
+ * work, masking the raw gradient), and over named parameters it keeps AdamW's `step(grads, lr)`, with
+ * the masks applied through AdamW's step hooks (after clipping, before the moments, as the reference
+ * trainer does). It owns `inner` and the masks.
  */
-export class ChildTuningAdamW implements StatefulOptimizer {
-  constructor(
-    readonly inner: AdamW,
-    readonly masker: Masker,
-  ) {}
+export class ChildTuningAdamW extends ChildTuningOptimizer {
+  static override get className(): string {
+    return 'ChildTuningAdamW';
+  }
 
-  get iterations(): number {
-    return this.inner.iterations;
+  declare readonly inner: AdamW;
+
+  constructor(inner: AdamW, masker: Masker) {
+    super(inner, masker);
   }
 
   /** One update, as `AdamW.step`; returns the pre-clip gradient norm. */
@@ -228,19 +239,6 @@ export class ChildTuningAdamW implements StatefulOptimizer {
       update: (name, u) => this.masker.update(name, u, step),
     };
     return this.inner.step(grads, lr, hooks);
-  }
-
-  getWeights(): Promise<NamedTensor[]> {
-    return this.inner.getWeights();
-  }
-
-  setWeights(weights: NamedTensor[]): Promise<void> {
-    return this.inner.setWeights(weights);
-  }
-
-  dispose(): void {
-    this.inner.dispose();
-    this.masker.dispose();
   }
 }
 

@@ -56,7 +56,7 @@ test('kexue can --json: summary with accuracies, output equals the library', () 
     s.uncertain,
     lib.adjusted.reduce((a, b) => a + b, 0),
   );
-  assert.deepEqual(Array.from(readNpy(out).data), Array.from(lib.data));
+  assert.deepEqual(Array.from(readNpy(out).data), Array.from(lib.probs.data));
 });
 
 test('kexue can with logits in jsonl, uniform and em priors, and dev tuning', () => {

@@ -227,3 +227,38 @@ test('rowCosine: zero vectors give 0, shapes are checked', () => {
     /3 entries/,
   );
 });
+
+test('cosentLoss takes number[][] and tensors alike, spearman and auroc take tensors; bad input is named', async () => {
+  const { spearman } = await import('./spearman.js');
+  const { auroc } = await import('../density/ood.js');
+  const u = [
+    [1, 0.2],
+    [0.3, 1],
+    [0.5, 0.5],
+  ];
+  const v = [
+    [0.9, 0.1],
+    [1, 0.2],
+    [0.4, 0.6],
+  ];
+  const labels = [1, 0, 1];
+  const before = tf.memory().numTensors;
+  const a = cosentLoss(u, v, labels);
+  const [ut, vt, lt] = [tf.tensor2d(u), tf.tensor2d(v), tf.tensor1d(labels)];
+  const b = cosentLoss(ut, vt, lt);
+  assert.equal(a.dataSync()[0], b.dataSync()[0]);
+  assert.throws(() => cosentLoss(u, v, labels, { scale: 0 }), /options: scale must be a finite number > 0/);
+  assert.throws(
+    () => cosentLoss(u, v, labels, { method: 'fast' as never }),
+    /method must be 'pairwise', 'sorted' or 'auto'/,
+  );
+  assert.throws(() => cosentLoss(u, v, [1, 0]), /labels: has 2 entries, the batch has 3/);
+  assert.throws(() => cosentLoss(u, [[1, 2]], labels), /cosentLoss: u and v must be \[B, d\] of one shape/);
+  const s1 = tf.tensor1d([0.1, 0.4, 0.3, 0.9]);
+  const s2 = tf.tensor1d([1, 3, 2, 4]);
+  assert.equal(spearman(s1, s2), spearman([0.1, 0.4, 0.3, 0.9], [1, 3, 2, 4]));
+  const out = tf.tensor1d([0, 0.2]);
+  assert.equal(auroc(s1, out), auroc([0.1, 0.4, 0.3, 0.9], [0, 0.2]));
+  tf.dispose([a, b, ut, vt, lt, s1, s2, out]);
+  assert.equal(tf.memory().numTensors, before);
+});

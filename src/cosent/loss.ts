@@ -15,6 +15,7 @@
  *    O(B log B) time (sort and scan) and O(B) memory.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../io/errors.js';
 
 export type CosentMethod = 'pairwise' | 'sorted' | 'auto';
 
@@ -45,18 +46,40 @@ export function rowCosine(u: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor1D {
 }
 
 export function labelArray(labels: Labels, batch: number): Float64Array {
+  if (labels instanceof tf.Tensor && labels.rank !== 1)
+    throw new InputError(`must be a 1-D tensor, got shape [${labels.shape}]`, 'labels');
   const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
+  if (!values || typeof (values as ArrayLike<number>).length !== 'number')
+    throw new InputError('must be a 1-D tensor or an array of numbers', 'labels');
   if (values.length !== batch)
-    throw new Error(`labels have ${values.length} entries, the batch has ${batch}`);
+    throw new InputError(`has ${values.length} entries, the batch has ${batch}`, 'labels');
   const out = Float64Array.from(values as ArrayLike<number>);
-  if (out.some((x) => !Number.isFinite(x))) throw new Error('labels must be finite numbers');
+  const bad = out.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new InputError(`label ${bad} is ${out[bad]}`, 'labels');
   return out;
 }
 
-function checkPair(u: tf.Tensor2D, v: tf.Tensor2D): void {
+function checkPair(u: tf.Tensor, v: tf.Tensor): void {
+  if (!(u instanceof tf.Tensor) || !(v instanceof tf.Tensor))
+    throw new InputError('u and v must be [B, d] tensors or number[][]', 'cosentLoss');
   if (u.rank !== 2 || !tf.util.arraysEqual(u.shape, v.shape)) {
-    throw new Error(`u and v must be [B, d] tensors of one shape (got [${u.shape}] and [${v.shape}])`);
+    throw new InputError(
+      `u and v must be [B, d] of one shape (got [${u.shape}] and [${v.shape}])`,
+      'cosentLoss',
+    );
   }
+}
+
+function checkCosentOptions(opts: CosentOptions): number {
+  const scale = opts.scale ?? 20;
+  if (!(typeof scale === 'number' && scale > 0 && Number.isFinite(scale)))
+    throw new InputError(`scale must be a finite number > 0, got ${String(scale)}`, 'options');
+  if (opts.method !== undefined && !['pairwise', 'sorted', 'auto'].includes(opts.method))
+    throw new InputError(
+      `method must be 'pairwise', 'sorted' or 'auto', got '${String(opts.method)}'`,
+      'options',
+    );
+  return scale;
 }
 
 /** log(1 + Σ exp(x)) over all entries of x, stably (the 0 is the "1 +"). */
@@ -142,8 +165,12 @@ export function cosentSorted(s: tf.Tensor1D, labels: Float64Array): tf.Scalar {
 
 /** CoSENT loss on cosine similarities [B] (already computed) and labels [B]. */
 export function cosentFromCosines(cos: tf.Tensor1D, labels: Labels, opts: CosentOptions = {}): tf.Scalar {
-  const scale = opts.scale ?? 20;
-  if (!(scale > 0)) throw new Error(`scale must be > 0 (got ${scale})`);
+  const scale = checkCosentOptions(opts);
+  if (!(cos instanceof tf.Tensor) || cos.rank !== 1)
+    throw new InputError(
+      `must be a 1-D tensor of cosines, got ${cos instanceof tf.Tensor ? `[${cos.shape}]` : typeof cos}`,
+      'cos',
+    );
   const l = labelArray(labels, cos.shape[0]);
   return tf.tidy(() => {
     const s = tf.mul(cos, scale) as tf.Tensor1D;
@@ -154,15 +181,23 @@ export function cosentFromCosines(cos: tf.Tensor1D, labels: Labels, opts: Cosent
 }
 
 /**
- * CoSENT loss of sentence-vector pairs: u, v [B, d], labels [B] (binary or graded). Returns a scalar
- * tensor; differentiable with respect to u and v.
+ * CoSENT loss of sentence-vector pairs: u, v [B, d] (tensors — e.g. `model.apply()` outputs — or
+ * number[][]), labels [B] (a 1-D tensor or array; binary or graded). Returns a scalar tensor,
+ * differentiable with respect to u and v.
+ *
+ * @example
+ * const loss = cosentLoss(encoder.apply(a) as tf.Tensor, encoder.apply(b) as tf.Tensor, labels, { scale: 20 });
  */
 export function cosentLoss(
-  u: tf.Tensor2D,
-  v: tf.Tensor2D,
+  u: tf.Tensor | number[][],
+  v: tf.Tensor | number[][],
   labels: Labels,
   opts: CosentOptions = {},
 ): tf.Scalar {
-  checkPair(u, v);
-  return tf.tidy(() => cosentFromCosines(rowCosine(u, v), labels, opts));
+  checkCosentOptions(opts);
+  return tf.tidy(() => {
+    const [ut, vt] = [u, v].map((m) => (Array.isArray(m) ? tf.tensor2d(m) : m));
+    checkPair(ut, vt);
+    return cosentFromCosines(rowCosine(ut as tf.Tensor2D, vt as tf.Tensor2D), labels, opts);
+  });
 }

@@ -2,6 +2,8 @@
  * Spearman rank correlation, the STS evaluation metric: Pearson correlation of the ranks, tied values
  * sharing the average of the ranks they span (scipy.stats.spearmanr's default). Computed in float64.
  */
+import { InputError } from '../io/errors.js';
+import { toVector, type VectorInput } from '../util/inputs.js';
 
 /** 1-based ranks with ties given their average rank. */
 export function averageRanks(x: ArrayLike<number>): Float64Array {
@@ -43,13 +45,24 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
 }
 
-/** Spearman's ρ of two equally long sequences (average ranks for ties); NaN if either is constant. */
-export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  if (x.length !== y.length) throw new Error(`spearman: lengths differ (${x.length} vs ${y.length})`);
-  if (x.length < 2) throw new Error('spearman: needs at least 2 values');
-  for (const a of [x, y]) {
+/**
+ * Spearman's ρ of two equally long sequences — 1-D tensors or arrays — (average ranks for ties); NaN if
+ * either is constant.
+ *
+ * @example
+ * spearman(predictedCosines, goldScores); // e.g. 0.78
+ */
+export function spearman(xs: VectorInput, ys: VectorInput): number {
+  const x = toVector(xs, 'x');
+  const y = toVector(ys, 'y');
+  if (x.length !== y.length) throw new InputError(`lengths differ (${x.length} vs ${y.length})`, 'spearman');
+  if (x.length < 2) throw new InputError('needs at least 2 values', 'spearman');
+  for (const [name, a] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
     for (let i = 0; i < a.length; i++)
-      if (!Number.isFinite(a[i])) throw new Error('spearman: values must be finite');
+      if (!Number.isFinite(a[i])) throw new InputError(`value ${i} is ${a[i]}`, name);
   }
   return pearson(averageRanks(x), averageRanks(y));
 }

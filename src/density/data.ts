@@ -5,10 +5,11 @@
  * a fixed seed so every model is scored on the same images. (`fixed` binarization of the training set
  * is the alternative; the paper's fixed-binarization MNIST is a different, published draw.)
  */
-import { Rng } from '../util/rng.js';
+import { Rng, rngOf, type Seed } from '../util/rng.js';
 
 /** x = 1 where u ≤ p (u ~ U[0, 1)), as yburda/iwae `datasets.py` draws it. */
-export function binarize(p: Float32Array, rng: Rng): Float32Array {
+export function binarize(p: Float32Array, seed: Seed): Float32Array {
+  const rng = rngOf(seed, 'rng');
   const out = new Float32Array(p.length);
   for (let i = 0; i < p.length; i++) out[i] = rng.next() <= p[i] ? 1 : 0;
   return out;
@@ -46,7 +47,8 @@ export function gatherRows(data: Float32Array, dim: number, idx: ArrayLike<numbe
  * Ren et al. (2019)'s input perturbation for the background model: each pixel is replaced, with
  * probability `rate`, by a uniform random intensity (values in [0, 1]).
  */
-export function perturb(p: Float32Array, rate: number, rng: Rng): Float32Array {
+export function perturb(p: Float32Array, rate: number, seed: Seed): Float32Array {
+  const rng = rngOf(seed, 'rng');
   if (!(rate >= 0 && rate <= 1)) throw new Error(`rate must be in [0, 1], got ${rate}`);
   const out = Float32Array.from(p);
   for (let i = 0; i < out.length; i++) if (rng.next() < rate) out[i] = rng.next();

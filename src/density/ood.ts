@@ -4,21 +4,32 @@
  * likely); Ren et al. (2019) correct for population-level background statistics with a likelihood ratio
  * log p_model(x) − log p_background(x), the background model trained on perturbed inputs.
  */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../io/errors.js';
+import { toVector, type VectorInput } from '../util/inputs.js';
 
 /**
  * Area under the ROC curve for separating `inDist` from `outDist` by a score where higher means
  * "in-distribution": P(s_in > s_out) + ½ P(tie), computed by ranking (O(n log n)). 0.5 = chance;
  * below 0.5 the out-of-distribution set scores higher.
  */
-export function auroc(inDist: ArrayLike<number>, outDist: ArrayLike<number>): number {
+export function auroc(inScores: VectorInput, outScores: VectorInput): number {
+  const inDist = toVector(inScores, 'inDist');
+  const outDist = toVector(outScores, 'outDist');
   const nIn = inDist.length;
   const nOut = outDist.length;
-  if (nIn === 0 || nOut === 0) throw new Error('auroc needs scores for both sets');
+  if (nIn === 0) throw new InputError('no scores', 'inDist');
+  if (nOut === 0) throw new InputError('no scores', 'outDist');
+  for (const [name, a] of [
+    ['inDist', inDist],
+    ['outDist', outDist],
+  ] as const)
+    for (let i = 0; i < a.length; i++)
+      if (Number.isNaN(a[i])) throw new InputError(`score ${i} is NaN`, name);
   const all = [
     ...Array.from(inDist, (v) => ({ v, pos: true })),
     ...Array.from(outDist, (v) => ({ v, pos: false })),
   ];
-  if (all.some((a) => Number.isNaN(a.v))) throw new Error('auroc: a score is NaN');
   all.sort((a, b) => a.v - b.v);
   // Mann-Whitney U with mid-ranks for ties.
   let rankSum = 0;
@@ -32,9 +43,23 @@ export function auroc(inDist: ArrayLike<number>, outDist: ArrayLike<number>): nu
   return (rankSum - (nIn * (nIn + 1)) / 2) / (nIn * nOut);
 }
 
-/** Element-wise log p_model(x) − log p_background(x). */
-export function likelihoodRatio(model: ArrayLike<number>, background: ArrayLike<number>): Float64Array {
-  if (model.length !== background.length)
-    throw new Error(`score lengths differ: ${model.length} vs ${background.length}`);
-  return Float64Array.from(model, (v, i) => v - background[i]);
+/**
+ * Element-wise log p_model(x) − log p_background(x): a new tensor for two tensors, else a Float64Array.
+ */
+export function likelihoodRatio(model: tf.Tensor, background: tf.Tensor): tf.Tensor1D;
+export function likelihoodRatio(model: ArrayLike<number>, background: ArrayLike<number>): Float64Array;
+export function likelihoodRatio(model: VectorInput, background: VectorInput): tf.Tensor1D | Float64Array {
+  if (model instanceof tf.Tensor && background instanceof tf.Tensor) {
+    if (model.rank !== 1 || !tf.util.arraysEqual(model.shape, background.shape))
+      throw new InputError(
+        `needs two 1-D tensors of one shape, got [${model.shape}] and [${background.shape}]`,
+        'likelihoodRatio',
+      );
+    return tf.sub(model, background) as tf.Tensor1D;
+  }
+  const m = toVector(model, 'model');
+  const b = toVector(background, 'background');
+  if (m.length !== b.length)
+    throw new InputError(`score lengths differ: ${m.length} vs ${b.length}`, 'likelihoodRatio');
+  return Float64Array.from(m, (v, i) => v - b[i]);
 }

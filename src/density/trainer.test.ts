@@ -151,7 +151,7 @@ test('AUROC equals the pairwise definition (ties count ½); likelihood ratio sub
   assert.ok(Math.abs(auroc(a, b) - s / (a.length * b.length)) < 1e-12);
   assert.equal(auroc([1, 2], [3, 4]), 0);
   assert.deepEqual(Array.from(likelihoodRatio([1, 2], [0.5, 3])), [0.5, -1]);
-  assert.throws(() => auroc([], [1]), /both sets/);
+  assert.throws(() => auroc([], [1]), /inDist: no scores/);
 });
 
 test('active units count posterior means whose variance over the data exceeds 0.01', () => {

@@ -128,20 +128,20 @@ function evaluate(enc: Encoded, dev: ProbMatrix, test: ProbMatrix) {
   const def = can(test, enc.prior, CAN_DEFAULTS);
   const tune = canTune(dev, devLabels, enc.prior);
   // When no setting helps on dev, canTune says so and CAN is not applied.
-  const tunedAcc = tune.apply ? accuracy(can(test, enc.prior, tune.options), testLabels) : before;
+  const tunedAcc = tune.apply ? accuracy(can(test, enc.prior, tune.options).probs, testLabels) : before;
   let uncertain = 0;
   for (const a of def.adjusted) uncertain += a;
   const em = emPrior(test, enc.prior);
   return {
-    afterUniform: accuracy(can(test, uniformPrior(test.cols), CAN_DEFAULTS), testLabels),
-    afterEm: accuracy(can(test, em.prior, CAN_DEFAULTS), testLabels),
+    afterUniform: accuracy(can(test, uniformPrior(test.cols), CAN_DEFAULTS).probs, testLabels),
+    afterEm: accuracy(can(test, em.prior, CAN_DEFAULTS).probs, testLabels),
     emOnly: accuracy(em.probs, testLabels),
     before,
-    afterDefault: accuracy(def, testLabels),
+    afterDefault: accuracy(def.probs, testLabels),
     uncertain,
     confidentAccuracy: accuracy(test, testLabels, def.adjusted, 0),
     uncertainBefore: accuracy(test, testLabels, def.adjusted, 1),
-    uncertainAfter: accuracy(def, testLabels, def.adjusted, 1),
+    uncertainAfter: accuracy(def.probs, testLabels, def.adjusted, 1),
     tuned: tune.options,
     tunedApplied: tune.apply,
     devGainTuned: tune.gain,

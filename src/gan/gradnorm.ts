@@ -27,16 +27,26 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { InputError } from '../io/errors.js';
 
 /** A critic: one value per sample of a batch x of shape [n, ...]. */
 export type ScalarField = (x: tf.Tensor) => tf.Tensor;
 export type Critic = ScalarField | tfl.LayersModel;
 
-/** Normalises a critic to a function returning shape [n]. */
-export function asScalarField(critic: Critic): (x: tf.Tensor) => tf.Tensor1D {
+/**
+ * Normalises a critic to a function returning shape [n]. A `tf.LayersModel` is applied with
+ * `{ training }` (default true: dropout, batch statistics and spectral-norm updates as in training).
+ */
+export function asScalarField(critic: Critic, training = true): (x: tf.Tensor) => tf.Tensor1D {
+  if (typeof critic !== 'function' && !(critic && typeof (critic as tfl.LayersModel).apply === 'function'))
+    throw new InputError('must be a function x → [n] values or a tf.LayersModel', 'critic');
+  if (typeof training !== 'boolean')
+    throw new InputError(`training must be true or false, got ${String(training)}`, 'options');
   const f: ScalarField =
-    typeof critic === 'function' ? critic : (x) => critic.apply(x, { training: true }) as tf.Tensor;
+    typeof critic === 'function' ? critic : (x) => critic.apply(x, { training }) as tf.Tensor;
   return (x) => {
+    if (!(x instanceof tf.Tensor) || x.rank < 1)
+      throw new InputError('must be a tensor of shape [n, ...]', 'x');
     const y = f(x);
     const n = x.shape[0];
     if (y.size !== n) {
@@ -76,8 +86,8 @@ export interface ValueAndGradNorm {
  * f(x) and its per-sample input gradient, both on the tape (so differentiable again). Samples must be
  * independent (no batch statistics in f): the gradient of Σᵢ f(xᵢ) is then ∇f(xᵢ) row by row.
  */
-export function valueAndInputGradient(critic: Critic, x: tf.Tensor): ValueAndGradNorm {
-  const f = asScalarField(critic);
+export function valueAndInputGradient(critic: Critic, x: tf.Tensor, training = true): ValueAndGradNorm {
+  const f = asScalarField(critic, training);
   const value = f(x);
   const grad = tf.grad((xx: tf.Tensor) => tf.sum(f(xx)))(x);
   const n = x.shape[0];
@@ -88,6 +98,17 @@ export function valueAndInputGradient(critic: Critic, x: tf.Tensor): ValueAndGra
 export interface GnOptions {
   /** Added to the denominator (default 0, as in the paper; the 0/0 case is handled regardless). */
   epsilon?: number;
+  /**
+   * For a `tf.LayersModel` critic: apply it in training mode (default true, for the critic's updates);
+   * false for evaluation (dropout off, no batch-statistic or spectral-norm updates).
+   */
+  training?: boolean;
+}
+
+function checkEpsilon(epsilon: number): number {
+  if (!(typeof epsilon === 'number' && epsilon >= 0 && Number.isFinite(epsilon)))
+    throw new InputError(`epsilon must be a finite number ≥ 0, got ${String(epsilon)}`, 'options');
+  return epsilon;
 }
 
 /** f̂ = f/(‖∇f‖ + |f| + ε) per sample, from precomputed parts. */
@@ -96,12 +117,21 @@ function gnFromParts(value: tf.Tensor, norm: tf.Tensor, epsilon: number): tf.Ten
   return safeDiv(value, den) as tf.Tensor1D;
 }
 
-/** Wraps a critic into its gradient-normalized form f̂(x) = f(x)/(‖∇ₓf(x)‖ + |f(x)|), shape [n]. */
+/**
+ * Wraps a critic (a function or a `tf.LayersModel`) into its gradient-normalized form
+ * f̂(x) = f(x)/(‖∇ₓf(x)‖ + |f(x)|), shape [n].
+ *
+ * @example
+ * const fhat = gradientNormalize(criticModel);            // training mode (critic updates)
+ * const score = gradientNormalize(criticModel, { training: false })(x); // evaluation
+ */
 export function gradientNormalize(critic: Critic, opts: GnOptions = {}): (x: tf.Tensor) => tf.Tensor1D {
-  const epsilon = opts.epsilon ?? 0;
+  const epsilon = checkEpsilon(opts.epsilon ?? 0);
+  const training = opts.training ?? true;
+  asScalarField(critic, training); // validates the critic now, not at the first call
   return (x) =>
     tf.tidy(() => {
-      const { value, norm } = valueAndInputGradient(critic, x);
+      const { value, norm } = valueAndInputGradient(critic, x, training);
       return gnFromParts(value, norm, epsilon);
     });
 }
@@ -109,14 +139,18 @@ export function gradientNormalize(critic: Critic, opts: GnOptions = {}): (x: tf.
 export interface GranOptions {
   /** ε in f·‖∇f‖/(‖∇f‖² + ε); default 1e-4 (our choice: it only matters where ‖∇f‖ ≲ 1e-2). */
   epsilon?: number;
+  /** As `GnOptions.training` (default true). */
+  training?: boolean;
 }
 
 /** GraN-GAN's form f̂(x) = f(x)·‖∇ₓf(x)‖/(‖∇ₓf(x)‖² + ε), shape [n]. */
 export function granNormalize(critic: Critic, opts: GranOptions = {}): (x: tf.Tensor) => tf.Tensor1D {
-  const epsilon = opts.epsilon ?? 1e-4;
+  const epsilon = checkEpsilon(opts.epsilon ?? 1e-4);
+  const training = opts.training ?? true;
+  asScalarField(critic, training);
   return (x) =>
     tf.tidy(() => {
-      const { value, norm } = valueAndInputGradient(critic, x);
+      const { value, norm } = valueAndInputGradient(critic, x, training);
       return safeDiv(tf.mul(value, norm), tf.add(tf.square(norm), epsilon)) as tf.Tensor1D;
     });
 }
@@ -131,8 +165,8 @@ export function gradientNormalizeForGenerator(
   critic: Critic,
   opts: GnOptions = {},
 ): (x: tf.Tensor) => tf.Tensor1D {
-  const epsilon = opts.epsilon ?? 0;
-  const f = asScalarField(critic);
+  const epsilon = checkEpsilon(opts.epsilon ?? 0);
+  const f = asScalarField(critic, opts.training ?? true);
   return (x) =>
     tf.tidy(() => {
       const x0 = tf.tensor(x.dataSync(), x.shape, 'float32');

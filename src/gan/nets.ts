@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module.js';
 import { initTensor } from '../nn/init.js';
-import type { Rng } from '../util/rng.js';
+import { Rng, rngOf, type Seed } from '../util/rng.js';
 
 export type NetActivation = 'relu' | 'leakyRelu' | 'tanh' | 'linear' | 'sigmoid';
 
@@ -95,9 +95,10 @@ export class MlpNet extends Module {
 
   constructor(
     readonly opts: MlpNetOptions,
-    rng: Rng,
+    seed: Seed,
   ) {
     super();
+    const rng = rngOf(seed, 'rng');
     this.layers = opts.dims
       .slice(1)
       .map((d, i) => this.child(String(i), new DenseLayer(opts.dims[i], d, rng, opts.spectral)));

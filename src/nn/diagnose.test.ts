@@ -78,3 +78,73 @@ test('encoder: one group per block, in order; works on a tfjs-layers model too',
   x.dispose();
   seq.dispose();
 });
+
+test('regression: diagnoseGradients takes a tf.LayersModel (it failed with model.map is not a function)', () => {
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 5, inputShape: [3], activation: 'tanh' }),
+      tfl.layers.dense({ units: 2 }),
+    ],
+  });
+  const x = tf.tensor2d([
+    [0.1, -0.4, 0.8],
+    [1.2, 0.3, -0.5],
+  ]);
+  const y = tf.tensor2d([
+    [1, 0],
+    [0, 1],
+  ]);
+  const loss = (m: tfl.LayersModel, b: { x: tf.Tensor; y: tf.Tensor }) =>
+    tf.losses.meanSquaredError(b.y, m.apply(b.x) as tf.Tensor) as tf.Scalar;
+  const weightsBefore = model.getWeights().map((w) => Array.from(w.dataSync()));
+  const before = tf.memory().numTensors;
+  const report = diagnoseGradients(model, { x, y }, loss, { lr: 1e-2 });
+  assert.equal(tf.memory().numTensors, before);
+  // Reference: TF.js autodiff of the same loss over the model's trainable weights.
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => loss(model, { x, y }), vars);
+  assert.deepEqual(
+    report.params.map((p) => p.name),
+    model.trainableWeights.map((w) => w.name),
+  );
+  report.params.forEach((p, i) => {
+    const g = Math.sqrt(tf.sum(tf.square(grads[vars[i].name])).dataSync()[0]);
+    assert.ok(Math.abs(p.gradNorm - g) <= 1e-6 * Math.max(1, g), `${p.name}: ${p.gradNorm} vs ${g}`);
+    assert.ok(Math.abs(p.updateNorm - 1e-2 * g) <= 1e-8);
+  });
+  assert.ok(Math.abs(report.loss - value.dataSync()[0]) < 1e-7);
+  assert.deepEqual(
+    report.groups.map((g) => g.group),
+    model.layers.map((l) => l.name),
+    'one group per layer',
+  );
+  assert.deepEqual(
+    model.getWeights().map((w) => Array.from(w.dataSync())),
+    weightsBefore,
+    'no weight changed',
+  );
+  tf.dispose([value, ...Object.values(grads), x, y]);
+  model.dispose();
+});
+
+test('diagnoseGradients rejects what it cannot diagnose, by name', () => {
+  const w = tf.variable(tf.tensor1d([1, 2]));
+  const ok = () => tf.sum(tf.square(w)) as tf.Scalar;
+  assert.throws(
+    () => diagnoseGradients({} as never, null, ok),
+    /model: must be a tf\.LayersModel, a kexue Module/,
+  );
+  assert.throws(
+    () => diagnoseGradients([{ name: 'w', variable: w }], null, ok, { rule: 'adamw' as never }),
+    /rule must be 'sgd' or 'adam'/,
+  );
+  assert.throws(
+    () => diagnoseGradients([{ name: 'w', variable: w }], null, ok, { lr: -1 }),
+    /lr must be a positive number/,
+  );
+  assert.throws(
+    () => diagnoseGradients([{ name: 'w', variable: w }], null, () => tf.square(w) as unknown as tf.Scalar),
+    /loss: must return a scalar tensor, got shape \[2\]/,
+  );
+  w.dispose();
+});

@@ -2,16 +2,19 @@
  * Gradient-flow diagnostics for any TF.js model: per-parameter and per-layer gradient norms, weight
  * norms, and the relative size of the update an optimizer step would make (‖Δw‖/‖w‖).
  *
- * Models: a `Module` (parameters by path), a Map name → variable, or a list of { name, variable }
- * (e.g. a tfjs-layers model's `model.trainableWeights.map(w => ({ name: w.name, variable: w.read() }))`,
- * whose reads are the underlying `tf.Variable`s).
+ * Models: a `tf.LayersModel` (its trainable weights, grouped by layer), a `Module` (parameters by
+ * path), a Map name → variable, or a list of { name, variable }.
  * Update ratios: 'sgd' gives lr·‖g‖/‖w‖; 'adam' gives the first Adam step, lr·‖g/(|g|+ε)‖/‖w‖ (Adam's
  * first update is ≈ lr·sign(g), so this ratio shows which weights move fastest relative to their size).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InputError } from '../io/errors.js';
 import { Module } from './module.js';
 
-export type DiagnosableModel = Module | Map<string, tf.Variable> | { name: string; variable: tf.Variable }[];
+/** Anything whose trainable variables `diagnoseGradients` can find. */
+export type DiagnosableModel =
+  tfl.LayersModel | Module | Map<string, tf.Variable> | { name: string; variable: tf.Variable }[];
 
 export interface ParamDiagnostics {
   name: string;
@@ -50,10 +53,39 @@ export interface DiagnoseOptions {
   groupOf?: (name: string) => string;
 }
 
+/** A LayersModel weight's variable: `LayerVariable.read()` returns the underlying `tf.Variable`. */
+function layerVariable(w: tfl.LayerVariable): tf.Variable {
+  const v = w.read();
+  if (!(v instanceof tf.Variable))
+    throw new InputError(`weight '${w.name}' is not backed by a tf.Variable`, 'model');
+  return v;
+}
+
 function namedVariables(model: DiagnosableModel): [string, tf.Variable][] {
+  if (model instanceof tfl.LayersModel)
+    return model.trainableWeights.map((w) => [w.name, layerVariable(w)] as [string, tf.Variable]);
   if (model instanceof Module) return [...model.namedParameters()].filter(([, v]) => v.trainable);
   if (model instanceof Map) return [...model].filter(([, v]) => v.trainable);
-  return model.map((p) => [p.name, p.variable]);
+  if (Array.isArray(model)) {
+    model.forEach((p, i) => {
+      if (!p || typeof p.name !== 'string' || !(p.variable instanceof tf.Variable))
+        throw new InputError(`entry ${i} must be { name: string, variable: tf.Variable }`, 'model');
+    });
+    return model.map((p) => [p.name, p.variable]);
+  }
+  throw new InputError(
+    'must be a tf.LayersModel, a kexue Module, a Map name → tf.Variable or a list of { name, variable }',
+    'model',
+  );
+}
+
+function checkOptions(opts: DiagnoseOptions): void {
+  if (opts.lr !== undefined && !(opts.lr > 0 && Number.isFinite(opts.lr)))
+    throw new InputError(`lr must be a positive number, got ${opts.lr}`, 'options');
+  if (opts.rule !== undefined && opts.rule !== 'sgd' && opts.rule !== 'adam')
+    throw new InputError(`rule must be 'sgd' or 'adam', got '${String(opts.rule)}'`, 'options');
+  if (opts.epsilon !== undefined && !(opts.epsilon >= 0))
+    throw new InputError(`epsilon must be a number ≥ 0, got ${opts.epsilon}`, 'options');
 }
 
 export function defaultGroup(name: string): string {
@@ -64,19 +96,39 @@ export function defaultGroup(name: string): string {
 
 const ratio = (u: number, w: number) => (w > 0 ? u / w : u > 0 ? Infinity : 0);
 
-/** Computes gradients of `loss(model, batch)` and summarizes them; no weight is changed. */
+/**
+ * Computes gradients of `loss(model, batch)` and summarizes them per parameter and per group (for a
+ * `tf.LayersModel`, per layer); no weight is changed.
+ *
+ * @example
+ * const report = diagnoseGradients(model, { x, y }, (m, b) =>
+ *   tf.losses.meanSquaredError(b.y, m.apply(b.x) as tf.Tensor) as tf.Scalar);
+ * console.table(report.groups);
+ */
 export function diagnoseGradients<M extends DiagnosableModel, B>(
   model: M,
   batch: B,
   loss: (model: M, batch: B) => tf.Scalar,
   opts: DiagnoseOptions = {},
 ): GradientReport {
+  if (typeof loss !== 'function')
+    throw new InputError('must be a function (model, batch) => tf.Scalar', 'loss');
+  checkOptions(opts);
   const lr = opts.lr ?? 1e-4;
   const eps = opts.epsilon ?? 1e-6;
   const groupOf = opts.groupOf ?? defaultGroup;
   const vars = namedVariables(model);
+  if (vars.length === 0) throw new InputError('has no trainable variables', 'model');
   const { value, grads } = tf.variableGrads(
-    () => loss(model, batch),
+    () => {
+      const l = loss(model, batch);
+      if (!(l instanceof tf.Tensor) || l.rank !== 0)
+        throw new InputError(
+          `must return a scalar tensor, got ${l instanceof tf.Tensor ? `shape [${l.shape}]` : typeof l}`,
+          'loss',
+        );
+      return l;
+    },
     vars.map(([, v]) => v),
   );
   const params: ParamDiagnostics[] = vars.map(([name, v]) => {

@@ -5,3 +5,5 @@ export * from './init.js';
 export * from './schedule.js';
 export * from './optim.js';
 export * from './diagnose.js';
+export * from './tfjs-init.js';
+export * from './spectral-norm.js';

@@ -9,7 +9,7 @@
  * std ≈ 0.0176.) `truncatedStd(σ)` gives the exact value.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../util/rng.js';
+import { Rng, rngOf, type Seed } from '../util/rng.js';
 
 export type InitName = 'truncated-normal' | 'glorot-uniform' | 'glorot-normal' | 'he-normal' | 'lecun-normal';
 export const INIT_NAMES: readonly InitName[] = [
@@ -125,6 +125,6 @@ export function initArray(
   }
 }
 
-export function initTensor(spec: InitSpec, shape: number[], rng: Rng, fans?: Fans): tf.Tensor {
-  return tf.tensor(initArray(spec, shape, rng, fans), shape, 'float32');
+export function initTensor(spec: InitSpec, shape: number[], seed: Seed, fans?: Fans): tf.Tensor {
+  return tf.tensor(initArray(spec, shape, rngOf(seed, 'rng'), fans), shape, 'float32');
 }

@@ -27,5 +27,8 @@ test('cosine decay: half-way is the mid value, end is min, monotone after warmup
 test('constant after warmup; bad arguments throw', () => {
   const s = warmupSchedule({ peak: 1, warmupSteps: 4, totalSteps: 10, decay: 'constant' });
   assert.deepEqual([0, 1, 2, 3, 4, 9, 20].map(s), [0.25, 0.5, 0.75, 1, 1, 1, 1]);
-  assert.throws(() => warmupSchedule({ peak: 1, warmupSteps: 10, totalSteps: 5 }), /bad schedule/);
+  assert.throws(
+    () => warmupSchedule({ peak: 1, warmupSteps: 10, totalSteps: 5 }),
+    /schedule: needs peak ≥ 0/,
+  );
 });

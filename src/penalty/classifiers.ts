@@ -10,7 +10,7 @@ import { logSoftmax } from '../grad/index.js';
 import { Module } from '../nn/module.js';
 import { initTensor } from '../nn/init.js';
 import { MlpNet } from '../gan/nets.js';
-import type { Rng } from '../util/rng.js';
+import { Rng, type Seed } from '../util/rng.js';
 import { inputGradientPenalty, parameterGradientPenalty } from './penalties.js';
 import type { Mlp } from './inequality.js';
 
@@ -20,8 +20,8 @@ export interface Classifier extends Module {
 }
 
 export class MlpClassifier extends MlpNet implements Classifier {
-  constructor(rng: Rng, hidden = [128, 64]) {
-    super({ dims: [784, ...hidden, 10], activation: 'relu' }, rng);
+  constructor(seed: Seed, hidden = [128, 64]) {
+    super({ dims: [784, ...hidden, 10], activation: 'relu' }, seed);
   }
 
   logits(x: tf.Tensor2D): tf.Tensor2D {
@@ -116,7 +116,7 @@ export function penalisedLoss(
         }),
       ) as tf.Scalar;
     case 'parameter': {
-      const { loss, penalty } = parameterGradientPenalty(meanLoss, model.trainableVariables(), weight);
+      const { loss, penalty } = parameterGradientPenalty(meanLoss, model.trainableVariables(), { weight });
       return tf.add(loss, penalty) as tf.Scalar;
     }
   }

@@ -8,7 +8,16 @@ export {
   inputGradientNorms,
   interpolate,
   type InputPenaltyOptions,
+  type PenaltyOptions,
+  type PenaltyParameters,
 } from './penalties.js';
+export {
+  trainStep,
+  type TrainStepOptions,
+  type TrainStepResult,
+  type PerSampleLoss,
+  type LossName,
+} from './train-step.js';
 export {
   gradientPenaltyInequality,
   gradientPenaltyInequalityBatch,
@@ -22,6 +31,7 @@ export {
   type DenseLayer as FloatDenseLayer,
   type Mlp as FloatMlp,
   type MlpPass as FloatMlpPass,
+  type InequalityModel,
   type InequalityResult,
   type LayerTerms,
 } from './inequality.js';
@@ -32,3 +42,4 @@ export {
   type InequalityCase,
 } from './property.js';
 export { spectralNormSq } from './linalg.js';
+export { mlpFromLayersModel } from './from-layers.js';

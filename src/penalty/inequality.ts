@@ -25,8 +25,12 @@
  * Degenerate terms: if ‖W⁽ᵗ⁾‖·‖∂h⁽ᵗ⁾/∂x‖ = 0 then ∇ₓf = 0 (it factors through that product) and the
  * left side is 0; such a term is defined as 0 (0·∞ would be NaN).
  */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { InputError } from '../io/errors.js';
+import { isLayersModel, mlpFromLayersModel } from './from-layers.js';
 import { spectralNormSq } from './linalg.js';
-import type { Rng } from '../util/rng.js';
+import { rngOf, type Seed } from '../util/rng.js';
 
 export type Activation = 'relu' | 'tanh' | 'gelu' | 'linear';
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'gelu', 'linear'];
@@ -38,6 +42,12 @@ export interface DenseLayer {
   weight: Float64Array;
   bias: Float64Array;
   activation: Activation;
+  /**
+   * False for a layer without a bias parameter (b fixed at 0): then θ has no b⁽ᵗ⁾, and that layer's
+   * terms use ‖h⁽ᵗ⁾‖² where the statement has 1 + ‖h⁽ᵗ⁾‖² (∂f/∂b⁽ᵗ⁾ = δ⁽ᵗ⁾ is what the 1 counts).
+   * Default true.
+   */
+  hasBias?: boolean;
 }
 
 export interface Mlp {
@@ -98,17 +108,29 @@ export interface MlpPass {
   inputGrad: Float64Array;
 }
 
+/** Checks an MLP's shapes, activations and values; errors name the layer. */
 export function checkMlp(mlp: Mlp, inputDim?: number): void {
-  if (mlp.layers.length === 0) throw new Error('MLP has no layers');
+  if (!mlp || !Array.isArray(mlp.layers))
+    throw new InputError('must be a tf.LayersModel of Dense layers or { layers: DenseLayer[] }', 'model');
+  if (mlp.layers.length === 0) throw new InputError('MLP has no layers', 'model');
   mlp.layers.forEach((l, t) => {
     if (l.weight.length !== l.inDim * l.outDim || l.bias.length !== l.outDim) {
-      throw new Error(`layer ${t}: weight/bias sizes do not match ${l.outDim}×${l.inDim}`);
+      throw new InputError(`layer ${t}: weight/bias sizes do not match ${l.outDim}×${l.inDim}`, 'model');
     }
-    if (t > 0 && l.inDim !== mlp.layers[t - 1].outDim) throw new Error(`layer ${t}: input size mismatch`);
+    if (t > 0 && l.inDim !== mlp.layers[t - 1].outDim)
+      throw new InputError(`layer ${t}: input size mismatch`, 'model');
+    if (!(ACTIVATIONS as readonly string[]).includes(l.activation))
+      throw new InputError(
+        `layer ${t}: unknown activation '${l.activation}' (${ACTIVATIONS.join(', ')})`,
+        'model',
+      );
+    const bad = [...Array.from(l.weight), ...Array.from(l.bias)].find((v) => !Number.isFinite(v));
+    if (bad !== undefined) throw new InputError(`layer ${t}: a weight is ${bad}`, 'model');
   });
-  if (mlp.layers[mlp.layers.length - 1].outDim !== 1) throw new Error('the last layer must have one output');
+  if (mlp.layers[mlp.layers.length - 1].outDim !== 1)
+    throw new InputError('the last layer must have one output', 'model');
   if (inputDim !== undefined && inputDim !== mlp.layers[0].inDim) {
-    throw new Error(`x has ${inputDim} values but the MLP takes ${mlp.layers[0].inDim}`);
+    throw new InputError(`has ${inputDim} values but the MLP takes ${mlp.layers[0].inDim}`, 'x');
   }
 }
 
@@ -187,9 +209,9 @@ export interface LayerTerms {
   jacobianNormSq: number;
   /** ‖δ⁽ᵗ⁾‖². */
   deltaNormSq: number;
-  /** This layer's share of the left side: ‖∇ₓf‖²(1+‖h⁽ᵗ⁾‖²)/(‖W⁽ᵗ⁾‖²‖∂h⁽ᵗ⁾/∂x‖²). */
+  /** This layer's share of the left side: ‖∇ₓf‖²(1+‖h⁽ᵗ⁾‖²)/(‖W⁽ᵗ⁾‖²‖∂h⁽ᵗ⁾/∂x‖²) (no 1 without a bias). */
   left: number;
-  /** This layer's share of the right side: ‖δ⁽ᵗ⁾‖²(1+‖h⁽ᵗ⁾‖²) = ‖∂f/∂(W⁽ᵗ⁾, b⁽ᵗ⁾)‖². */
+  /** This layer's share of the right side: ‖δ⁽ᵗ⁾‖²(1+‖h⁽ᵗ⁾‖²) = ‖∂f/∂(W⁽ᵗ⁾, b⁽ᵗ⁾)‖² (no 1 without a bias). */
   right: number;
 }
 
@@ -217,13 +239,45 @@ export function weightSpectralNormsSq(mlp: Mlp): number[] {
   return mlp.layers.map((l) => spectralNormSq(l.weight, l.outDim, l.inDim));
 }
 
-/** Both sides of the inequality and the per-layer terms at one input x. */
+/** A model the inequality is computed for: a `tf.LayersModel` of Dense layers or kexue's float64 `Mlp`. */
+export type InequalityModel = Mlp | tfl.LayersModel;
+
+/** The float64 MLP of either kind of model. */
+export function asMlp(model: InequalityModel): Mlp {
+  return isLayersModel(model) ? mlpFromLayersModel(model) : model;
+}
+
+/** One input point as finite float64 values: a 1-D (or [1, d]) tensor or an array. */
+function pointOf(x: ArrayLike<number> | tf.Tensor): ArrayLike<number> {
+  let v: ArrayLike<number>;
+  if (x instanceof tf.Tensor) {
+    if (!(x.rank === 1 || (x.rank === 2 && x.shape[0] === 1)))
+      throw new InputError(`must be one point: a [d] or [1, d] tensor, got [${x.shape}]`, 'x');
+    v = x.dataSync();
+  } else if (x && typeof (x as ArrayLike<number>).length === 'number') v = x;
+  else throw new InputError('must be a 1-D tensor or an array of numbers', 'x');
+  for (let i = 0; i < v.length; i++)
+    if (!Number.isFinite(v[i])) throw new InputError(`value ${i} is ${v[i]}`, 'x');
+  return v;
+}
+
+/**
+ * Both sides of the inequality and the per-layer terms at one input x. `model` is a `tf.LayersModel`
+ * made of Dense layers (relu/tanh/gelu/linear, one output unit; anything else is an error) or a
+ * float64 `Mlp` with W row-major [out, in] — the transpose of a TF.js kernel.
+ *
+ * @example
+ * const r = gradientPenaltyInequality(model, [0.1, -0.3, 0.5, 2]); // r.left ≤ r.right
+ */
 export function gradientPenaltyInequality(
-  mlp: Mlp,
-  x: ArrayLike<number>,
-  weightNormsSq: number[] = weightSpectralNormsSq(mlp),
+  model: InequalityModel,
+  x: ArrayLike<number> | tf.Tensor,
+  weightNormsSq?: number[],
 ): InequalityResult {
+  const mlp = asMlp(model);
+  x = pointOf(x);
   checkMlp(mlp, x.length);
+  weightNormsSq ??= weightSpectralNormsSq(mlp);
   const pass = mlpPass(mlp, x);
   const jac = hiddenJacobians(mlp, pass);
   const d0 = mlp.layers[0].inDim;
@@ -234,8 +288,9 @@ export function gradientPenaltyInequality(
     const jacobianNormSq = t === 0 ? 1 : spectralNormSq(jac[t], l.inDim, d0);
     const deltaNormSq = sq(pass.delta[t]);
     const den = weightNormSq * jacobianNormSq;
-    const left = inputGradNormSq === 0 || den === 0 ? 0 : (inputGradNormSq * (1 + hNormSq)) / den;
-    return { hNormSq, weightNormSq, jacobianNormSq, deltaNormSq, left, right: deltaNormSq * (1 + hNormSq) };
+    const factor = (l.hasBias === false ? 0 : 1) + hNormSq;
+    const left = inputGradNormSq === 0 || den === 0 ? 0 : (inputGradNormSq * factor) / den;
+    return { hNormSq, weightNormSq, jacobianNormSq, deltaNormSq, left, right: deltaNormSq * factor };
   });
   const left = layers.reduce((a, l) => a + l.left, 0);
   const right = layers.reduce((a, l) => a + l.right, 0);
@@ -250,18 +305,35 @@ export function gradientPenaltyInequality(
   };
 }
 
-/** The inequality at each row of a batch x (row-major [n, inDim]). */
+/**
+ * The inequality at each row of a batch: x is a [n, d] tensor, a number[][], or row-major values with
+ * `n` given.
+ */
 export function gradientPenaltyInequalityBatch(
-  mlp: Mlp,
-  x: ArrayLike<number>,
-  n: number,
+  model: InequalityModel,
+  x: ArrayLike<number> | number[][] | tf.Tensor,
+  n?: number,
 ): InequalityResult[] {
+  const mlp = asMlp(model);
+  checkMlp(mlp);
   const d = mlp.layers[0].inDim;
-  if (x.length !== n * d) throw new Error(`x has ${x.length} values, expected ${n}×${d}`);
+  if (x instanceof tf.Tensor) {
+    if (x.rank !== 2) throw new InputError(`must be a [n, d] tensor, got [${x.shape}]`, 'x');
+    n = x.shape[0];
+    x = x.dataSync();
+  } else if (Array.isArray(x) && Array.isArray(x[0])) {
+    const rows = x as number[][];
+    n = rows.length;
+    if (rows.some((r) => r.length !== d)) throw new InputError(`every row must have ${d} values`, 'x');
+    x = rows.flat();
+  }
+  const flat = x as ArrayLike<number>;
+  if (n === undefined) throw new InputError('row-major values need the row count n', 'n');
+  if (flat.length !== n * d) throw new InputError(`has ${flat.length} values, expected ${n}×${d}`, 'x');
   const norms = weightSpectralNormsSq(mlp);
   const out: InequalityResult[] = [];
   for (let i = 0; i < n; i++) {
-    out.push(gradientPenaltyInequality(mlp, Array.prototype.slice.call(x, i * d, (i + 1) * d), norms));
+    out.push(gradientPenaltyInequality(mlp, Array.prototype.slice.call(flat, i * d, (i + 1) * d), norms));
   }
   return out;
 }
@@ -277,7 +349,8 @@ export interface RandomMlpOptions {
   biasScale?: number;
 }
 
-export function randomMlp(rng: Rng, o: RandomMlpOptions): Mlp {
+export function randomMlp(seed: Seed, o: RandomMlpOptions): Mlp {
+  const rng = rngOf(seed, 'rng');
   const dims = [o.inputDim, ...o.widths, 1];
   const layers: DenseLayer[] = [];
   for (let t = 0; t + 1 < dims.length; t++) {

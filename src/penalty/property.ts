@@ -13,7 +13,7 @@ import {
   type Activation,
   type Mlp,
 } from './inequality.js';
-import type { Rng } from '../util/rng.js';
+import { Rng, rngOf, type Seed } from '../util/rng.js';
 
 export interface InequalityCase {
   mlp: Mlp;
@@ -31,7 +31,8 @@ function gaussian(rng: Rng, d: number, scale: number): Float64Array {
   return Float64Array.from({ length: d }, () => rng.normal() * scale);
 }
 
-export function randomInequalityCase(rng: Rng, maxDepth = 8, maxWidth = 64): InequalityCase {
+export function randomInequalityCase(seed: Seed, maxDepth = 8, maxWidth = 64): InequalityCase {
+  const rng = rngOf(seed, 'rng');
   const depth = 1 + rng.int(maxDepth);
   const inputDim = 1 + rng.int(maxWidth);
   const widths = Array.from({ length: depth - 1 }, () => 1 + rng.int(maxWidth));
@@ -74,7 +75,8 @@ export function quantile(sorted: number[], q: number): number {
 }
 
 /** Runs `count` random cases from `rng` and summarises right/left. */
-export function inequalitySurvey(rng: Rng, count: number, tol = 1e-9): RatioSummary {
+export function inequalitySurvey(seed: Seed, count: number, tol = 1e-9): RatioSummary {
+  const rng = rngOf(seed, 'rng');
   const ratios: number[] = [];
   const byDepth = new Map<number, number[]>();
   let zeroLeft = 0;

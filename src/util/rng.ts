@@ -42,3 +42,13 @@ export class Rng {
     return Math.floor(this.next() * 2 ** 31);
   }
 }
+
+/** A seed: a number (a fresh `Rng` is made from it) or a kexue `Rng` (which advances as it is used). */
+export type Seed = number | Rng;
+
+/** The `Rng` for `seed`; anything else is an error naming `name`. */
+export function rngOf(seed: Seed, name = 'seed'): Rng {
+  if (seed instanceof Rng) return seed;
+  if (typeof seed === 'number' && Number.isFinite(seed)) return new Rng(seed);
+  throw new Error(`${name}: must be a number or a kexue Rng, got ${String(seed)}`);
+}

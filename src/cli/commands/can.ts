@@ -157,7 +157,7 @@ export const canCommand: Command = {
     if (labels && labelsFile) checkLabels(labels, probs.rows, probs.cols, labelsFile);
     const r = can(probs, prior, options);
     const outFile = stringOption(v.out);
-    if (outFile) writeOutput(outFile, r);
+    if (outFile) writeOutput(outFile, r.probs);
     const uncertain = r.adjusted.reduce((a, b) => a + b, 0);
     const k5 = Math.min(5, probs.cols);
     const summary = {
@@ -166,9 +166,9 @@ export const canCommand: Command = {
       uncertain,
       ...(labels && {
         accuracy_before: accuracy(probs, labels),
-        accuracy_after: accuracy(r, labels),
+        accuracy_after: accuracy(r.probs, labels),
         top5_before: topkAccuracy(probs, labels, k5),
-        top5_after: topkAccuracy(r, labels, k5),
+        top5_after: topkAccuracy(r.probs, labels, k5),
       }),
       prior: Array.from(prior),
       prior_source: source,
