@@ -8,7 +8,7 @@ import { InputError } from '../io/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { CharTokenizer, type CharOptions } from './char.js';
 import { WordPieceTokenizer, DEFAULT_WORDPIECE, type WordPieceOptions } from './wordpiece.js';
-import { Vocab } from './vocab.js';
+import { Vocab, type SpecialNames } from './vocab.js';
 import type { Tokenizer } from './types.js';
 
 export * from './types.js';
@@ -39,17 +39,18 @@ function charOptions(o: unknown, file: string): CharOptions {
 export function loadTokenizer(dir: string): Tokenizer {
   const vocabFile = path.join(dir, 'vocab.txt');
   if (!fs.existsSync(vocabFile)) throw new InputError('no vocab.txt here', dir);
-  const vocab = Vocab.fromText(fs.readFileSync(vocabFile, 'utf8'), vocabFile);
+  const read = (names?: SpecialNames) => Vocab.fromText(fs.readFileSync(vocabFile, 'utf8'), vocabFile, names);
   const metaFile = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(metaFile)) return new WordPieceTokenizer(vocab, DEFAULT_WORDPIECE);
+  if (!fs.existsSync(metaFile)) return new WordPieceTokenizer(read(), DEFAULT_WORDPIECE);
   let meta: { kind?: unknown; options?: unknown };
   try {
     meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as typeof meta;
   } catch (e) {
     throw new InputError(`not valid JSON (${(e as Error).message})`, metaFile);
   }
-  if (meta.kind === 'char') return new CharTokenizer(vocab, charOptions(meta.options, metaFile));
+  if (meta.kind === 'char') return new CharTokenizer(read(), charOptions(meta.options, metaFile));
   if (meta.kind === 'wordpiece') {
+    const vocab = read((meta.options as Partial<WordPieceOptions> | undefined)?.specialTokens);
     return new WordPieceTokenizer(vocab, {
       ...DEFAULT_WORDPIECE,
       ...(meta.options as Partial<WordPieceOptions>),

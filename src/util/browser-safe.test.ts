@@ -41,7 +41,7 @@ function nodeOnlyReach(entry: string): string[] {
 // split moves file formats to the Node layer (the browser issue); they are reported, not hidden.
 const NOT_YET = new Set(['cosent', 'encoder', 'gan']);
 
-for (const folder of ['can', 'penalty', 'childtuning', 'density', 'attention', ...NOT_YET]) {
+for (const folder of ['can', 'penalty', 'childtuning', 'density', 'attention', 'hf', ...NOT_YET]) {
   const entry = path.join(dist, folder, 'index.js');
   const todo = NOT_YET.has(folder)
     ? 'reaches Node through disk I/O; the platform split will fix it'
