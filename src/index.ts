@@ -24,3 +24,5 @@ export * from './penalty/index.js';
 export * from './density/index.js';
 export * from './attention/index.js';
 export * from './childtuning/index.js';
+export * from './hf/index.js';
+export { loadHuggingFaceBert, exportHuggingFaceBert, hfDirReader } from './io/hf-files.js';
