@@ -156,3 +156,50 @@ test('tokenizer settings: tokenizer_config.json first, then the fast tokenizer.j
   await assert.rejects(load({ 'tokenizer_config.json': '{ nope' }), /tokenizer_config\.json: not valid JSON/);
   enc.dispose();
 });
+
+test('a RoBERTa-layout encoder (positions from padId + 1, one token type, no MLM head) round-trips exactly', async () => {
+  const enc = new Encoder({
+    vocabSize: VOCAB.length,
+    hidden: 8,
+    layers: 1,
+    heads: 2,
+    intermediate: 16,
+    maxPositions: 10,
+    positionOffset: 2,
+    padId: 1,
+    typeVocabSize: 1,
+    mlmHead: false,
+    pooler: true,
+    activation: 'gelu-tanh',
+    seed: 4,
+  });
+  const files = Object.fromEntries(await huggingFaceBertFiles({ encoder: enc, tokenizer: tok }));
+  const config = JSON.parse(files['config.json'] as string) as Record<string, unknown>;
+  assert.deepEqual(
+    [config.model_type, config.architectures, config.pad_token_id, config.hidden_act],
+    ['roberta', ['RobertaModel'], 1, 'gelu_new'],
+  );
+  assert.ok(
+    tensorsOf(files).every((t) => !t.name.startsWith('roberta.')),
+    'RobertaModel names have no prefix',
+  );
+  const back = await loadHuggingFaceBertFrom(files);
+  assert.deepEqual(back.model.config, enc.config);
+  assert.ok(same(enc, back.model));
+  back.model.dispose();
+  const bad = new Encoder({
+    vocabSize: VOCAB.length,
+    hidden: 8,
+    layers: 1,
+    heads: 2,
+    maxPositions: 10,
+    positionOffset: 3,
+    padId: 1,
+  });
+  await assert.rejects(
+    huggingFaceBertFiles({ encoder: bad, tokenizer: tok }),
+    /config positionOffset is 3; RoBERTa needs padId \+ 1 = 2/,
+  );
+  enc.dispose();
+  bad.dispose();
+});

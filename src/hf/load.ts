@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Encoder } from '../encoder/model.js';
 import type { Pooling } from '../encoder/model.js';
 import { InputError } from '../io/errors.js';
+import { INIT_NAMES, type InitName } from '../nn/init.js';
 import { WordPieceTokenizer } from '../tokenizers/wordpiece.js';
 import type { Tokenizer } from '../tokenizers/types.js';
 import { encoderConfigFromHf, hfConfigFromEncoder, hfModelType, type HfModelType } from './config.js';
@@ -193,6 +194,7 @@ export async function loadHuggingFaceBertFrom(
   // Settings only kexue has, written by exportHuggingFaceBert; a model without token types gets a zero row.
   const kx = (hf.kexue ?? {}) as { seed?: unknown; init?: unknown; typeVocabSize?: unknown };
   if (Number.isInteger(kx.seed)) config.seed = kx.seed as number;
+  if (INIT_NAMES.includes(kx.init as InitName)) config.init = kx.init as InitName;
   const typeTable = tensors.get(fullName('embeddings.type.table'));
   const dropTypes =
     kx.typeVocabSize === 0 && config.typeVocabSize === 1 && !!typeTable?.data?.every((x) => x === 0);
