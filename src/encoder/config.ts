@@ -7,6 +7,7 @@ export type PositionKind = 'learned' | 'rope';
 export type NormPlacement = 'post' | 'pre';
 /** FFN (and MLM head) activation: exact-erf GELU (BERT), its tanh approximation (`gelu_new`), or ReLU. */
 export type Activation = 'gelu' | 'gelu-tanh' | 'relu';
+/** Every `Activation`, for validation and messages. */
 export const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu-tanh', 'relu'];
 
 export interface EncoderConfig {

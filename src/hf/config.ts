@@ -31,6 +31,7 @@ export interface HfBertConfig {
 
 /** Model types whose weights kexue maps (both share BERT's layout). */
 export const HF_MODEL_TYPES = ['bert', 'roberta'] as const;
+/** A supported Hugging Face `model_type`. */
 export type HfModelType = (typeof HF_MODEL_TYPES)[number];
 
 const ACTS: Record<string, Activation> = {
