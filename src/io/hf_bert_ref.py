@@ -17,19 +17,18 @@ import struct
 import sys
 import unicodedata
 
-try:
-    import torch
-except ImportError:  # tokenize needs only the standard library
-    torch = None
+torch = None  # imported by main() for make/forward only: tokenize needs just the standard library
 
-DTYPES = {"F32": (torch.float32, 4), "F16": (torch.float16, 2), "I64": (torch.int64, 8)} if torch else {}
+
+def dtype(name):
+    return {"F32": torch.float32, "F16": torch.float16, "I64": torch.int64}[name]
 
 
 def write_safetensors(path, tensors):
     header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name, (t, dtype) in tensors.items():
-        b = t.to(DTYPES[dtype][0]).contiguous().numpy().tobytes()
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+    for name, (t, dt) in tensors.items():
+        b = t.to(dtype(dt)).contiguous().numpy().tobytes()
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
         offset += len(b)
         blobs.append(b)
     h = json.dumps(header).encode()
@@ -49,8 +48,7 @@ def read_safetensors(path):
         if name == "__metadata__":
             continue
         a, b = e["data_offsets"]
-        dt = DTYPES[e["dtype"]][0]
-        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=dt).reshape(e["shape"]).clone()
+        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=dtype(e["dtype"])).reshape(e["shape"]).clone()
     return out
 
 
@@ -282,9 +280,9 @@ def tokenize(vocab_file, opts, texts):
 
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    if torch is None and cmd != "tokenize":
-        sys.exit("No module named 'torch'")
-    if torch:
+    if cmd != "tokenize":
+        import torch  # module level: binds the global used by the functions above
+
         torch.set_num_threads(1)
     if cmd == "make":
         print(json.dumps(make(sys.argv[2], json.loads(sys.argv[3]))))
