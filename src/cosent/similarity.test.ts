@@ -129,6 +129,8 @@ test('semanticSearch: top-k by cosine, best first, ties by corpus order; texts o
   );
   assert.equal(semanticSearch(queries, corpus, { topK: 50 })[0].length, 7, 'topK larger than the corpus');
   assert.throws(() => semanticSearch(queries, corpus, { topK: 0 }), /topK must be an integer ≥ 1, got 0/);
+  assert.deepEqual(semanticSearch([], corpus), []);
+  assert.deepEqual(semanticSearch(queries, []), [[], []]);
   const m = model();
   const byText = m.semanticSearch(['a mat'], texts, { topK: 2 });
   assert.equal(byText[0][0].corpusId, 4, 'the identical text ranks first');

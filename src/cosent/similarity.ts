@@ -155,6 +155,10 @@ export function semanticSearch(
   const chunk = opts.queryChunkSize ?? 100;
   if (!(Number.isInteger(chunk) && chunk >= 1))
     throw new Error(`queryChunkSize must be an integer ≥ 1, got ${opts.queryChunkSize}`);
+  const rows = (x: Embeddings) => (x instanceof tf.Tensor ? x.shape[0] : x.length);
+  // Nothing to search, or nothing to search for: no dimensions to compare.
+  if (rows(queries) === 0) return [];
+  if (rows(corpus) === 0) return Array.from({ length: rows(queries) }, () => []);
   const [q, c] = tf.tidy(() => {
     const a = asMatrix(queries, 'queries');
     const b = asMatrix(corpus, 'corpus');
@@ -171,11 +175,10 @@ export function semanticSearch(
       );
       const values = sims.dataSync();
       sims.dispose();
-      for (let r = 0; r < values.length / Math.max(n, 1) && n > 0; r++) {
+      for (let r = 0; r < values.length / n; r++) {
         const row = Array.from({ length: n }, (_, j) => ({ corpusId: j, score: values[r * n + j] }));
         out.push(row.sort((x, y) => y.score - x.score || x.corpusId - y.corpusId).slice(0, topK));
       }
-      if (n === 0) for (let r = start; r < Math.min(start + chunk, q.shape[0]); r++) out.push([]);
     }
     return out;
   } finally {
