@@ -1,18 +1,14 @@
 /**
- * kexue: techniques from the Scientific Spaces notes for TensorFlow.js.
- * Importing it registers kexue's corrected higher-order gradients (see src/grad).
+ * kexue: techniques from the Scientific Spaces notes for TensorFlow.js. This entry is browser-safe (no
+ * Node built-in, no `process`) and runs on any TF.js backend; files on disk, the native backend and the
+ * CLI are in `kexue/node` (src/node.ts). Importing it registers kexue's corrected higher-order
+ * gradients (src/register.ts).
  */
-import { registerGradientFixes } from './grad/index.js';
+import './register.js';
 
-registerGradientFixes();
-
-export { initBackend, BACKEND_ORDER, type BackendName } from './backend/index.js';
 export * from './can/index.js';
 export { InputError, DivergenceError } from './io/errors.js';
-export { readNpy, writeNpy, parseNpy, encodeNpy, type NpyArray } from './io/npy.js';
-export { readMatrix, readLabels, readVector } from './io/table.js';
-export { readSentencePairs, type SentencePair } from './io/sts.js';
-export { readIdx, readImageSet, type ImageSet } from './io/idx.js';
+export type { SentencePair } from './io/sts.js';
 export { registerGradientFixes, logSoftmax } from './grad/index.js';
 export { Rng } from './util/rng.js';
 export * from './encoder/index.js';
@@ -25,4 +21,3 @@ export * from './density/index.js';
 export * from './attention/index.js';
 export * from './childtuning/index.js';
 export * from './hf/index.js';
-export { loadHuggingFaceBert, exportHuggingFaceBert, hfDirReader } from './io/hf-files.js';

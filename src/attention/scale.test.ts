@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Encoder } from '../encoder/model.js';
-import { loadEncoder, saveEncoder } from '../encoder/io.js';
+import { loadEncoder, saveEncoder } from '../io/encoder-files.js';
 import { makeConfig } from '../encoder/config.js';
 import { InputError } from '../io/errors.js';
 import { logNFactor, logNScale, logNScaleTensor, resolveLogN, rowKeyCounts } from './scale.js';

@@ -1,7 +1,7 @@
 /**
- * Backend selection, in one place. Order: the native ATen backend when its addon is built, then
- * `@tensorflow/tfjs-node` if the user already has it, then WebAssembly (SIMD), then plain JS `cpu`.
- * `KEXUE_BACKEND=aten|tensorflow|wasm|cpu` forces one.
+ * Backend selection for Node, in one place. Order: the native ATen backend when its addon is built,
+ * then `@tensorflow/tfjs-node` if the user already has it, then WebAssembly (SIMD), then plain JS `cpu`.
+ * `KEXUE_BACKEND=aten|tensorflow|wasm|cpu` forces one. A backend the user set first is kept.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -9,11 +9,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { registerGradientFixes } from '../grad/index.js';
 
+/** The backends initBackend can choose. */
 export type BackendName = 'aten' | 'tensorflow' | 'wasm' | 'cpu';
+/** initBackend's order of preference. */
 export const BACKEND_ORDER: readonly BackendName[] = ['aten', 'tensorflow', 'wasm', 'cpu'];
 
 const require = createRequire(import.meta.url);
-let chosen: Promise<BackendName> | undefined;
 
 async function registerAten(): Promise<boolean> {
   try {
@@ -68,6 +69,26 @@ function requested(): BackendName | undefined {
   return v as BackendName;
 }
 
+/**
+ * tfjs-backend-cpu prints a "Hi, looks like you are running TensorFlow.js in Node.js" banner through
+ * tfjs-core's warn() on its first write when IS_NODE. kexue chose the backend on purpose (and says so in
+ * its own one-line notice), so that first write is made here with warn() muted (IS_TEST, which is
+ * what warn() checks), then the flag is restored. Done whenever a cpu backend is registered, since the
+ * native backend's fallbacks write to it too.
+ */
+function muteCpuBanner(): void {
+  if (tf.findBackendFactory('cpu') == null) return;
+  const env = tf.env();
+  const was = env.getBool('IS_TEST');
+  env.set('IS_TEST', true);
+  try {
+    const cpu = tf.findBackend('cpu');
+    if (cpu) cpu.disposeData(cpu.write(new Float32Array(1), [1], 'float32'));
+  } finally {
+    env.set('IS_TEST', was);
+  }
+}
+
 async function tryBackend(name: BackendName): Promise<boolean> {
   if (!(await registrars[name]())) return false;
   try {
@@ -77,29 +98,70 @@ async function tryBackend(name: BackendName): Promise<boolean> {
   }
 }
 
-async function choose(quiet: boolean): Promise<BackendName> {
-  const forced = requested();
-  if (forced) {
-    if (await tryBackend(forced)) return forced;
-    throw new Error(`KEXUE_BACKEND=${forced}: that backend could not be initialised on this machine`);
+/** The backend already active (set with tf.setBackend, or picked by TF.js when tensors were made), if any. */
+function activeBackend(): string | undefined {
+  // engine().backendName is set only once a backend is active; tf.getBackend() would pick one itself.
+  return (tf.engine() as { backendName?: string | null }).backendName ?? undefined;
+}
+
+async function choose(opts: InitBackendOptions): Promise<string> {
+  const named = opts.backend ?? requested();
+  if (named) {
+    if (!BACKEND_ORDER.includes(named)) {
+      throw new Error(`initBackend: backend '${String(named)}' is not one of ${BACKEND_ORDER.join(', ')}`);
+    }
+    if (activeBackend() === named || (await tryBackend(named))) return named;
+    const how = opts.backend ? `initBackend({ backend: '${named}' })` : `KEXUE_BACKEND=${named}`;
+    throw new Error(`${how}: that backend could not be initialised on this machine`);
   }
+  const active = activeBackend();
+  if (active && !opts.force) return active;
   for (const name of BACKEND_ORDER) {
     if (await tryBackend(name)) {
-      if (name !== 'aten' && !quiet && process.env.KEXUE_QUIET !== '1') {
+      if (name !== 'aten' && !opts.quiet && process.env.KEXUE_QUIET !== '1') {
         process.stderr.write(
           `kexue: native ATen backend not built; using '${name}' (see README, "Native backend")\n`,
         );
       }
-      await tf.ready();
       return name;
     }
   }
   throw new Error('no TensorFlow.js backend could be initialised');
 }
 
-/** Selects and initialises the fastest available backend once; later calls return the same choice. */
-export function initBackend(opts: { quiet?: boolean } = {}): Promise<BackendName> {
+/** Options of `initBackend`. */
+export interface InitBackendOptions {
+  /** No notice on stderr when the native backend is not the one used (KEXUE_QUIET=1 does the same). */
+  quiet?: boolean;
+  /** Choose by kexue's order even when a backend is already active (replacing the user's choice). */
+  force?: boolean;
+  /** Use exactly this backend, or throw if it cannot be initialised (KEXUE_BACKEND does the same). */
+  backend?: BackendName;
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Makes a backend active and returns its name. A backend the user already set (tf.setBackend, or one
+ * TF.js picked when tensors were made) is kept, unless `force` is given or a backend is named
+ * (`backend`, or KEXUE_BACKEND). Otherwise the fastest available is chosen, in BACKEND_ORDER: the
+ * native ATen backend, tfjs-node's 'tensorflow' if installed, wasm, cpu; without the native backend
+ * a one-line notice goes to stderr (silenced by `quiet` or KEXUE_QUIET=1). TF.js's "Hi, looks like
+ * you are running TensorFlow.js in Node.js" banner is never printed. Calls are serialised; repeating
+ * one returns the same backend.
+ *
+ *   import { initBackend } from 'kexue/node';
+ *   await initBackend();                      // aten, else tensorflow, wasm, cpu
+ *   await initBackend({ backend: 'wasm' });   // exactly wasm
+ */
+export function initBackend(opts: InitBackendOptions = {}): Promise<string> {
   registerGradientFixes();
-  chosen ??= choose(opts.quiet ?? false);
-  return chosen;
+  const run = queue.then(async () => {
+    const name = await choose(opts);
+    await tf.ready();
+    muteCpuBanner();
+    return name;
+  });
+  queue = run.catch(() => undefined);
+  return run;
 }

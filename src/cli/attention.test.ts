@@ -90,7 +90,7 @@ test('kexue pretrain rejects bad attention flags with one line, exit 2', () => {
   rejects(run('--attention-scale', 'log-m'), /--attention-scale must be standard or log-n, got 'log-m'/);
   rejects(
     run('--attention-scale', 'log-n', '--scale-base', '1'),
-    /--scale-base must be a valid number, got '1'/,
+    /--scale-base must be a number > 1, got '1'/,
   );
   rejects(run('--attention-scale', 'log-n', '--scale-at', 'always'), /--scale-at must be train or inference/);
   rejects(run('--scale-clamp', '4'), /--scale-clamp needs --attention-scale log-n/);

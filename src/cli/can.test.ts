@@ -107,7 +107,7 @@ test('bad input: one line naming the problem, exit code 2, no output file', () =
       /big.txt, line 2: label 7 out of range 0..1/,
     ],
     [['--probs', path.join(dir, 'nope.npy'), '--prior', 'uniform'], /nope.npy: cannot read: ENOENT/],
-    [['--probs', two, '--prior', 'uniform', '--topk', 'x'], /--topk must be a valid number/],
+    [['--probs', two, '--prior', 'uniform', '--topk', 'x'], /--topk must be an integer from 2 to 2, got 'x'/],
     [
       ['--probs', two, '--prior', 'uniform', '--iters', '1000000000'],
       /--iters must be an integer from 1 to 100, got '1000000000'/,

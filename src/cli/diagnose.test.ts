@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, saveEncoder } from '../encoder/index.js';
+import { Encoder } from '../encoder/index.js';
+import { saveEncoder } from '../io/encoder-files.js';
 import { CHINESE_CHAR, CharTokenizer } from '../tokenizers/index.js';
 import { kexue } from './cli.test-util.js';
 

@@ -132,7 +132,7 @@ test('finetune --few-shot with F and a TSV of class names works', () => {
 
 const bad: [string, string[], RegExp][] = [
   ['a bad --child-tuning', ['--child-tuning', 'G'], /--child-tuning must be one of F, D, update, got 'G'/],
-  ['--p out of range', ['--child-tuning', 'F', '--p', '1.5'], /--p must be a valid number, got '1.5'/],
+  ['--p out of range', ['--child-tuning', 'F', '--p', '1.5'], /--p must be a number > 0 and ≤ 1, got '1.5'/],
   ['--p without --child-tuning', ['--p', '0.5'], /--p needs --child-tuning/],
   [
     'a bad label',

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { referencePython } from '../util/python.js';
-import { loadSentenceModel } from '../cosent/sentence-model.js';
+import { loadSentenceModel } from '../io/sentence-files.js';
 import { encodeTexts, disposeInput } from '../encoder/inputs.js';
 import { kexue, scratch } from './cli.test-util.js';
 

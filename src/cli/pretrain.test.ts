@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { loadEncoder } from '../encoder/index.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import { RECIPES } from '../experiments/pretraining.js';
 import { kexue, scratch } from './cli.test-util.js';
 
@@ -65,6 +65,13 @@ test('kexue pretrain: trains, evaluates, writes a loadable model; --resume conti
   const changed = kexue('pretrain', '--out', out, '--resume', '--layers', '2');
   assert.equal(changed.code, 2);
   assert.match(changed.err, /only --steps may change/);
+  // A corpus edited since the run started is refused, and the run is left as it was.
+  const original = fs.readFileSync(clue);
+  fs.appendFileSync(clue, JSON.stringify({ text: '新的一行', label: 0 }) + '\n');
+  const edited = kexue('pretrain', '--out', out, '--resume', '--steps', '6');
+  assert.equal(edited.code, 2);
+  assert.match(edited.err, /the corpus changed since this run started \(125 documents then, 126 now/);
+  fs.writeFileSync(clue, original);
   const resumed = kexue('pretrain', '--out', out, '--resume', '--steps', '6');
   assert.equal(resumed.code, 0, resumed.err);
   assert.match(resumed.out, /resumed at step 4/);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { encodeNpy, readNpy } from '../io/npy.js';
-import { loadSentenceModel } from './sentence-model.js';
+import { loadSentenceModel } from '../io/sentence-files.js';
 import { kexue, scratch } from '../cli/cli.test-util.js';
 
 await initBackend({ quiet: true });
@@ -164,7 +164,7 @@ test('malformed input: one line naming file, line and problem; exit code 2', () 
         '--epochs',
         '0',
       ],
-      /--epochs must be a valid number/,
+      /--epochs must be an integer ≥ 1/,
     ],
     [['cosent', 'fit'], /expected 'kexue cosent train' or 'kexue cosent eval', got 'fit'/],
     [
@@ -177,7 +177,7 @@ test('malformed input: one line naming file, line and problem; exit code 2', () 
     ],
     [
       ['search', '--model', out, '--corpus', corpusFile, '--query', 'x', '-k', '0'],
-      /-k must be a valid number|--k must be a valid number/,
+      /--k must be an integer ≥ 1, got/,
     ],
   ];
   for (const [args, pattern] of cases) {

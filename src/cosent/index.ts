@@ -5,4 +5,3 @@ export * from './objectives.js';
 export * from './sentence-model.js';
 export * from './similarity.js';
 export * from './trainer.js';
-export * from './compare.js';

@@ -4,10 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, POOLINGS, saveEncoder } from '../encoder/index.js';
+import { Encoder, POOLINGS } from '../encoder/index.js';
+import { saveEncoder } from '../io/encoder-files.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { InputError } from '../io/errors.js';
-import { SentenceEncoder, loadSentenceModel, saveSentenceModel } from './sentence-model.js';
+import { SentenceEncoder } from './sentence-model.js';
+import { loadSentenceModel, saveSentenceModel } from '../io/sentence-files.js';
 
 await initBackend({ quiet: true });
 

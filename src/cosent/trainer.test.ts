@@ -10,7 +10,8 @@ import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { Rng } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
 import { rowCosine } from './loss.js';
-import { SentenceEncoder, loadSentenceModel } from './sentence-model.js';
+import { SentenceEncoder } from './sentence-model.js';
+import { loadSentenceModel, saveTrainingTo } from '../io/sentence-files.js';
 import { evaluatePairs, pairCosines, trainSentenceEncoder } from './trainer.js';
 import { OBJECTIVES } from './objectives.js';
 
@@ -78,7 +79,7 @@ test('CoSENT training raises dev Spearman; the best epoch is kept on disk and in
     epochs: 4,
     batchSize: 16,
     lr: 3e-3,
-    outDir: out,
+    ...saveTrainingTo(out),
     seed: 5,
     onStep: (s) => steps.push(s.loss),
   });

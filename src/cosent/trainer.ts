@@ -2,20 +2,18 @@
  * Fine-tuning a sentence encoder on labelled sentence pairs, with any `PairObjective` (CoSENT or a
  * baseline) under the same loop: shuffled batches of pairs (both sides encoded in one forward pass),
  * AdamW with linear warmup and decay, dropout on during training, Spearman(cos, label) on a dev set
- * after every epoch, and the best epoch's weights kept on disk.
+ * after every epoch, and the best epoch's weights kept (and handed to `onBest`, e.g. to save them).
  */
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
 import { yieldToEventLoop } from '../util/yield.js';
 import { AdamW } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import { Rng } from '../util/rng.js';
-import { writeJsonAtomic } from '../io/atomic.js';
 import type { SentencePair } from '../io/sts.js';
 import { spearman } from './spearman.js';
 import { makeObjective, type ObjectiveName, type PairObjective } from './objectives.js';
-import { saveSentenceModel, type SentenceEncoder } from './sentence-model.js';
+import type { SentenceEncoder } from './sentence-model.js';
 
 export interface TrainOptions {
   objective?: ObjectiveName;
@@ -29,8 +27,14 @@ export interface TrainOptions {
   scale?: number;
   seed?: number;
   evalBatchSize?: number;
-  /** Where the best model (by dev Spearman; the last epoch's without a dev set) and train-log.json go. */
-  outDir?: string;
+  /**
+   * Called (and awaited) when an epoch becomes the best by dev Spearman (every epoch without a dev set),
+   * with the model holding that epoch's weights and the training metadata to store beside it; e.g.
+   * `saveTrainingTo(dir)` of kexue/node saves the model there.
+   */
+  onBest?: (model: SentenceEncoder, training: Record<string, unknown>) => Promise<void> | void;
+  /** Called (and awaited) after every epoch with the training log so far (settings, history, best epoch). */
+  onLog?: (log: Record<string, unknown>) => Promise<void> | void;
   onStep?: (s: { step: number; steps: number; loss: number; lr: number }) => void;
   onEpoch?: (r: EpochRecord) => void;
 }
@@ -150,7 +154,7 @@ function replaceSnapshot(
 
 /**
  * Trains `model` in place. Afterwards it holds the weights of the best epoch by dev Spearman (the
- * last epoch without a dev set); with `outDir` those are also saved there, with train-log.json.
+ * last epoch without a dev set); `onBest` and `onLog` see each new best epoch and the log.
  */
 export async function trainSentenceEncoder(
   model: SentenceEncoder,
@@ -225,17 +229,9 @@ export async function trainSentenceEncoder(
       if (!dev || !best || score(record) > score(best)) {
         best = record;
         if (dev && epoch < epochs) snapshot = replaceSnapshot(snapshot, model);
-        if (opts.outDir)
-          await saveSentenceModel(opts.outDir, model, {
-            training: { ...meta, bestEpoch: epoch, devSpearman: record.devSpearman },
-          });
+        await opts.onBest?.(model, { ...meta, bestEpoch: epoch, devSpearman: record.devSpearman });
       }
-      if (opts.outDir)
-        writeJsonAtomic(path.join(opts.outDir, 'train-log.json'), {
-          ...meta,
-          history,
-          bestEpoch: best?.epoch,
-        });
+      await opts.onLog?.({ ...meta, history, bestEpoch: best?.epoch });
     }
     // Leave the model holding the best epoch's weights, as saved.
     if (snapshot && best && best.epoch !== epochs)

@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Encoder, pool } from './model.js';
-import { loadCheckpoint, loadEncoder, saveCheckpoint, saveEncoder } from './io.js';
+import { loadCheckpoint, loadEncoder, saveCheckpoint, saveEncoder } from '../io/encoder-files.js';
 import { encodeTexts, encodePairs, disposeInput } from './inputs.js';
 import { MlmMasker, makeMlmBatch, mlmLoss, disposeBatch, type MlmBatch } from './mlm.js';
 import { namedGradients } from '../nn/module.js';

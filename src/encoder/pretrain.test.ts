@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { pretrain, prepareCorpus } from './pretrain.js';
-import { loadEncoder } from './io.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { Rng } from '../util/rng.js';
 

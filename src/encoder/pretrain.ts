@@ -22,7 +22,7 @@ import type { Tokenizer } from '../tokenizers/types.js';
 import { Encoder } from './model.js';
 import type { EncoderConfig } from './config.js';
 import { MlmMasker, disposeBatch, makeMlmBatch, mlmLoss, packSequences } from './mlm.js';
-import { findCheckpoint, loadCheckpoint, saveCheckpoint, saveEncoder } from './io.js';
+import { findCheckpoint, loadCheckpoint, saveCheckpoint, saveEncoder } from '../io/encoder-files.js';
 
 export interface PretrainOptions {
   /** Documents (e.g. lines); each is tokenized without [CLS]/[SEP] and packed. */

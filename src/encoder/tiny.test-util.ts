@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { Encoder } from './model.js';
-import { saveEncoder } from './io.js';
+import { saveEncoder } from '../io/encoder-files.js';
 
 /** Builds the tokenizer from `texts`, saves a 1-block encoder of width `hidden` to `<dir>/encoder`. */
 export async function saveTinyEncoder(

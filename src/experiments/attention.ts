@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Progress } from '../cli/progress.js';
-import { loadEncoder } from '../encoder/io.js';
+import { loadEncoder } from '../io/encoder-files.js';
 import type { Encoder } from '../encoder/model.js';
 import { readText } from '../io/text.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
@@ -27,7 +27,17 @@ import {
 import { FirstModel, evaluateFirst, trainFirst } from '../attention/first.js';
 import { logNScale } from '../attention/scale.js';
 import { pretrainedEncoder, type PretrainSpec } from './pretraining.js';
-import type { Budget, Chart, Experiment, ExperimentContext, Table } from './types.js';
+import {
+  cellNumber,
+  quickSummary,
+  type Budget,
+  type Chart,
+  type ClaimSummary,
+  type Experiment,
+  type ExperimentContext,
+  type ExperimentResult,
+  type Table,
+} from './types.js';
 
 interface Settings {
   seeds: number;
@@ -451,8 +461,38 @@ export function verdict(s: AttentionSummary, budget: Budget = 'full'): string {
   return parts.join(' ');
 }
 
+/**
+ * The verdict row: held-out MLM accuracy of E (trained with log-n) against O (standard scale) at the
+ * lengths beyond training, from the length table, with the FIRST task's outcome in the reason.
+ */
+export function summarizeAttention(r: ExperimentResult): ClaimSummary | undefined {
+  const t = r.tables[0];
+  const row = (prefix: string) => t?.rows.find((x) => String(x[0]).startsWith(prefix));
+  const [o, e] = [row('O (standard'), row('E (log-n')];
+  if (!t || !o || !e) return undefined;
+  const lengths = t.columns.slice(2, -1); // beyond the first (training) length; the last column is the note's
+  const at = (x: (string | number | null)[], i: number) => cellNumber(x[i + 2]);
+  const last = lengths.length - 1;
+  const note = `accuracy at ${lengths[last]} tokens: O 11.54 → E 13.58 (E ahead at every longer length)`;
+  const ours = `at ${lengths[last]}: O ${at(o, last).toFixed(1)}, E ${at(e, last).toFixed(1)}`;
+  if (r.budget === 'quick') return quickSummary(note, ours);
+  const ahead = lengths.filter((_, i) => at(e, i) > at(o, i)).length;
+  const first = r.tables.find((x) => x.title.startsWith('FIRST'));
+  const firstNote = first
+    ? `; on the FIRST task log-n reaches ${first.rows.find((x) => x[1] === 'log-n')?.[4]}% at n = 1,000 vs ${first.rows.find((x) => x[1] === 'standard')?.[4]}%`
+    : '';
+  const status = ahead === lengths.length ? 'reproduces' : ahead > 0 ? 'partly' : 'does not reproduce';
+  return {
+    note,
+    ours,
+    status,
+    reason: `E ahead of O at ${ahead} of ${lengths.length} longer lengths${firstNote}`,
+  };
+}
+
 export const attentionExperiment: Experiment = {
   name: 'attention',
+  summarize: summarizeAttention,
   title: 'Entropy-invariant attention scale (log n) and length extrapolation',
   async run(ctx) {
     const s = BUDGETS[ctx.budget];

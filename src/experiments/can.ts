@@ -22,7 +22,18 @@ import { Progress } from '../cli/progress.js';
 import { readClueDataset, type ClueDataset } from '../io/clue.js';
 import { BagClassifier, type BagClassifierOptions } from '../models/bag-classifier.js';
 import { NgramVocab, type Bags, type NgramOptions } from '../text/ngrams.js';
-import type { Budget, Chart, Experiment, ExperimentContext, Table } from './types.js';
+import {
+  cellBracket,
+  cellNumber,
+  quickSummary,
+  type Budget,
+  type Chart,
+  type ClaimSummary,
+  type Experiment,
+  type ExperimentContext,
+  type ExperimentResult,
+  type Table,
+} from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 
 interface DatasetSpec {
@@ -391,8 +402,22 @@ function verdict(out: DatasetOutcome[]): string {
   return `With a character n-gram embedding-bag classifier (test accuracy ${base}) CAN's gains with the training prior are: ${parts.join('; ')}.${trend} The test splits' class frequencies differ from the training prior; with other priors: ${priors}.`;
 }
 
+/** The verdict row: the default CAN's gain per dataset (main table) against the note's BERT gains. */
+export function summarizeCan(r: ExperimentResult): ClaimSummary | undefined {
+  const t = r.tables.find((x) => x.title.startsWith('Test accuracy (%) before and after CAN'));
+  if (!t) return undefined;
+  const gain = (row: (string | number | null)[]) => cellNumber(row[5]);
+  const note = `default CAN: ${t.rows.map((row) => `${row[0]} ${cellBracket(row[2]) >= 0 ? '+' : ''}${cellBracket(row[2])}`).join(', ')} points (BERT)`;
+  const ours = t.rows.map((row) => `${row[0]} ${String(row[5])}`).join(', ');
+  if (r.budget === 'quick') return quickSummary(note, ours);
+  const up = t.rows.filter((row) => gain(row) > 0).length;
+  const status = up === t.rows.length ? 'reproduces' : up > 0 ? 'partly' : 'does not reproduce';
+  return { note, ours, status, reason: `the default CAN gains on ${up} of ${t.rows.length} datasets` };
+}
+
 export const canExperiment: Experiment = {
   name: 'can',
+  summarize: summarizeCan,
   title: 'CAN: classification with alternating normalization on CLUE IFLYTEK and TNEWS',
   async run(ctx) {
     const settings = modelSettings(ctx.budget);

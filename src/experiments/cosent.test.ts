@@ -6,7 +6,7 @@ import path from 'node:path';
 import { initBackend } from '../backend/index.js';
 import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { Rng } from '../util/rng.js';
-import { STS_TASKS } from '../cosent/compare.js';
+import { STS_TASKS } from './cosent-compare.js';
 import { cosentExperiment } from './cosent.js';
 
 await initBackend({ quiet: true });

@@ -11,7 +11,8 @@ import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readImageSet, type ImageSet } from '../io/idx.js';
 import { FeatureClassifier, frechetDistance, type FeatureStats } from '../gan/fid.js';
-import { encodeGrayPng, imageGrid, scatterImage } from '../gan/png.js';
+import { encodeGrayPng } from '../io/png.js';
+import { imageGrid, scatterImage } from '../gan/grid.js';
 import { toy, type ToyName } from '../gan/toys.js';
 import {
   GanTrainer,

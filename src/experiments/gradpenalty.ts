@@ -22,7 +22,15 @@ import {
 } from '../penalty/classifiers.js';
 import { gradientPenaltyInequality, weightSpectralNormsSq } from '../penalty/inequality.js';
 import { inequalitySurvey } from '../penalty/property.js';
-import type { Budget, Chart, Experiment, Table } from './types.js';
+import {
+  quickSummary,
+  type Budget,
+  type Chart,
+  type ClaimSummary,
+  type Experiment,
+  type ExperimentResult,
+  type Table,
+} from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 
 type ModelKind = 'mlp' | 'cnn';
@@ -197,8 +205,35 @@ function sci(v: number[]): string {
   return `${mean.toPrecision(3)} ± ${std.toPrecision(2)}`;
 }
 
+/**
+ * The verdict row: the inequality (exact: any violation refutes it) and whether penalising the parameter
+ * gradient lowered the input-gradient penalty, both read from the verdict's counts.
+ */
+export function summarizeGradpenalty(r: ExperimentResult): ClaimSummary | undefined {
+  const m = /held in all (\d+) random cases .*?\((\d+) violations.*?in (\d+) of (\d+)/.exec(r.verdict);
+  if (!m) return undefined;
+  const [cases, violations, lowered, settings] = m.slice(1).map(Number);
+  const note = '‖∇ₓf‖ bounded by the parameter gradient; the parameter penalty keeps ‖∇ₓf‖ small';
+  const ours = `${violations} violations in ${cases} MLPs; input penalty lowered in ${lowered} of ${settings} settings`;
+  if (violations > 0)
+    return { note, ours, status: 'does not reproduce', reason: 'the inequality is violated' };
+  if (r.budget === 'quick')
+    return {
+      ...quickSummary(note, ours),
+      reason: 'the inequality holds; the regularizer runs are a quick-budget pipeline check',
+    };
+  const status = lowered === settings ? 'reproduces' : lowered > 0 ? 'partly' : 'does not reproduce';
+  return {
+    note,
+    ours,
+    status,
+    reason: `the inequality holds in every case; the penalty lowered ‖∇ₓℓ‖² in ${lowered} of ${settings} settings`,
+  };
+}
+
 export const gradpenaltyExperiment: Experiment = {
   name: 'gradpenalty',
+  summarize: summarizeGradpenalty,
   title: 'Input- vs parameter-gradient penalties, and the inequality between them',
   async run(ctx) {
     const p = plan(ctx.budget);

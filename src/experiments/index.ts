@@ -1,7 +1,7 @@
 /**
  * Every experiment `kexue lab` runs, in report order. To add one: import it and add one entry below.
  */
-import type { Experiment } from './types.js';
+import type { ClaimSummary, Experiment, ExperimentResult } from './types.js';
 import { canExperiment } from './can.js';
 import { initExperiment } from './init.js';
 import { ganExperiment } from './gan.js';
@@ -21,3 +21,8 @@ export const experiments: Experiment[] = [
   attentionExperiment,
   childtuningExperiment(),
 ];
+
+/** The verdict-table row of a result, from its experiment's `summarize` (undefined for unknown names). */
+export function summarizeResult(r: ExperimentResult): ClaimSummary | undefined {
+  return experiments.find((e) => e.name === r.name)?.summarize?.(r);
+}

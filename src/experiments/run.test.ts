@@ -7,7 +7,7 @@ import { Rng } from '../util/rng.js';
 import { InputError } from '../io/errors.js';
 import { parseResult } from '../report/parse.js';
 import { experiments } from './index.js';
-import { defaultDataDir, oneLine, parseBudget, parseSeeds, runExperiment, runLab } from './run.js';
+import { defaultDataDir, labEta, oneLine, parseBudget, parseSeeds, runExperiment, runLab } from './run.js';
 import type { Experiment, ExperimentContext } from './types.js';
 
 /** A toy experiment, only for tests: the mean of seeded uniforms, which must approach 1/2. */
@@ -151,7 +151,16 @@ test('runLab: a failure is reported in one line and the other experiments still 
     lines.some((l) => /\[1\/2\] broken: FAILED after .* s: RangeError: boom$/.test(l)),
     lines.join(' | '),
   );
+  assert.match(lines[0], /\[1\/2\] broken: running \(quick budget, seeds 0; 0s elapsed, eta \d+m\d\ds\)$/);
+  assert.match(lines[lines.length - 1], /^done in \d+s$/);
   fs.rmSync(d.root, { recursive: true, force: true });
+});
+
+test('labEta: the remaining expected time, scaled by how the finished experiments compared', () => {
+  assert.equal(labEta([60, 120, 30], []), 210);
+  assert.equal(labEta([60, 120, 30], [120]), 300, 'twice as slow as expected so far');
+  assert.equal(labEta([60, 120, 30], [30, 60]), 15);
+  assert.equal(labEta([60, 120], [60, 120]), 0);
 });
 
 test('option parsing: budget, seeds, data folder, one-line errors', () => {

@@ -114,6 +114,8 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     env: runEnvironment(),
     seconds,
   };
+  const summary = result.summary ?? exp.summarize?.(result);
+  if (summary) result.summary = summary;
   const file = resultFile(opts.resultsDir, exp.name, opts.budget);
   writeJsonAtomic(file, result);
   return { result, file };
@@ -137,12 +139,38 @@ export function oneLine(e: unknown): string {
 }
 
 /** Runs the experiments one after another; a failure is recorded and the next one still runs. */
+/** Seconds `kexue lab` assumes for an experiment that declares none. */
+const DEFAULT_EXPECTED_SECONDS = 60;
+
+/**
+ * The remaining time of a lab run: what the remaining experiments expect, scaled by how the finished
+ * ones compared with what they expected (a loaded or faster machine scales every estimate alike).
+ */
+export function labEta(expected: number[], done: number[]): number {
+  const expectedDone = expected.slice(0, done.length).reduce((a, b) => a + b, 0);
+  const actualDone = done.reduce((a, b) => a + b, 0);
+  const scale = expectedDone > 0 && actualDone > 0 ? actualDone / expectedDone : 1;
+  return expected.slice(done.length).reduce((a, b) => a + b, 0) * scale;
+}
+
+const clock = (s: number) => {
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+};
+
 export async function runLab(list: Experiment[], opts: LabOptions): Promise<LabOutcome> {
   const log = opts.log ?? (() => {});
   const out: LabOutcome = { ok: [], failed: [] };
+  const expected = list.map((e) => e.expectedSeconds?.[opts.budget] ?? DEFAULT_EXPECTED_SECONDS);
+  const took: number[] = [];
+  const t0 = performance.now();
   for (const [i, exp] of list.entries()) {
     const tag = `[${i + 1}/${list.length}] ${exp.name}`;
-    log(`${tag}: running (${opts.budget} budget, seeds ${opts.seeds.join(',')})`);
+    const elapsed = (performance.now() - t0) / 1000;
+    log(
+      `${tag}: running (${opts.budget} budget, seeds ${opts.seeds.join(',')}; ` +
+        `${clock(elapsed)} elapsed, eta ${clock(labEta(expected, took))})`,
+    );
     const start = performance.now();
     try {
       const { result, file } = await runExperiment(exp, opts);
@@ -153,6 +181,8 @@ export async function runLab(list: Experiment[], opts: LabOptions): Promise<LabO
       out.failed.push({ name: exp.name, reason });
       log(`${tag}: FAILED after ${((performance.now() - start) / 1000).toFixed(1)} s: ${reason}`);
     }
+    took.push((performance.now() - start) / 1000);
   }
+  log(`done in ${clock((performance.now() - t0) / 1000)}`);
   return out;
 }

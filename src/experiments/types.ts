@@ -53,6 +53,27 @@ export interface RunEnvironment {
   date: string;
 }
 
+/** How our measurement relates to the note's central claim. */
+export type VerdictStatus = 'reproduces' | 'partly' | 'does not reproduce' | 'inconclusive';
+
+export const VERDICT_STATUSES: readonly VerdictStatus[] = [
+  'reproduces',
+  'partly',
+  'does not reproduce',
+  'inconclusive',
+];
+
+/** The central claim in one row of the report's verdict table. */
+export interface ClaimSummary {
+  /** The note's (or paper's) number for its central claim, as it states it. */
+  note: string;
+  /** Ours for the same quantity (mean ± std over seeds where there are several). */
+  ours: string;
+  status: VerdictStatus;
+  /** Why, in one line (e.g. 'quick budget: a pipeline check'). */
+  reason: string;
+}
+
 export interface ExperimentResult {
   name: string;
   title: string;
@@ -61,6 +82,8 @@ export interface ExperimentResult {
   source: string;
   /** Our conclusion in one or two sentences, including when the claim does not reproduce. */
   verdict: string;
+  /** The verdict as one row of the report's table (absent in results written before it existed). */
+  summary?: ClaimSummary;
   budget: Budget;
   seeds: number[];
   /** Free-form budget details: epochs, steps, sizes, wall time. */
@@ -89,7 +112,40 @@ export interface ExperimentContext {
 export interface Experiment {
   name: string;
   title: string;
+  /**
+   * Typical wall-clock seconds per budget on a 2-core machine, including what the experiment trains the
+   * first time (encoders); `kexue lab` uses them for its overall ETA.
+   */
+  expectedSeconds?: Partial<Record<Budget, number>>;
   run(
     ctx: ExperimentContext,
   ): Promise<Omit<ExperimentResult, 'env' | 'seconds' | 'name' | 'budget' | 'seeds'>>;
+  /**
+   * The verdict table's row, read from a result of this experiment (its tables): the runner stores it,
+   * and the report fills it in for results written before summaries existed.
+   */
+  summarize?(result: ExperimentResult): ClaimSummary | undefined;
+}
+
+/** The first number in a table cell such as '53.91 ± 2.25' or '13.16 ± 1.43 (-1.52)' (NaN if none). */
+export function cellNumber(cell: string | number | null | undefined): number {
+  if (typeof cell === 'number') return cell;
+  const m = /[-+−]?\d+(\.\d+)?/.exec(cell ?? '');
+  return m ? Number(m[0].replace('−', '-')) : NaN;
+}
+
+/** The number in brackets of a cell such as '13.16 ± 1.43 (-1.52)' (NaN if none). */
+export function cellBracket(cell: string | number | null | undefined): number {
+  const m = /\(([-+−]?\d+(\.\d+)?)\)/.exec(String(cell ?? ''));
+  return m ? Number(m[1].replace('−', '-')) : NaN;
+}
+
+/** The verdict row of a quick-budget result: its numbers check the pipeline, not the claim. */
+export function quickSummary(note: string, ours: string): ClaimSummary {
+  return {
+    note,
+    ours,
+    status: 'inconclusive',
+    reason: 'quick budget: a pipeline check, not a test of the claim',
+  };
 }

@@ -4,4 +4,4 @@ export * from './trainer.js';
 export { MlpNet, DenseLayer as GanDenseLayer, type MlpNetOptions, type NetActivation } from './nets.js';
 export * from './toys.js';
 export { FeatureClassifier, featureStats, frechetDistance, type FeatureStats } from './fid.js';
-export { encodeGrayPng, imageGrid, scatterImage } from './png.js';
+export { imageGrid, scatterImage } from './grid.js';

@@ -116,12 +116,22 @@ export function checkOutputFolder(dir: string, flag: string): void {
     throw new InputError(`is a file, not a folder; choose another ${flag}`, dir);
   const probe = path.join(dir, `.kexue-probe-${process.pid}`);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeFolder(dir);
     fs.writeFileSync(probe, '');
     fs.rmSync(probe);
   } catch (e) {
     throw outputError(e, dir, flag);
   }
+}
+
+/**
+ * mkdir -p that fails with the real reason: a recursive mkdirSync reports ENOENT for a read-only or
+ * forbidden parent, so the folders are made one level at a time.
+ */
+function makeFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+  for (const d of missing) fs.mkdirSync(d);
 }
 
 /**

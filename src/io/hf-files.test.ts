@@ -21,7 +21,7 @@ import { loadHuggingFaceBertFrom } from '../hf/load.js';
 import { exportHuggingFaceBert, loadHuggingFaceBert } from './hf-files.js';
 import { InputError } from './errors.js';
 import { kexue, scratch } from '../cli/cli.test-util.js';
-import { loadSentenceModel } from '../cosent/sentence-model.js';
+import { loadSentenceModel } from './sentence-files.js';
 
 const REF = fileURLToPath(new URL('../../src/io/hf_bert_ref.py', import.meta.url));
 const backends = [...(await testBackends()), ...(tf.findBackendFactory('aten') ? ['aten'] : [])];

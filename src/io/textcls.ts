@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors.js';
 import { writeJsonAtomic } from './atomic.js';
 import { readNpy, writeNpy } from './npy.js';
-import { loadEncoder, saveEncoder, POOLINGS, type Pooling } from '../encoder/index.js';
+import { POOLINGS, type Pooling } from '../encoder/index.js';
+import { loadEncoder, saveEncoder } from './encoder-files.js';
 import { TextClassifier } from '../childtuning/classifier.js';
 
 /** A label as written in a file: an index or a class name. */

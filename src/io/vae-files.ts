@@ -14,6 +14,7 @@ import { findFolder, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from 
 import { packageVersion } from '../util/env.js';
 import { saveVAE, vaeFromArtifacts, type VAEModel } from '../density/index.js';
 import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
+import { firstNonFinite } from '../encoder/io.js';
 
 interface ModelJson {
   format?: string;
@@ -54,9 +55,18 @@ export function directoryHandler(
     },
     async load(): Promise<tf.io.ModelArtifacts> {
       const file = path.join(dir, `${base}.json`);
-      const m = readJsonFile<ModelJson>(file);
-      if (!Array.isArray(m.weightsManifest))
+      const m = readJsonFile<ModelJson | null>(file);
+      if (typeof m !== 'object' || m === null || !Array.isArray(m.weightsManifest))
         throw new InputError('no weightsManifest', file, undefined, 'weightsManifest');
+      m.weightsManifest.forEach((g, i) => {
+        if (!Array.isArray(g?.paths) || !Array.isArray(g.weights))
+          throw new InputError(
+            'needs a list of paths and of weights',
+            file,
+            undefined,
+            `weightsManifest[${i}]`,
+          );
+      });
       const weightSpecs = m.weightsManifest.flatMap((g) => g.weights);
       const parts = m.weightsManifest.flatMap((g) =>
         g.paths.map((p) => {
@@ -86,6 +96,13 @@ export async function loadVAEDir(dir: string): Promise<VAEModel> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
     throw new InputError('model directory not found', dir);
   const artifacts = await directoryHandler(dir).load();
+  // A model that trained into NaN (or a damaged file) would score every input as NaN: refuse it here.
+  const bad =
+    artifacts.weightData && artifacts.weightSpecs
+      ? firstNonFinite(artifacts.weightData as ArrayBuffer, artifacts.weightSpecs)
+      : undefined;
+  if (bad)
+    throw new InputError(`weight ${bad} is not finite: the model is damaged`, path.join(dir, 'weights.bin'));
   try {
     return vaeFromArtifacts(artifacts);
   } catch (e) {

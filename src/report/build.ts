@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { InputError } from '../io/errors.js';
-import type { ExperimentResult } from '../experiments/types.js';
+import type { ClaimSummary, ExperimentResult } from '../experiments/types.js';
 import { packageVersion } from '../util/env.js';
 import { renderChart } from './svg.js';
 import { renderPage, resultKey } from './html.js';
@@ -22,6 +22,8 @@ export interface BuildOptions {
   order?: string[];
   /** Failures of the run that preceded this build, shown at the top of the page. */
   failures?: { name: string; reason: string }[];
+  /** The verdict-table row of a result that carries none (results written before summaries existed). */
+  summarize?: (r: ExperimentResult) => ClaimSummary | undefined;
 }
 
 export interface BuildSummary {
@@ -191,7 +193,11 @@ export function buildReport(opts: BuildOptions): BuildSummary {
   const wrote = new Set<string>(['index.html']);
   const { results: raw, problems } = readResults(opts.resultsDir);
   fs.mkdirSync(opts.reportDir, { recursive: true });
-  const results = copyImages(ordered(raw, opts.order), opts.resultsDir, opts.reportDir, wrote);
+  const withSummaries = raw.map((r) => {
+    const summary = r.summary ?? opts.summarize?.(r);
+    return summary ? { ...r, summary } : r;
+  });
+  const results = copyImages(ordered(withSummaries, opts.order), opts.resultsDir, opts.reportDir, wrote);
   copyKatex(opts.reportDir, wrote);
   const chartFiles = writeCharts(results, opts.reportDir, wrote);
   const html = renderPage({

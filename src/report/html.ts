@@ -142,6 +142,38 @@ function headerHtml(input: PageInput): string {
   return `<header><h1>kexue lab report</h1><p class="lead">Reproductions of claims from the Scientific Spaces notes (<a href="https://kexue.fm">kexue.fm</a>) with TensorFlow.js.</p><dl class="settings">${dl}</dl></header>`;
 }
 
+/** One sentence: the first of a verdict, for experiments whose results carry no summary. */
+function firstSentence(text: string): string {
+  const m = /^.*?[.!?](\s|$)/.exec(text);
+  return (m ? m[0] : text).trim();
+}
+
+/**
+ * The verdict table at the top: one row per experiment, from its full-budget result when there is one
+ * (the numbers that test the claim), else from the quick run.
+ */
+function verdictTableHtml(input: PageInput): string {
+  const byName = new Map<string, ExperimentResult>();
+  for (const r of input.results) {
+    const seen = byName.get(r.name);
+    if (!seen || (seen.budget === 'quick' && r.budget === 'full')) byName.set(r.name, r);
+  }
+  const rows = [...byName.values()].map((r) => {
+    const s = r.summary;
+    const status = s?.status ?? 'no summary';
+    return (
+      `<tr><td><a href="#exp-${resultKey(r)}">${escapeXml(r.name)}</a>${budgetBadge(r)}</td>` +
+      `<td>${escapeXml(s?.note ?? '—')}</td><td>${escapeXml(s?.ours ?? '—')}</td>` +
+      `<td><span class="status ${slug(status)}">${escapeXml(status)}</span></td>` +
+      `<td>${renderTextWithMath(s?.reason ?? firstSentence(r.verdict))}</td></tr>`
+    );
+  });
+  return (
+    '<section class="verdicts"><h2>Verdicts</h2><table><thead><tr><th>experiment</th><th>the note</th>' +
+    `<th>ours</th><th>verdict</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`
+  );
+}
+
 function tocHtml(input: PageInput): string {
   const items = input.results.map(
     (r) =>
@@ -178,6 +210,9 @@ h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin
 .name{font:12px ui-monospace,monospace;color:#777;font-weight:normal}
 .budget{font-size:11px;font-weight:normal;padding:.05em .45em;border-radius:3px;background:#eee;color:#555}
 .budget.full{background:#e3eefa;color:#0a4a8a}
+.status{font-size:12px;padding:.05em .45em;border-radius:3px;background:#eee;white-space:nowrap}
+.status.reproduces{background:#e2f4e4;color:#1d6b2a}.status.partly{background:#fdf3d8;color:#7a5a00}
+.status.does-not-reproduce{background:#fbe3e1;color:#8a1f12}
 .lead{color:#555;margin-top:0}
 dl.settings{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;font-size:13px;background:#f7f7f7;padding:.6em .9em;border-radius:4px}
 dl.settings dt{color:#666}dl.settings dd{margin:0}
@@ -209,6 +244,7 @@ export function renderPage(input: PageInput): string {
     '</head><body>',
     headerHtml(input),
     noticesHtml(input),
+    input.results.length ? verdictTableHtml(input) : '',
     input.results.length ? tocHtml(input) : '',
     '<main>',
     ...input.results.map((r) => experimentHtml(r, input.chartFiles.get(resultKey(r)) ?? [])),

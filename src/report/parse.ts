@@ -3,7 +3,16 @@
  * no NaN (JSON.stringify writes null), so null values inside chart series come back as NaN.
  */
 import { InputError } from '../io/errors.js';
-import type { Chart, ExperimentResult, RunEnvironment, Series, Table } from '../experiments/types.js';
+import {
+  VERDICT_STATUSES,
+  type Chart,
+  type ClaimSummary,
+  type ExperimentResult,
+  type RunEnvironment,
+  type Series,
+  type Table,
+  type VerdictStatus,
+} from '../experiments/types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -112,6 +121,18 @@ function settings(c: Checker, v: unknown): ExperimentResult['settings'] {
   return o as ExperimentResult['settings'];
 }
 
+function summary(c: Checker, v: unknown): ClaimSummary {
+  const o = c.obj(v, 'summary');
+  if (!VERDICT_STATUSES.includes(o.status as VerdictStatus))
+    c.fail('summary.status', VERDICT_STATUSES.map((x) => `'${x}'`).join(', '));
+  return {
+    note: c.str(o.note, 'summary.note'),
+    ours: c.str(o.ours, 'summary.ours'),
+    status: o.status as VerdictStatus,
+    reason: c.str(o.reason, 'summary.reason'),
+  };
+}
+
 export function parseResult(json: unknown, file: string): ExperimentResult {
   const c: Checker = new Checker(file);
   const o = c.obj(json, '(top level)');
@@ -123,6 +144,7 @@ export function parseResult(json: unknown, file: string): ExperimentResult {
     claim: c.str(o.claim, 'claim'),
     source: c.str(o.source, 'source'),
     verdict: c.str(o.verdict, 'verdict'),
+    ...(o.summary !== undefined && { summary: summary(c, o.summary) }),
     budget,
     seeds: c.arr(o.seeds, 'seeds').map((s, i) => c.num(s, `seeds[${i}]`)),
     settings: settings(c, o.settings),

@@ -127,8 +127,10 @@ test('the built report renders in headless Chromium without errors', async (t) =
     assert.equal(await page.locator('nav.toc li').count(), 2);
     assert.equal(await page.locator('.notice.failed li').count(), 1);
     // Every `$...$` span and display equation became KaTeX markup, and KaTeX's fonts loaded.
-    // Per experiment: 2 spans in the claim, 1 in the verdict, 1 in the text, 1 in the table note, 2 displays.
-    assert.equal(await page.locator('.katex').count(), 2 * 7);
+    // Per experiment: 2 spans in the claim, 1 in the verdict (and again in the verdict table, which shows
+    // the verdict's first sentence when a result has no summary), 1 in the text, 1 in the table note, 2 displays.
+    assert.equal(await page.locator('.katex').count(), 2 * 8);
+    assert.equal(await page.locator('section.verdicts tbody tr').count(), 2);
     assert.equal(await page.locator('.katex .mfrac').count(), 2, 'the \\frac in each first display equation');
     assert.equal(await page.locator('.math .katex-display').count(), 4);
     // fonts.check() is true when no face is declared at all, so look for a loaded KaTeX face instead.
@@ -146,7 +148,7 @@ test('the built report renders in headless Chromium without errors', async (t) =
       const box = await charts.nth(1).boundingBox();
       assert.ok(box && box.width > 300 && box.height > 150, `chart laid out: ${JSON.stringify(box)}`);
     }
-    assert.equal(await page.locator('table tbody tr').count(), 4);
+    assert.equal(await page.locator('section.experiment table tbody tr').count(), 4);
     assert.ok((await page.title()).includes('kexue'));
     await page.screenshot({ path: '/tmp/kexue-report.png', fullPage: true });
 
@@ -237,4 +239,37 @@ test('buildReport never deletes or overwrites files it did not write', () => {
   const file = path.join(dir, 'afile');
   fs.writeFileSync(file, '');
   assert.throws(() => buildReport({ resultsDir: res, reportDir: file }), /afile: is not a folder/);
+});
+
+test('the verdict table: one row per experiment, from the full budget when there is one', () => {
+  const dir = tempDir();
+  const results = path.join(dir, 'results');
+  fs.mkdirSync(path.join(results, 'full'), { recursive: true });
+  const quick = {
+    ...syntheticResult('alpha'),
+    summary: { note: '+6.45', ours: '+0.1 ± 0.3', status: 'inconclusive', reason: 'quick budget' },
+  };
+  const full = {
+    ...syntheticResult('alpha'),
+    budget: 'full',
+    summary: { note: '+6.45', ours: '+7.6 ± 1.0', status: 'reproduces', reason: 'ahead on 4 of 5 <tasks>' },
+  };
+  fs.writeFileSync(path.join(results, 'alpha.json'), JSON.stringify(quick));
+  fs.writeFileSync(path.join(results, 'full', 'alpha.json'), JSON.stringify(full));
+  fs.writeFileSync(
+    path.join(results, 'beta.json'),
+    JSON.stringify({ ...syntheticResult('beta'), verdict: 'First sentence. Second one.' }),
+  );
+  const { index } = buildReport({ resultsDir: results, reportDir: path.join(dir, 'report') });
+  const html = fs.readFileSync(index, 'utf8');
+  const table = /<section class="verdicts">(.*?)<\/section>/s.exec(html)?.[1] ?? '';
+  const rows = table.split('<tr>').slice(2);
+  assert.equal(rows.length, 2, table);
+  assert.match(rows[0], /alpha.*full budget.*\+7\.6 ± 1\.0.*status reproduces.*4 of 5 &lt;tasks&gt;/);
+  assert.match(rows[1], /beta.*no summary.*First sentence\.<\/td>/);
+  assert.throws(
+    () => parseResult({ ...full, summary: { ...full.summary, status: 'maybe' } }, 'a.json'),
+    /a\.json, field summary\.status: expected 'reproduces', 'partly', 'does not reproduce', 'inconclusive'/,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -1,11 +1,9 @@
 /**
- * Tokenizers and their storage: a directory holds `vocab.txt` (BERT format) and `tokenizer.json`
- * ({ kind, options }).
+ * Tokenizers and their stored form: `vocab.txt` (BERT format) and `tokenizer.json` ({ kind, options }).
+ * This module turns that text into a tokenizer and back; reading and writing a directory on disk is
+ * the Node layer's (kexue/node: saveTokenizer, loadTokenizer).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { InputError } from '../io/errors.js';
-import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { CharTokenizer, type CharOptions } from './char.js';
 import { WordPieceTokenizer, DEFAULT_WORDPIECE, type WordPieceOptions } from './wordpiece.js';
 import { Vocab, type SpecialNames } from './vocab.js';
@@ -17,9 +15,15 @@ export * from './char.js';
 export * from './wordpiece.js';
 export * from './wordpiece-build.js';
 
-export function saveTokenizer(dir: string, tok: Tokenizer): void {
-  writeFileAtomic(path.join(dir, 'vocab.txt'), tok.vocab.toText());
-  writeJsonAtomic(path.join(dir, 'tokenizer.json'), { kind: tok.kind, options: tok.options() });
+/** A tokenizer's stored form: the text of `vocab.txt` and the JSON of `tokenizer.json`. */
+export interface TokenizerFiles {
+  vocab: string;
+  meta: { kind: string; options: unknown };
+}
+
+/** The text of `vocab.txt` and `tokenizer.json` for `tok` (what saveTokenizer writes). */
+export function tokenizerFiles(tok: Tokenizer): TokenizerFiles {
+  return { vocab: tok.vocab.toText(), meta: { kind: tok.kind, options: tok.options() } };
 }
 
 function charOptions(o: unknown, file: string): CharOptions {
@@ -35,26 +39,26 @@ function charOptions(o: unknown, file: string): CharOptions {
   return { lowercase: c.lowercase, whitespace: c.whitespace, normalize: c.normalize };
 }
 
-/** Loads a tokenizer saved by `saveTokenizer`; a directory with only a vocab.txt is read as BERT WordPiece. */
-export function loadTokenizer(dir: string): Tokenizer {
-  const vocabFile = path.join(dir, 'vocab.txt');
-  if (!fs.existsSync(vocabFile)) throw new InputError('no vocab.txt here', dir);
-  const read = (names?: SpecialNames) => Vocab.fromText(fs.readFileSync(vocabFile, 'utf8'), vocabFile, names);
-  const metaFile = path.join(dir, 'tokenizer.json');
-  if (!fs.existsSync(metaFile)) return new WordPieceTokenizer(read(), DEFAULT_WORDPIECE);
-  let meta: { kind?: unknown; options?: unknown };
-  try {
-    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as typeof meta;
-  } catch (e) {
-    throw new InputError(`not valid JSON (${(e as Error).message})`, metaFile);
-  }
-  if (meta.kind === 'char') return new CharTokenizer(read(), charOptions(meta.options, metaFile));
-  if (meta.kind === 'wordpiece') {
-    const vocab = read((meta.options as Partial<WordPieceOptions> | undefined)?.specialTokens);
+/**
+ * A tokenizer from the text of `vocab.txt` and the parsed `tokenizer.json` (undefined: BERT WordPiece, as
+ * for a bare vocab.txt). `where` names the two files in error messages.
+ */
+export function tokenizerFromFiles(
+  vocabText: string,
+  meta: unknown,
+  where: { vocab: string; meta: string } = { vocab: 'vocab.txt', meta: 'tokenizer.json' },
+): Tokenizer {
+  const read = (names?: SpecialNames) => Vocab.fromText(vocabText, where.vocab, names);
+  if (meta === undefined) return new WordPieceTokenizer(read(), DEFAULT_WORDPIECE);
+  const m = (meta ?? {}) as { kind?: unknown; options?: unknown };
+  if (m.kind === 'char') return new CharTokenizer(read(), charOptions(m.options, where.meta));
+  if (m.kind === 'wordpiece') {
+    // Special token strings other than [PAD]/[UNK]/... (a Hugging Face import) are kept in the options.
+    const vocab = read((m.options as Partial<WordPieceOptions> | undefined)?.specialTokens);
     return new WordPieceTokenizer(vocab, {
       ...DEFAULT_WORDPIECE,
-      ...(meta.options as Partial<WordPieceOptions>),
+      ...(m.options as Partial<WordPieceOptions>),
     });
   }
-  throw new InputError(`unknown tokenizer kind '${String(meta.kind)}'`, metaFile, undefined, 'kind');
+  throw new InputError(`unknown tokenizer kind '${String(m.kind)}'`, where.meta, undefined, 'kind');
 }

@@ -12,9 +12,8 @@ import {
   DEFAULT_WORDPIECE,
   basicTokenize,
   buildWordPieceVocab,
-  loadTokenizer,
-  saveTokenizer,
 } from './index.js';
+import { loadTokenizer, saveTokenizer } from '../io/tokenizer-files.js';
 import { InputError } from '../io/errors.js';
 
 test('Chinese char tokenizer: NFKC (full-width → half-width), lower-case, whitespace dropped, vocab by frequency', () => {

@@ -50,23 +50,21 @@ export function parseAttentionFlags(
     if (stray) throw new InputError(`--${stray} needs --attention-scale log-n`);
   } else {
     const b = stringOption(v['scale-base']) ?? '512';
-    const base = b === 'train-length' ? b : numberOption(b, 'scale-base', 512, (x) => x > 1);
+    const base = b === 'train-length' ? b : numberOption(b, 'scale-base', 512, { above: 1 });
     const at = (stringOption(v['scale-at']) ?? 'train') as ScaleAt;
     if (!SCALE_AT.includes(at)) throw new InputError(`--scale-at must be train or inference, got '${at}'`);
-    const clamp = numberOption(v['scale-clamp'], 'scale-clamp', 16, (x) => x >= 1);
+    const clamp = numberOption(v['scale-clamp'], 'scale-clamp', 16, { min: 1 });
     if (base === 'train-length' && trainLength === undefined)
       throw new InputError('--scale-base train-length needs the training length (--train-length)');
     out.scale = { kind: 'log-n', base, at, clamp };
   }
   if (v['rope-base'] !== undefined)
-    out.ropeBase = numberOption(v['rope-base'], 'rope-base', 10000, (x) => x > 1);
+    out.ropeBase = numberOption(v['rope-base'], 'rope-base', 10000, { above: 1 });
   const rs = stringOption(v['rope-scaling']) ?? 'none';
   if (rs !== 'none' && !(ROPE_SCALINGS as readonly string[]).includes(rs))
     throw new InputError(`--rope-scaling must be none, ${ROPE_SCALINGS.join(', ')}; got '${rs}'`);
   const factor =
-    v['rope-factor'] === undefined
-      ? undefined
-      : numberOption(v['rope-factor'], 'rope-factor', 1, (x) => x >= 1);
+    v['rope-factor'] === undefined ? undefined : numberOption(v['rope-factor'], 'rope-factor', 1, { min: 1 });
   if (rs === 'none' && factor !== undefined)
     throw new InputError('--rope-factor needs --rope-scaling ntk or interpolation');
   if (rs === 'ntk') {

@@ -136,16 +136,10 @@ export const canCommand: Command = {
       stringOption(v['train-prior']),
     );
     let options = {
-      topk: numberOption(v.topk, 'topk', Math.min(3, probs.cols)),
+      topk: numberOption(v.topk, 'topk', Math.min(3, probs.cols), { integer: true, min: 2, max: probs.cols }),
       threshold: numberOption(v.threshold, 'threshold', 0.9),
-      alpha: numberOption(v.alpha, 'alpha', 1),
-      iters: numberOption(
-        v.iters,
-        'iters',
-        1,
-        (x) => Number.isInteger(x) && x >= 1 && x <= CAN_MAX_ITERS,
-        `an integer from 1 to ${CAN_MAX_ITERS}`,
-      ),
+      alpha: numberOption(v.alpha, 'alpha', 1, { above: 0 }),
+      iters: numberOption(v.iters, 'iters', 1, { integer: true, min: 1, max: CAN_MAX_ITERS }),
     };
     const devProbsFile = stringOption(v['dev-probs']);
     let tuned: ReturnType<typeof canTune> | undefined;

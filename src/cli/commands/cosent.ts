@@ -1,13 +1,8 @@
 /** `kexue cosent train|eval`: fine-tune a sentence encoder on sentence pairs (CoSENT or a baseline) and evaluate it. */
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import {
-  OBJECTIVES,
-  evaluatePairs,
-  loadSentenceModel,
-  trainSentenceEncoder,
-  type ObjectiveName,
-} from '../../cosent/index.js';
+import { OBJECTIVES, evaluatePairs, trainSentenceEncoder, type ObjectiveName } from '../../cosent/index.js';
+import { loadSentenceModel, saveTrainingTo } from '../../io/sentence-files.js';
 import { POOLINGS } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { readSentencePairs } from '../../io/sts.js';
@@ -46,9 +41,6 @@ eval:
   --json               print a JSON summary on stdout
 `;
 
-const positive = (v: number) => v > 0;
-const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
-
 async function train(v: Record<string, unknown>): Promise<number> {
   const trainFile = requireString(v.train, 'train');
   const devFile = requireString(v.dev, 'dev');
@@ -59,12 +51,12 @@ async function train(v: Record<string, unknown>): Promise<number> {
     throw new InputError(`--objective must be one of ${OBJECTIVES.join(', ')}, got '${objective}'`);
   const opts = {
     objective,
-    epochs: numberOption(v.epochs, 'epochs', 1, positiveInt),
-    batchSize: numberOption(v['batch-size'], 'batch-size', 32, (x) => Number.isInteger(x) && x >= 2),
-    lr: numberOption(v.lr, 'lr', 2e-5, positive),
-    warmupRatio: numberOption(v.warmup, 'warmup', 0.1, (x) => x >= 0 && x <= 1),
-    scale: numberOption(v.scale, 'scale', 20, positive),
-    seed: numberOption(v.seed, 'seed', 1, Number.isInteger),
+    epochs: numberOption(v.epochs, 'epochs', 1, { integer: true, min: 1 }),
+    batchSize: numberOption(v['batch-size'], 'batch-size', 32, { integer: true, min: 2 }),
+    lr: numberOption(v.lr, 'lr', 2e-5, { above: 0 }),
+    warmupRatio: numberOption(v.warmup, 'warmup', 0.1, { min: 0, max: 1 }),
+    scale: numberOption(v.scale, 'scale', 20, { above: 0 }),
+    seed: numberOption(v.seed, 'seed', 1, { integer: true }),
   };
   const trainPairs = readSentencePairs(trainFile);
   const devPairs = readSentencePairs(devFile);
@@ -84,7 +76,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
   let recent = 0;
   const res = await trainSentenceEncoder(model, trainPairs, devPairs, {
     ...opts,
-    outDir: out,
+    ...saveTrainingTo(out),
     onStep: (s) => {
       recent = recent === 0 ? s.loss : 0.9 * recent + 0.1 * s.loss;
       progress.tick(1, `loss ${recent.toFixed(4)}`);
@@ -129,7 +121,25 @@ export const cosentCommand: Command = {
   summary: 'train (CoSENT / Sentence-BERT / cosine-MSE) and evaluate sentence embeddings',
   usage,
   interruptible: true,
-  positionals: true,
+  subcommands: {
+    train: [
+      'train',
+      'dev',
+      'encoder',
+      'out',
+      'objective',
+      'pooling',
+      'epochs',
+      'batch-size',
+      'lr',
+      'warmup',
+      'max-len',
+      'scale',
+      'seed',
+      'json',
+    ],
+    eval: ['model', 'data', 'pooling', 'max-len', 'json'],
+  },
   options: {
     train: { type: 'string' },
     dev: { type: 'string' },
@@ -148,14 +158,7 @@ export const cosentCommand: Command = {
     data: { type: 'string' },
     json: { type: 'boolean' },
   },
-  async run(v, positionals) {
-    const [sub, ...extra] = positionals;
-    if (extra.length > 0)
-      throw new InputError(`unexpected argument '${extra[0]}' (see 'kexue cosent --help')`);
-    if (sub === 'train') return train(v);
-    if (sub === 'eval') return evaluate(v);
-    throw new InputError(
-      `expected 'kexue cosent train' or 'kexue cosent eval'${sub ? `, got '${sub}'` : ''} (see 'kexue cosent --help')`,
-    );
+  async run(v, [sub]) {
+    return sub === 'train' ? train(v) : evaluate(v);
   },
 };

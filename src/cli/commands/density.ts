@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { InputError } from '../../io/errors.js';
+import { checkOutputFile, checkOutputFolder } from '../../io/atomic.js';
 import { readIdx } from '../../io/idx.js';
 import { readNpy, writeNpy } from '../../io/npy.js';
 import {
@@ -81,8 +82,6 @@ function choice<T extends string>(value: unknown, name: string, allowed: readonl
   return value as T;
 }
 
-const posInt = (v: number) => Number.isInteger(v) && v >= 1;
-
 /** Reads images as a flat [n, dim] Float32Array in [0, 1] (uint8 scaled), with the file named in errors. */
 export function readImages(file: string, limit = Infinity): { data: Float32Array; n: number; dim: number } {
   const isNpy = file.endsWith('.npy');
@@ -115,29 +114,6 @@ function checkUnit(data: Float32Array, dim: number, file: string): void {
   }
 }
 
-/** Fails now, before long work, if `dir` cannot be created or written. */
-function checkWritableDir(dir: string, flag: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (e) {
-    throw new InputError(
-      `--${flag} ${dir}: cannot write there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-}
-
-function checkWritableFile(file: string, flag: string): void {
-  const dir = path.dirname(path.resolve(file));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
-    throw new InputError(`--${flag} ${file}: folder ${dir} does not exist`);
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch {
-    throw new InputError(`--${flag} ${file}: cannot write in ${dir}`);
-  }
-}
-
 function loadTraining(
   spec: string,
   dataDir: string,
@@ -161,22 +137,22 @@ async function train(v: Record<string, unknown>): Promise<number> {
   const estimator = choice<Estimator>(v.estimator, 'estimator', ['standard', 'dreg'], 'standard');
   if (estimator === 'dreg' && objective !== 'iwae')
     throw new InputError('--estimator dreg needs --objective iwae');
-  const k = numberOption(v.k, 'k', 5, posInt);
+  const k = numberOption(v.k, 'k', 5, { integer: true, min: 1 });
   const layers = Number(choice(v.layers, 'layers', ['1', '2'], '1')) as 1 | 2;
   const likelihood = choice<Likelihood>(v.decoder, 'decoder', ['bernoulli', 'gaussian'], 'bernoulli');
-  const epochs = numberOption(v.epochs, 'epochs', 10, posInt);
-  const batchSize = numberOption(v['batch-size'], 'batch-size', 20, posInt);
-  const lr = v.lr === undefined ? undefined : numberOption(v.lr, 'lr', 1e-3, (x) => x > 0);
+  const epochs = numberOption(v.epochs, 'epochs', 10, { integer: true, min: 1 });
+  const batchSize = numberOption(v['batch-size'], 'batch-size', 20, { integer: true, min: 1 });
+  const lr = v.lr === undefined ? undefined : numberOption(v.lr, 'lr', 1e-3, { above: 0 });
   const binarization = choice<Binarization>(
     v.binarize,
     'binarize',
     ['dynamic', 'fixed', 'none'],
     likelihood === 'bernoulli' ? 'dynamic' : 'none',
   );
-  const limit = numberOption(v.limit, 'limit', Infinity, posInt);
-  const seed = numberOption(v.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0);
+  const limit = numberOption(v.limit, 'limit', Infinity, { integer: true, min: 1 });
+  const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });
   const dataDir = stringOption(v['data-dir']) ?? defaultDataDir();
-  checkWritableDir(out, 'out');
+  checkOutputFolder(out, '--out');
   const { data, dim, source } = loadTraining(dataSpec, dataDir, limit);
   if (likelihood === 'bernoulli') checkUnit(data, dim, source);
   const settings = {
@@ -280,10 +256,11 @@ async function score(v: Record<string, unknown>): Promise<number> {
   const modelDir = requireString(v.model, 'model');
   const input = requireString(v.in, 'in');
   const out = requireString(v.out, 'out');
-  const k = numberOption(v.k, 'k', 5000, posInt);
-  const chunk = v.chunk === undefined ? undefined : numberOption(v.chunk, 'chunk', 1, posInt);
-  const seed = numberOption(v.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0);
-  checkWritableFile(out, 'out');
+  const k = numberOption(v.k, 'k', 5000, { integer: true, min: 1 });
+  const chunk =
+    v.chunk === undefined ? undefined : numberOption(v.chunk, 'chunk', 1, { integer: true, min: 1 });
+  const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });
+  checkOutputFile(out, '--out', { extensions: ['.npy'], inputs: [input] });
   if (!fs.existsSync(path.join(modelDir, 'model.json')))
     throw new InputError('no model.json here (train one with kexue density train)', modelDir);
   const images = readImages(input);
@@ -330,7 +307,26 @@ export const densityCommand: Command = {
   name: 'density',
   summary: 'train a VAE/IWAE on binarized images and score log p(x) by importance sampling',
   usage,
-  positionals: true,
+  subcommands: {
+    train: [
+      'data',
+      'objective',
+      'k',
+      'estimator',
+      'layers',
+      'decoder',
+      'epochs',
+      'batch-size',
+      'lr',
+      'binarize',
+      'limit',
+      'data-dir',
+      'seed',
+      'out',
+      'json',
+    ],
+    score: ['model', 'in', 'k', 'binarize', 'chunk', 'seed', 'out', 'json'],
+  },
   options: {
     data: { type: 'string' },
     objective: { type: 'string' },
@@ -351,13 +347,7 @@ export const densityCommand: Command = {
     chunk: { type: 'string' },
     json: { type: 'boolean' },
   },
-  async run(values, positionals) {
-    const sub = positionals[0];
-    if (positionals.length !== 1 || (sub !== 'train' && sub !== 'score')) {
-      throw new InputError(
-        `expected 'kexue density train' or 'kexue density score', got '${positionals.join(' ')}' (see 'kexue density --help')`,
-      );
-    }
+  async run(values, [sub]) {
     if (sub === 'score') {
       const b = choice(values.binarize, 'binarize', ['fixed', 'none'], 'none');
       return score({ ...values, binarize: b === 'fixed' });

@@ -4,7 +4,8 @@
  * JSON and an SVG chart. The encoder is built from flags (at initialization) or loaded with --model.
  */
 import { initBackend } from '../../backend/index.js';
-import { Encoder, loadEncoder, MlmMasker, makeMlmBatch, disposeBatch, mlmLoss } from '../../encoder/index.js';
+import { Encoder, MlmMasker, makeMlmBatch, disposeBatch, mlmLoss } from '../../encoder/index.js';
+import { loadEncoder } from '../../io/encoder-files.js';
 import { prepareCorpus } from '../../encoder/pretrain.js';
 import { diagnoseGradients, type GradientReport } from '../../nn/diagnose.js';
 import { INIT_NAMES, type InitName } from '../../nn/init.js';
@@ -42,8 +43,6 @@ initialization, where Post-LN's depth-dependent gradients show.
   --json             print the report as JSON
 `;
 
-const posInt = (x: number) => Number.isInteger(x) && x >= 1;
-
 function freshModel(v: Record<string, unknown>, docs: string[], seed: number) {
   const tokenizer = buildTokenizer(docs, {
     lang: parseLang(v.lang),
@@ -57,19 +56,19 @@ function freshModel(v: Record<string, unknown>, docs: string[], seed: number) {
   }
   const norm = stringOption(v.norm) ?? 'post';
   if (norm !== 'post' && norm !== 'pre') throw new InputError(`--norm must be post or pre, got '${norm}'`);
-  const hidden = numberOption(v.hidden, 'hidden', 128, posInt);
-  const heads = numberOption(v.heads, 'heads', 4, posInt);
+  const hidden = numberOption(v.hidden, 'hidden', 128, { integer: true, min: 1 });
+  const heads = numberOption(v.heads, 'heads', 4, { integer: true, min: 1 });
   if (hidden % heads !== 0)
     throw new InputError(`--hidden (${hidden}) must be divisible by --heads (${heads})`);
   const model = new Encoder({
     vocabSize: tokenizer.vocab.size,
     padId: tokenizer.vocab.special.pad,
-    layers: numberOption(v.layers, 'layers', 6, posInt),
+    layers: numberOption(v.layers, 'layers', 6, { integer: true, min: 1 }),
     hidden,
     heads,
     norm,
     init: init as InitName,
-    initStd: numberOption(v['init-std'], 'init-std', 0.02, (x) => x > 0),
+    initStd: numberOption(v['init-std'], 'init-std', 0.02, { above: 0 }),
     dropout: 0,
     attentionDropout: 0,
     seed,
@@ -145,10 +144,10 @@ export const diagnoseCommand: Command = {
   async run(v) {
     const docs = readCorpus([requireString(v.corpus, 'corpus')]);
     if (!docs.length) throw new InputError('no text', String(v.corpus));
-    const seq = numberOption(v.seq, 'seq', 64, (x) => Number.isInteger(x) && x >= 3);
-    const batchSize = numberOption(v['batch-size'], 'batch-size', 8, posInt);
-    const lr = numberOption(v.lr, 'lr', 1e-4, (x) => x > 0);
-    const seed = numberOption(v.seed, 'seed', 1, Number.isInteger);
+    const seq = numberOption(v.seq, 'seq', 64, { integer: true, min: 3 });
+    const batchSize = numberOption(v['batch-size'], 'batch-size', 8, { integer: true, min: 1 });
+    const lr = numberOption(v.lr, 'lr', 1e-4, { above: 0 });
+    const seed = numberOption(v.seed, 'seed', 1, { integer: true });
     const rule = stringOption(v.rule) ?? 'adam';
     if (rule !== 'adam' && rule !== 'sgd') throw new InputError(`--rule must be adam or sgd, got '${rule}'`);
     await initBackend();

@@ -1,6 +1,6 @@
 /** `kexue encode`: sentence vectors of a text file, one row per line, as a float32 .npy matrix. */
 import { initBackend } from '../../backend/index.js';
-import { loadSentenceModel } from '../../cosent/index.js';
+import { loadSentenceModel } from '../../io/sentence-files.js';
 import { POOLINGS, type Pooling } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { writeNpy } from '../../io/npy.js';
@@ -32,7 +32,7 @@ export function sentenceOverride(v: Record<string, unknown>): { pooling?: Poolin
   const maxLen =
     v['max-len'] === undefined
       ? undefined
-      : numberOption(v['max-len'], 'max-len', 64, (x) => Number.isInteger(x) && x >= 3);
+      : numberOption(v['max-len'], 'max-len', 64, { integer: true, min: 3 });
   return { pooling: p as Pooling | undefined, maxLen };
 }
 
@@ -65,7 +65,7 @@ export const encodeCommand: Command = {
     const inFile = requireString(v.in, 'in');
     const outFile = requireString(v.out, 'out');
     checkOutputFile(outFile, '--out', { extensions: ['.npy'], inputs: [inFile] });
-    const batchSize = numberOption(v['batch-size'], 'batch-size', 64, (x) => Number.isInteger(x) && x >= 1);
+    const batchSize = numberOption(v['batch-size'], 'batch-size', 64, { integer: true, min: 1 });
     const override = sentenceOverride(v);
     const texts = readLines(inFile);
     if (texts.length === 0) throw new InputError('no lines to encode', inFile);

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import { loadEncoder, POOLINGS, type Pooling } from '../../encoder/index.js';
+import { POOLINGS, type Pooling } from '../../encoder/index.js';
+import { loadEncoder } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
 import { writeFolderAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { writeNpy } from '../../io/npy.js';
@@ -58,9 +59,6 @@ labels are class indices 0…K−1 or class names. The epoch with the best dev a
   --save-probs         also write dev/test probabilities as .npy (for 'kexue can')
   --json               print a JSON summary on stdout
 `;
-
-const positive = (v: number) => v > 0;
-const positiveInt = (v: number) => Number.isInteger(v) && v >= 1;
 
 function oneOf<T extends string>(v: unknown, name: string, allowed: readonly T[]): T | undefined {
   const s = stringOption(v);
@@ -116,19 +114,21 @@ async function run(v: Record<string, unknown>): Promise<number> {
     CHILD_TUNING_MODES,
   );
   const pooling = oneOf<Pooling>(v.pooling, 'pooling', POOLINGS) ?? 'cls';
-  const p = numberOption(v.p, 'p', 0.3, (x) => x > 0 && x <= 1);
+  const p = numberOption(v.p, 'p', 0.3, { above: 0, max: 1 });
   if (v.p !== undefined && !mode) throw new InputError('--p needs --child-tuning F, D or update');
   const shots =
-    v['few-shot'] === undefined ? undefined : numberOption(v['few-shot'], 'few-shot', 0, positiveInt);
+    v['few-shot'] === undefined
+      ? undefined
+      : numberOption(v['few-shot'], 'few-shot', 0, { integer: true, min: 1 });
   const o = {
-    epochs: numberOption(v.epochs, 'epochs', 3, positiveInt),
-    batchSize: numberOption(v['batch-size'], 'batch-size', 32, positiveInt),
-    lr: numberOption(v.lr, 'lr', 5e-5, positive),
-    warmupRatio: numberOption(v.warmup, 'warmup', 0.1, (x) => x >= 0 && x <= 1),
-    weightDecay: numberOption(v['weight-decay'], 'weight-decay', 0.01, (x) => x >= 0),
-    seed: numberOption(v.seed, 'seed', 1, (x) => Number.isInteger(x) && x >= 0),
+    epochs: numberOption(v.epochs, 'epochs', 3, { integer: true, min: 1 }),
+    batchSize: numberOption(v['batch-size'], 'batch-size', 32, { integer: true, min: 1 }),
+    lr: numberOption(v.lr, 'lr', 5e-5, { above: 0 }),
+    warmupRatio: numberOption(v.warmup, 'warmup', 0.1, { min: 0, max: 1 }),
+    weightDecay: numberOption(v['weight-decay'], 'weight-decay', 0.01, { min: 0 }),
+    seed: numberOption(v.seed, 'seed', 1, { integer: true, min: 0 }),
   };
-  const maxLen = numberOption(v['max-len'], 'max-len', 64, (x) => Number.isInteger(x) && x >= 3);
+  const maxLen = numberOption(v['max-len'], 'max-len', 64, { integer: true, min: 3 });
   if (!fs.existsSync(path.join(encoderDir, 'config.json')))
     throw new InputError('not an encoder directory (no config.json)', encoderDir);
   checkOut(out);

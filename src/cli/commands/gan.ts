@@ -4,7 +4,8 @@ import { initBackend } from '../../backend/index.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { InputError } from '../../io/errors.js';
 import { readImageSet } from '../../io/idx.js';
-import { encodeGrayPng, imageGrid, scatterImage } from '../../gan/png.js';
+import { encodeGrayPng } from '../../io/png.js';
+import { imageGrid, scatterImage } from '../../gan/grid.js';
 import { TOY_NAMES, toy, type ToyName } from '../../gan/toys.js';
 import {
   GAN_LOSSES,
@@ -67,14 +68,14 @@ export const ganCommand: Command = {
     const data = choice(values.data, 'data', [...TOY_NAMES, 'mnist'] as const, '8gaussians');
     const method = choice<LipschitzMethod>(values.method, 'method', LIPSCHITZ_METHODS, 'gn');
     const loss = choice<GanLoss>(values.loss, 'loss', GAN_LOSSES, 'hinge');
-    const iters = numberOption(values.iters, 'iters', 2000, (v) => Number.isInteger(v) && v > 0);
-    const nDis = numberOption(values['n-dis'], 'n-dis', 1, (v) => Number.isInteger(v) && v > 0);
+    const iters = numberOption(values.iters, 'iters', 2000, { integer: true, min: 1 });
+    const nDis = numberOption(values['n-dis'], 'n-dis', 1, { integer: true, min: 1 });
     const isMnist = data === 'mnist';
-    const lr = numberOption(values.lr, 'lr', isMnist ? 2e-4 : 1e-3, (v) => v > 0);
-    const beta1 = numberOption(values.beta1, 'beta1', 0.5, (v) => v >= 0 && v < 1);
-    const beta2 = numberOption(values.beta2, 'beta2', 0.9, (v) => v >= 0 && v < 1);
-    const emaDecay = numberOption(values.ema, 'ema', 0, (v) => v >= 0 && v < 1);
-    const seed = numberOption(values.seed, 'seed', 0, (v) => Number.isInteger(v) && v >= 0);
+    const lr = numberOption(values.lr, 'lr', isMnist ? 2e-4 : 1e-3, { above: 0 });
+    const beta1 = numberOption(values.beta1, 'beta1', 0.5, { min: 0, below: 1 });
+    const beta2 = numberOption(values.beta2, 'beta2', 0.9, { min: 0, below: 1 });
+    const emaDecay = numberOption(values.ema, 'ema', 0, { min: 0, below: 1 });
+    const seed = numberOption(values.seed, 'seed', 0, { integer: true, min: 0 });
     const out = stringOption(values.out) ?? `gan-${data}-${method}.png`;
     await initBackend();
     let sampler: (n: number, rng: Rng) => Float32Array;

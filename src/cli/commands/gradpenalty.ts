@@ -122,11 +122,11 @@ export const gradpenaltyCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(values) {
-    const seed = numberOption(values.seed, 'seed', 0, (v) => Number.isInteger(v) && v >= 0);
+    const seed = numberOption(values.seed, 'seed', 0, { integer: true, min: 0 });
     const rng = new Rng(seed);
     const json = Boolean(values.json);
     if (values.survey !== undefined) {
-      const n = numberOption(values.survey, 'survey', 1000, (v) => Number.isInteger(v) && v > 0);
+      const n = numberOption(values.survey, 'survey', 1000, { integer: true, min: 1 });
       const s = inequalitySurvey(rng, n);
       if (json) process.stdout.write(JSON.stringify(s) + '\n');
       else {
@@ -142,14 +142,9 @@ export const gradpenaltyCommand: Command = {
     let mlp: Mlp;
     if (modelFile) mlp = parseModel(modelFile);
     else {
-      const depth = numberOption(values.depth, 'depth', 3, (v) => Number.isInteger(v) && v >= 1);
-      const width = numberOption(values.width, 'width', 32, (v) => Number.isInteger(v) && v >= 1);
-      const inputDim = numberOption(
-        values['input-dim'],
-        'input-dim',
-        10,
-        (v) => Number.isInteger(v) && v >= 1,
-      );
+      const depth = numberOption(values.depth, 'depth', 3, { integer: true, min: 1 });
+      const width = numberOption(values.width, 'width', 32, { integer: true, min: 1 });
+      const inputDim = numberOption(values['input-dim'], 'input-dim', 10, { integer: true, min: 1 });
       const act = (stringOption(values.activation) ?? 'relu') as Activation;
       if (!ACTIVATIONS.includes(act))
         throw new InputError(`--activation must be one of ${ACTIVATIONS.join(', ')}`);
@@ -159,9 +154,8 @@ export const gradpenaltyCommand: Command = {
     const xFile = stringOption(values.x);
     const points = xFile
       ? parsePoints(xFile, dim)
-      : Array.from(
-          { length: numberOption(values.points, 'points', 5, (v) => Number.isInteger(v) && v > 0) },
-          () => Array.from({ length: dim }, () => rng.normal()),
+      : Array.from({ length: numberOption(values.points, 'points', 5, { integer: true, min: 1 }) }, () =>
+          Array.from({ length: dim }, () => rng.normal()),
         );
     const norms = weightSpectralNormsSq(mlp);
     const results = points.map((x) => gradientPenaltyInequality(mlp, x, norms));

@@ -1,12 +1,8 @@
 /** `kexue import-hf` / `kexue export-hf`: Hugging Face BERT checkpoints in and out of kexue model directories. */
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import {
-  DEFAULT_SENTENCE,
-  SentenceEncoder,
-  loadSentenceModel,
-  saveSentenceModel,
-} from '../../cosent/index.js';
+import { DEFAULT_SENTENCE, SentenceEncoder } from '../../cosent/index.js';
+import { loadSentenceModel, saveSentenceModel } from '../../io/sentence-files.js';
 import { POOLINGS, type Pooling } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { checkOutputFolder } from '../../io/atomic.js';

@@ -1,10 +1,9 @@
 /** `kexue lab`: run every registered experiment at the quick budget, then build the HTML report. */
 import path from 'node:path';
-import { experiments } from '../../experiments/index.js';
+import { experiments, summarizeResult } from '../../experiments/index.js';
 import { defaultDataDir, findExperiment, parseBudget, parseSeeds, runLab } from '../../experiments/run.js';
 import { InputError } from '../../io/errors.js';
 import { checkOutputFolder } from '../../io/atomic.js';
-import { buildReport, checkReportDir } from '../../report/build.js';
 import { stringOption, type Command } from '../command.js';
 
 const usage = `
@@ -49,6 +48,8 @@ export const labCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(values) {
+    // Loaded on use: the report brings KaTeX, which nothing else (and no library user) needs.
+    const { buildReport, checkReportDir } = await import('../../report/build.js');
     const json = Boolean(values.json);
     const list = selected(stringOption(values.only));
     const resultsDir = stringOption(values.results) ?? 'results';
@@ -73,6 +74,7 @@ export const labCommand: Command = {
       resultsDir,
       reportDir,
       order: experiments.map((e) => e.name),
+      summarize: summarizeResult,
       failures: outcome.failed,
     });
     for (const p of summary.problems) log(`skipped ${p.reason}`);

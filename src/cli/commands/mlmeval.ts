@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import { loadEncoder } from '../../encoder/io.js';
+import { loadEncoder } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
 import { mlmByLength, withInferenceSettings } from '../../attention/extrapolation.js';
 import { readCorpus, type DocSplit } from '../../experiments/pretraining.js';
@@ -64,12 +64,12 @@ export const mlmEvalCommand: Command = {
     if (docs !== 'lines' && docs !== 'paragraphs')
       throw new InputError(`--docs must be lines or paragraphs, got '${docs}'`);
     const lengths = parseLengths(v.lengths);
-    const tokens = numberOption(v.tokens, 'tokens', 16384, (x) => Number.isInteger(x) && x >= 1);
-    const seed = numberOption(v.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0);
+    const tokens = numberOption(v.tokens, 'tokens', 16384, { integer: true, min: 1 });
+    const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });
     const explicitLength =
       v['train-length'] === undefined
         ? undefined
-        : numberOption(v['train-length'], 'train-length', 0, (x) => Number.isInteger(x) && x >= 2);
+        : numberOption(v['train-length'], 'train-length', 0, { integer: true, min: 2 });
     await initBackend({ quiet: Boolean(v.json) });
     const loaded = loadEncoder(dir);
     let model = loaded.model.train(false);

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import type { EvalRecord } from '../../encoder/pretrain.js';
-import { findCheckpoint } from '../../encoder/io.js';
+import { findCheckpoint } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
 import { defaultDataDir } from '../../experiments/run.js';
 import {
@@ -70,8 +70,6 @@ ${ATTENTION_USAGE.slice(1)}
   --json             print the final history as JSON on stdout
 `;
 
-const posInt = (x: number) => Number.isInteger(x) && x >= 1;
-
 function oneOf<T extends string>(v: unknown, name: string, allowed: readonly T[], fallback: T): T {
   const s = stringOption(v) ?? fallback;
   if (!allowed.includes(s as T))
@@ -124,7 +122,7 @@ function specFromFlags(v: Record<string, unknown>): PretrainSpec {
   const base = baseSpec(v);
   const corpus = (v.corpus as string[] | undefined)?.map((f) => path.resolve(f)) ?? base.corpus;
   if (!corpus.length) throw new InputError('--corpus (or --recipe) is required');
-  const steps = numberOption(v.steps, 'steps', base.steps, posInt);
+  const steps = numberOption(v.steps, 'steps', base.steps, { integer: true, min: 1 });
   const lang = v.lang === undefined ? base.tokenizer.lang : parseLang(v.lang);
   const t = base.tokenizer;
   const spec: PretrainSpec = {
@@ -133,34 +131,32 @@ function specFromFlags(v: Record<string, unknown>): PretrainSpec {
     tokenizer: {
       lang,
       kind: oneOf(v.tokenizer, 'tokenizer', ['wordpiece', 'char'], lang === t.lang ? t.kind : 'char'),
-      vocabSize: numberOption(
-        v['vocab-size'],
-        'vocab-size',
-        t.vocabSize,
-        (x) => Number.isInteger(x) && x >= 6,
-      ),
-      minCount: numberOption(v['min-count'], 'min-count', t.minCount, posInt),
+      vocabSize: numberOption(v['vocab-size'], 'vocab-size', t.vocabSize, { integer: true, min: 6 }),
+      minCount: numberOption(v['min-count'], 'min-count', t.minCount, { integer: true, min: 1 }),
     },
-    layers: numberOption(v.layers, 'layers', base.layers, posInt),
-    hidden: numberOption(v.hidden, 'hidden', base.hidden, posInt),
-    heads: numberOption(v.heads, 'heads', base.heads, posInt),
+    layers: numberOption(v.layers, 'layers', base.layers, { integer: true, min: 1 }),
+    hidden: numberOption(v.hidden, 'hidden', base.hidden, { integer: true, min: 1 }),
+    heads: numberOption(v.heads, 'heads', base.heads, { integer: true, min: 1 }),
     norm: oneOf(v.norm, 'norm', ['post', 'pre'], base.norm),
     position: oneOf(v.position, 'position', ['learned', 'rope'], base.position),
-    seq: numberOption(v.seq, 'seq', base.seq, (x) => Number.isInteger(x) && x >= 3 && x <= 512),
-    batchSize: numberOption(v['batch-size'], 'batch-size', base.batchSize, posInt),
+    seq: numberOption(v.seq, 'seq', base.seq, { integer: true, min: 3, max: 512 }),
+    batchSize: numberOption(v['batch-size'], 'batch-size', base.batchSize, { integer: true, min: 1 }),
     steps,
-    lr: numberOption(v.lr, 'lr', base.lr, (x) => x > 0),
+    lr: numberOption(v.lr, 'lr', base.lr, { above: 0 }),
     warmup: numberOption(
       v.warmup,
       'warmup',
       v.recipe !== undefined && v.steps === undefined ? base.warmup : Math.round(0.06 * steps),
-      (x) => Number.isInteger(x) && x >= 0,
+      { integer: true, min: 0 },
     ),
-    seed: numberOption(v.seed, 'seed', base.seed, Number.isInteger),
-    heldOut: numberOption(v['held-out'], 'held-out', base.heldOut, (x) => x > 0 && x < 1),
-    evalEvery: numberOption(v['eval-every'], 'eval-every', base.evalEvery, posInt),
-    evalBatches: numberOption(v['eval-batches'], 'eval-batches', base.evalBatches, posInt),
-    checkpointEvery: numberOption(v['checkpoint-every'], 'checkpoint-every', base.checkpointEvery, posInt),
+    seed: numberOption(v.seed, 'seed', base.seed, { integer: true }),
+    heldOut: numberOption(v['held-out'], 'held-out', base.heldOut, { above: 0, below: 1 }),
+    evalEvery: numberOption(v['eval-every'], 'eval-every', base.evalEvery, { integer: true, min: 1 }),
+    evalBatches: numberOption(v['eval-batches'], 'eval-batches', base.evalBatches, { integer: true, min: 1 }),
+    checkpointEvery: numberOption(v['checkpoint-every'], 'checkpoint-every', base.checkpointEvery, {
+      integer: true,
+      min: 1,
+    }),
   };
   return { ...spec, ...attentionSpec(v, base, spec.seq, spec.position) };
 }
@@ -182,7 +178,8 @@ function resolveSpec(v: Record<string, unknown>, out: string): { spec: PretrainS
   }
   const spec = readSpec(out);
   if (!ckpt) throw new InputError('no checkpoint to resume from', path.join(out, 'checkpoint'));
-  if (v.steps !== undefined) spec.steps = numberOption(v.steps, 'steps', spec.steps, posInt);
+  if (v.steps !== undefined)
+    spec.steps = numberOption(v.steps, 'steps', spec.steps, { integer: true, min: 1 });
   return { spec, resume: true };
 }
 

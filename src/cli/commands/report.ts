@@ -1,7 +1,6 @@
 /** `kexue report`: rebuild the static HTML report from results/*.json without running anything. */
 import path from 'node:path';
-import { experiments } from '../../experiments/index.js';
-import { buildReport } from '../../report/build.js';
+import { experiments, summarizeResult } from '../../experiments/index.js';
 import { stringOption, type Command } from '../command.js';
 
 const usage = `
@@ -26,10 +25,13 @@ export const reportCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(values) {
+    // Loaded on use: the report brings KaTeX, which nothing else (and no library user) needs.
+    const { buildReport } = await import('../../report/build.js');
     const summary = buildReport({
       resultsDir: stringOption(values.results) ?? 'results',
       reportDir: stringOption(values.report) ?? 'report',
       order: experiments.map((e) => e.name),
+      summarize: summarizeResult,
     });
     for (const p of summary.problems) process.stderr.write(`kexue report: skipped ${p.reason}\n`);
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');

@@ -1,6 +1,6 @@
 /** `kexue search`: the corpus lines most similar (cosine) to a query, with a sentence model. */
 import { initBackend } from '../../backend/index.js';
-import { loadSentenceModel } from '../../cosent/index.js';
+import { loadSentenceModel } from '../../io/sentence-files.js';
 import { InputError } from '../../io/errors.js';
 import { readNpy } from '../../io/npy.js';
 import { readLines } from '../../io/text.js';
@@ -75,7 +75,7 @@ export const searchCommand: Command = {
     const modelDir = requireString(v.model, 'model');
     const corpusFile = requireString(v.corpus, 'corpus');
     const query = requireString(v.query, 'query');
-    const k = numberOption(v.k, 'k', 10, (x) => Number.isInteger(x) && x >= 1);
+    const k = numberOption(v.k, 'k', 10, { integer: true, min: 1 });
     const override = sentenceOverride(v);
     const lines = readLines(corpusFile);
     const keep = lines.flatMap((t, i) => (t.trim() === '' ? [] : [i]));

@@ -9,9 +9,9 @@ import path from 'node:path';
 import { readSentencePairs, type SentencePair } from '../io/sts.js';
 import { Rng } from '../util/rng.js';
 import type { Pooling } from '../encoder/index.js';
-import { loadSentenceModel } from './sentence-model.js';
-import { evaluatePairs, trainSentenceEncoder } from './trainer.js';
-import type { ObjectiveName } from './objectives.js';
+import { loadSentenceModel } from '../io/sentence-files.js';
+import { evaluatePairs, trainSentenceEncoder } from '../cosent/trainer.js';
+import type { ObjectiveName } from '../cosent/objectives.js';
 import { meanStd } from '../util/stats.js';
 
 export interface StsTask {

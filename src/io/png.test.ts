@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { crc32, encodeGrayPng, imageGrid } from './png.js';
+import { crc32, encodeGrayPng } from './png.js';
+import { imageGrid } from '../gan/grid.js';
 
 test('crc32 matches the standard check value', () => {
   assert.equal(crc32(Buffer.from('123456789', 'ascii')), 0xcbf43926);

@@ -4,14 +4,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../backend/index.js';
-import { Encoder, saveEncoder } from '../encoder/index.js';
+import { Encoder } from '../encoder/index.js';
+import { saveEncoder } from '../io/encoder-files.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { defaultDataDir } from '../experiments/run.js';
 import { Rng } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
-import { STS_TASKS, compareObjectives, readTask, subsample } from './compare.js';
+import { STS_TASKS, compareObjectives, readTask, subsample } from './cosent-compare.js';
 import { meanStd } from '../util/stats.js';
-import { OBJECTIVES } from './objectives.js';
+import { OBJECTIVES } from '../cosent/objectives.js';
 
 await initBackend({ quiet: true });
 

@@ -1,0 +1,135 @@
+/** The verdict-table rows each experiment reads from its own result tables. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { syntheticResult } from '../report/fixture.test-util.js';
+import type { ExperimentResult, Table } from './types.js';
+import { cellBracket, cellNumber } from './types.js';
+import { summarizeDensity } from './density.js';
+import { summarizeChildTuning } from './childtuning.js';
+import { summarizeAttention } from './attention.js';
+import { summarizeCan } from './can.js';
+import { summarizeCosent } from './cosent.js';
+import { summarizeGradpenalty } from './gradpenalty.js';
+
+const result = (tables: Table[], budget: 'quick' | 'full' = 'full'): ExperimentResult => ({
+  ...syntheticResult(),
+  budget,
+  tables,
+});
+const table = (title: string, columns: string[], rows: (string | number | null)[][]): Table => ({
+  title,
+  columns,
+  rows,
+});
+
+test('cellNumber and cellBracket read table cells', () => {
+  assert.equal(cellNumber('53.91 ± 2.25'), 53.91);
+  assert.equal(cellNumber('−1.5'), -1.5);
+  assert.equal(cellNumber(7), 7);
+  assert.ok(Number.isNaN(cellNumber('—')));
+  assert.equal(cellBracket('13.16 ± 1.43 (-1.52)'), -1.52);
+  assert.equal(cellBracket('60.06 → 60.52 (+0.46)'), 0.46);
+});
+
+test('density: ordering and the 2-nat target decide; the long runs are the target rows', () => {
+  const ladder = (v5: number) =>
+    table(
+      'MNIST test NLL',
+      ['layers', 'objective', 'k', 'NLL (ours)'],
+      [
+        [1, 'VAE', 1, '95.00 ± 0.10'],
+        [1, 'VAE', 5, v5],
+        [1, 'VAE', 50, 93],
+        [1, 'IWAE', 1, '95.00 ± 0.10'],
+        [1, 'IWAE', 5, 93.5],
+        [1, 'IWAE', 50, 92],
+      ],
+    );
+  const long = table(
+    'Long runs of the target rows: 50 epochs',
+    ['layers', 'objective', 'k', 'NLL (ours)'],
+    [
+      [1, 'VAE', 1, 88.5],
+      [1, 'IWAE', 5, 87.2],
+    ],
+  );
+  assert.equal(summarizeDensity(result([ladder(94)]))?.status, 'partly');
+  assert.equal(
+    summarizeDensity(result([ladder(93)]))?.status,
+    'does not reproduce',
+    'IWAE k=5 worse than VAE k=5',
+  );
+  const s = summarizeDensity(result([ladder(94), long]));
+  assert.equal(s?.status, 'reproduces');
+  assert.match(s!.ours, /88\.50 \(VAE k=1\), 87\.20 \(IWAE k=5\)/);
+  assert.equal(summarizeDensity(result([ladder(94), long], 'quick'))?.status, 'inconclusive');
+});
+
+test('childtuning: F ahead of vanilla in every, some or no regime', () => {
+  const acc = (a: string, b: string) =>
+    table(
+      'Test accuracy %',
+      ['method', 'TNEWS 16-shot (10 seeds)', 'TNEWS 64-shot (10 seeds)'],
+      [
+        ['vanilla', '20.00 ± 1.00', '30.00 ± 1.00'],
+        ['ChildTuning-F (p=0.3)', `20.50 ± 1.00 (${a})`, `29.00 ± 1.00 (${b})`],
+        ['vanilla, lr×√0.3', '19.00 ± 1.00 (-1.00)', '29.50 ± 1.00 (-0.50)'],
+      ],
+    );
+  assert.equal(summarizeChildTuning(result([acc('+0.50', '+0.10')]))?.status, 'reproduces');
+  const partly = summarizeChildTuning(result([acc('+0.50', '-1.00')]));
+  assert.equal(partly?.status, 'partly');
+  assert.match(partly!.ours, /TNEWS 16-shot \+0\.50, TNEWS 64-shot -1\.00/);
+  assert.equal(summarizeChildTuning(result([acc('-0.50', '-1.00')]))?.status, 'does not reproduce');
+});
+
+test('attention, CAN and CoSENT rows', () => {
+  const len = table(
+    'Held-out MLM accuracy',
+    ['model', '64', '128', '1024', 'note'],
+    [
+      ['O (standard 1/√d)', '50 ± 1', '40 ± 1', '30 ± 1', '—'],
+      ['E (log-n, trained with it)', '50 ± 1', '41 ± 1', '29 ± 1', '—'],
+    ],
+  );
+  const a = summarizeAttention(result([len]));
+  assert.equal(a?.status, 'partly');
+  assert.match(a!.reason, /E ahead of O at 1 of 2 longer lengths/);
+  const can = table(
+    'Test accuracy (%) before and after CAN: the note (BERT) beside ours',
+    ['dataset', 'classes', 'note', 'before', 'after', 'gain'],
+    [
+      ['IFLYTEK', 119, '60.06 → 60.52 (+0.46)', 50, 50.2, '+0.20 ± 0.10'],
+      ['TNEWS', 15, '56.80 → 56.86 (+0.06)', 50, 49.5, '-0.50 ± 0.10'],
+    ],
+  );
+  assert.equal(summarizeCan(result([can]))?.status, 'partly');
+  const cos = table(
+    'Spearman',
+    ['task', 'split', 'CoSENT', 'SBERT', 'MSE', 'note: CoSENT', 'note: Sentence-BERT'],
+    [
+      ['ATEC', 'x', '30 ± 1', '20 ± 1', '25', 50, 46],
+      ['STS-B', 'x', '10 ± 1', '12 ± 1', '25', 80, 70],
+    ],
+  );
+  const c = summarizeCosent(result([cos]));
+  assert.equal(c?.status, 'partly');
+  assert.match(c!.note, /\+7\.00/);
+  assert.match(c!.ours, /\+4\.00 on average over 2 tasks/);
+});
+
+test('gradient penalties: any violation refutes the inequality; the regularizer decides the rest', () => {
+  const verdict = (v: number, lowered: number) =>
+    `The inequality held in all 990 random cases with ∇ₓf ≠ 0 (${v} violations; median right/left 3.2). The parameter penalty lowered the final input-gradient penalty below the unpenalised run in ${lowered} of 4 (dataset, model, λ) settings.`;
+  const r = (v: number, lowered: number): ExperimentResult => ({
+    ...result([]),
+    verdict: verdict(v, lowered),
+  });
+  assert.equal(summarizeGradpenalty(r(0, 4))?.status, 'reproduces');
+  assert.equal(summarizeGradpenalty(r(0, 2))?.status, 'partly');
+  assert.equal(summarizeGradpenalty(r(1, 4))?.status, 'does not reproduce');
+  assert.match(
+    summarizeGradpenalty(r(0, 3))!.ours,
+    /0 violations in 990 MLPs; input penalty lowered in 3 of 4/,
+  );
+});
