@@ -20,3 +20,4 @@ export * from './penalty/index.js';
 export * from './density/index.js';
 export * from './attention/index.js';
 export * from './childtuning/index.js';
+export * from './hf/index.js';

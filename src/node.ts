@@ -51,4 +51,5 @@ export {
   type RunRecord,
   type ObjectiveSummary,
 } from './experiments/cosent-compare.js';
+export { loadHuggingFaceBert, exportHuggingFaceBert, hfDirReader } from './io/hf-files.js';
 export { main as runCli } from './cli/main.js';

@@ -78,7 +78,7 @@ test('cosent train → eval → encode → search round trip', () => {
   const vecs = readNpy(npy);
   assert.deepEqual(vecs.shape, [words.length + 1, 16]);
   const model = loadSentenceModel(out);
-  const lib = model.encode([...words, '']);
+  const lib = model.encodeFlat([...words, '']);
   model.dispose();
   lib.forEach((x, i) => assert.ok(Math.abs(x - vecs.data[i]) < 1e-5));
 

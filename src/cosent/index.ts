@@ -3,4 +3,5 @@ export * from './loss.js';
 export * from './spearman.js';
 export * from './objectives.js';
 export * from './sentence-model.js';
+export * from './similarity.js';
 export * from './trainer.js';

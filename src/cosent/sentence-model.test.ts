@@ -36,15 +36,15 @@ after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
 test('every pooling: a sentence gets the same vector alone or batched with longer ones (padding is masked)', () => {
   for (const pooling of POOLINGS) {
     const m = new SentenceEncoder(encoder(), tok, { pooling, maxLen: 32 });
-    const together = m.encode(texts, 4);
-    const alone = texts.map((t) => m.encode([t]));
+    const together = m.encodeFlat(texts, { batchSize: 4 });
+    const alone = texts.map((t) => m.encodeFlat([t]));
     alone.forEach((v, i) =>
       v.forEach((x, k) => assert.ok(Math.abs(x - together[i * 8 + k]) < 1e-5, `${pooling} text ${i}`)),
     );
     m.dispose();
   }
-  const cls = new SentenceEncoder(encoder(), tok, { pooling: 'cls', maxLen: 32 }).encode(texts);
-  const mean = new SentenceEncoder(encoder(), tok, { pooling: 'mean', maxLen: 32 }).encode(texts);
+  const cls = new SentenceEncoder(encoder(), tok, { pooling: 'cls', maxLen: 32 }).encodeFlat(texts);
+  const mean = new SentenceEncoder(encoder(), tok, { pooling: 'mean', maxLen: 32 }).encodeFlat(texts);
   assert.ok(
     cls.some((x, i) => Math.abs(x - mean[i]) > 1e-3),
     'poolings must differ',
@@ -57,7 +57,7 @@ test('save/load keeps pooling and length; a plain encoder loads with defaults or
   await saveSentenceModel(dir, m, { note: 'x' });
   const back = loadSentenceModel(dir);
   assert.deepEqual(back.config, { pooling: 'first-last-avg', maxLen: 12 });
-  assert.deepEqual(back.encode(texts), m.encode(texts));
+  assert.deepEqual(back.encodeFlat(texts), m.encodeFlat(texts));
   assert.deepEqual(loadSentenceModel(dir, { pooling: 'mean' }).config, { pooling: 'mean', maxLen: 12 });
   const plain = tmp();
   await saveEncoder(plain, encoder(16), tok);

@@ -6,6 +6,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Encoder, POOLINGS, encodeTexts, disposeInput, pool, type Pooling } from '../encoder/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
+import {
+  checkEncodeOptions,
+  checkTexts,
+  cosineSimilarity,
+  normalizeRowsInPlace,
+  semanticSearch,
+  type Embeddings,
+  type SearchHit,
+  type SentenceEncodeOptions,
+} from './similarity.js';
 
 export interface SentenceConfig {
   pooling: Pooling;
@@ -40,8 +50,42 @@ export class SentenceEncoder {
     }
   }
 
-  /** Vectors of many texts, in inference mode (no dropout), batch by batch: row-major [n·H]. */
-  encode(texts: readonly string[], batchSize = 64, onBatch?: (done: number) => void): Float32Array {
+  /**
+   * Sentence vectors in inference mode (no dropout), batch by batch, like sentence-transformers'
+   * `model.encode`: texts → [n, H] as number[][] (or a tf.Tensor2D with `asTensor`); one text → one
+   * vector. Unknown or ill-typed options are errors (e.g. `{ normalizeEmbeddings: true }`, `encode(texts, 0)`).
+   */
+  encode(texts: string, opts: SentenceEncodeOptions & { asTensor: true }): tf.Tensor1D;
+  encode(texts: string, opts?: SentenceEncodeOptions): number[];
+  encode(texts: readonly string[], opts: SentenceEncodeOptions & { asTensor: true }): tf.Tensor2D;
+  encode(texts: readonly string[], opts?: SentenceEncodeOptions): number[][];
+  encode(
+    texts: string | readonly string[],
+    opts?: SentenceEncodeOptions,
+  ): number[] | number[][] | tf.Tensor1D | tf.Tensor2D {
+    const o = checkEncodeOptions(opts);
+    const single = typeof texts === 'string';
+    const list = single ? [texts] : texts;
+    const flat = this.encodeFlat(list, o);
+    const d = this.dim;
+    if (o.asTensor) {
+      const t = tf.tensor2d(flat, [list.length, d]);
+      if (!single) return t;
+      const row = tf.reshape(t, [d]) as tf.Tensor1D;
+      t.dispose();
+      return row;
+    }
+    const rows = Array.from({ length: list.length }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
+    return single ? rows[0] : rows;
+  }
+
+  /** `encode` as one row-major Float32Array [n·H] (for files and loops over many vectors). */
+  encodeFlat(
+    texts: readonly string[],
+    opts: Pick<SentenceEncodeOptions, 'batchSize' | 'normalize' | 'progress'> = {},
+  ): Float32Array {
+    checkTexts(texts);
+    const { batchSize, normalize, progress } = checkEncodeOptions(opts);
     const wasTraining = this.encoder.training;
     this.encoder.train(false);
     const out = new Float32Array(texts.length * this.dim);
@@ -51,12 +95,36 @@ export class SentenceEncoder {
         const vecs = tf.tidy(() => this.embed(batch));
         out.set(vecs.dataSync(), start * this.dim);
         vecs.dispose();
-        onBatch?.(batch.length);
+        progress?.(start + batch.length, texts.length);
       }
     } finally {
       this.encoder.train(wasTraining);
     }
-    return out;
+    return normalize ? normalizeRowsInPlace(out, this.dim) : out;
+  }
+
+  /** Cosine similarity matrix [n, m] of two sets of embeddings (see `cosineSimilarity`). */
+  similarity(a: tf.Tensor2D, b: Embeddings): tf.Tensor2D;
+  similarity(a: Embeddings, b: tf.Tensor2D): tf.Tensor2D;
+  similarity(a: Embeddings, b: Embeddings): number[][];
+  similarity(a: Embeddings, b: Embeddings): tf.Tensor2D | number[][] {
+    return cosineSimilarity(a as tf.Tensor2D, b);
+  }
+
+  /**
+   * The `topK` corpus entries most similar to each query, best first. Texts are encoded with this model
+   * (`batchSize` as in `encode`); embeddings are used as they are.
+   */
+  semanticSearch(
+    queries: readonly string[] | Embeddings,
+    corpus: readonly string[] | Embeddings,
+    opts: { topK?: number; batchSize?: number } = {},
+  ): SearchHit[][] {
+    const embed = (x: readonly string[] | Embeddings): Embeddings =>
+      Array.isArray(x) && x.every((t) => typeof t === 'string')
+        ? this.encode(x as string[], { batchSize: opts.batchSize })
+        : (x as Embeddings);
+    return semanticSearch(embed(queries), embed(corpus), { topK: opts.topK });
   }
 
   dispose(): void {

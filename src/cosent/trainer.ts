@@ -60,7 +60,7 @@ export function pairCosines(
   batchSize = 64,
 ): Float32Array {
   const texts = pairs.flatMap((p) => [p.s1, p.s2]);
-  const vecs = model.encode(texts, batchSize);
+  const vecs = model.encodeFlat(texts, { batchSize });
   const d = model.dim;
   const out = new Float32Array(pairs.length);
   for (let i = 0; i < pairs.length; i++) {

@@ -5,6 +5,10 @@ import { attentionScale } from './attention.js';
 
 export type PositionKind = 'learned' | 'rope';
 export type NormPlacement = 'post' | 'pre';
+/** FFN (and MLM head) activation: exact-erf GELU (BERT), its tanh approximation (`gelu_new`), or ReLU. */
+export type Activation = 'gelu' | 'gelu-tanh' | 'relu';
+/** Every `Activation`, for validation and messages. */
+export const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu-tanh', 'relu'];
 
 export interface EncoderConfig {
   vocabSize: number;
@@ -36,6 +40,17 @@ export interface EncoderConfig {
   /** Id whose positions are padding when no mask is given. */
   padId: number;
   seed: number;
+  /** FFN and MLM-head activation; absent means 'gelu' (all models saved before this field existed). */
+  activation?: Activation;
+  /**
+   * Learned positions: the table row of position 0 (RoBERTa: padding_idx + 1 = 2). Absent means 0.
+   * The table keeps `maxPositions` rows, so sequences may have at most maxPositions − offset tokens.
+   */
+  positionOffset?: number;
+  /** BERT's pooler (dense + tanh on the first token), as in Hugging Face checkpoints; absent means none. */
+  pooler?: boolean;
+  /** Whether the model has the MLM head; absent means true (kexue pretrains with it). */
+  mlmHead?: boolean;
 }
 
 export const DEFAULT_CONFIG: Omit<EncoderConfig, 'vocabSize'> = {
@@ -79,6 +94,15 @@ export function validateConfig(c: EncoderConfig): void {
   if (!['learned', 'rope'].includes(c.position))
     problems.push(`position must be learned|rope (got ${c.position})`);
   if (!['post', 'pre'].includes(c.norm)) problems.push(`norm must be post|pre (got ${c.norm})`);
+  if (c.activation !== undefined && !ACTIVATIONS.includes(c.activation))
+    problems.push(`activation must be one of ${ACTIVATIONS.join(', ')} (got ${String(c.activation)})`);
+  const offset = c.positionOffset ?? 0;
+  if (!(Number.isInteger(offset) && offset >= 0 && offset < c.maxPositions))
+    problems.push(`positionOffset must be an integer in [0, maxPositions) (got ${String(c.positionOffset)})`);
+  if (offset > 0 && c.position !== 'learned') problems.push('positionOffset needs position learned');
+  for (const k of ['pooler', 'mlmHead'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'boolean') problems.push(`${k} must be true or false`);
+  }
   if (!INIT_NAMES.includes(c.init)) problems.push(`init must be one of ${INIT_NAMES.join(', ')}`);
   for (const k of ['dropout', 'attentionDropout'] as const) {
     if (!(c[k] >= 0 && c[k] < 1)) problems.push(`${k} must be in [0, 1)`);

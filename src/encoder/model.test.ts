@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { Encoder, pool, type EncoderOutput } from './model.js';
+import { Encoder, activationFn, geluTanh, pool, type EncoderOutput } from './model.js';
 import { MlmMasker, makeMlmBatch, mlmLoss, disposeBatch } from './mlm.js';
 import { namedGradients } from '../nn/module.js';
 import { AdamW } from '../nn/optim.js';
@@ -375,5 +375,61 @@ test('a training step (forward, gradients, AdamW update) leaks no tensors', () =
   step();
   assert.equal(tf.memory().numTensors, before);
   opt.dispose();
+  m.dispose();
+});
+
+test('Hugging Face options are additive: a config without them keeps its parameters and initial weights', () => {
+  const old = tiny();
+  const explicit = tiny({ activation: 'gelu', positionOffset: 0, pooler: false, mlmHead: true });
+  assert.deepEqual([...old.namedParameters().keys()], [...explicit.namedParameters().keys()]);
+  assert.ok(![...old.namedParameters().keys()].some((n) => n.startsWith('pooler.')));
+  for (const [n, v] of old.namedParameters())
+    assert.deepEqual(v.dataSync(), explicit.namedParameters().get(n)!.dataSync(), n);
+  // A pooler is added after every older parameter, so those keep their initial values too.
+  const pooled = tiny({ pooler: true });
+  for (const [n, v] of old.namedParameters())
+    assert.deepEqual(v.dataSync(), pooled.namedParameters().get(n)!.dataSync(), n);
+  const headless = tiny({ mlmHead: false });
+  assert.equal(headless.mlm, undefined);
+  assert.throws(() => headless.mlmLogits(tf.zeros([1, 16])), /no MLM head/);
+  assert.throws(
+    () => tf.tidy(() => old.pooled(old.apply({ ids: tf.tensor2d([[2, 3]], [1, 2], 'int32') }))),
+    /no pooler/,
+  );
+  for (const m of [old, explicit, pooled, headless]) m.dispose();
+});
+
+test('pooler, activations and the position offset compute what their definitions say', () => {
+  const ids = tf.tensor2d([[2, 9, 10, 3]], [1, 4], 'int32');
+  const m = tiny({ pooler: true, activation: 'relu', maxPositions: 8, positionOffset: 2 });
+  tf.tidy(() => {
+    const out = m.apply({ ids });
+    const first = tf.squeeze(tf.slice(out.last, [0, 0, 0], [-1, 1, -1]), [1]);
+    const want = tf.tanh(m.pooler!.dense.apply(first));
+    assert.ok(maxAbsDiff(m.pooled(out).dataSync(), want.dataSync()) < 1e-6);
+    // With offset 2 the embeddings use table rows 2..5: the same as an offset-0 model whose table is shifted.
+    const shifted = tiny({ activation: 'relu', maxPositions: 8, pooler: true });
+    const table = m.embeddings.position!.table;
+    shifted.loadNamedTensors({
+      ...Object.fromEntries([...m.namedParameters()].map(([n, v]) => [n, v])),
+      'embeddings.position.table': tf.concat([tf.slice(table, [2, 0], [6, -1]), tf.zeros([2, 16])]),
+    });
+    assert.ok(maxAbsDiff(shifted.apply({ ids }).last.dataSync(), out.last.dataSync()) < 1e-6);
+    shifted.dispose();
+  });
+  assert.throws(
+    () => tf.tidy(() => void m.apply({ ids: tf.zeros([1, 7], 'int32') })),
+    /exceeds maxPositions 8 − positionOffset 2/,
+  );
+  const x = tf.tensor1d([-2, -0.5, 0, 0.5, 2]);
+  const tanhGelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+  assert.ok(maxAbsDiff(geluTanh(x).dataSync(), [-2, -0.5, 0, 0.5, 2].map(tanhGelu)) < 1e-6);
+  assert.deepEqual(Array.from(activationFn('relu')(x).dataSync()), [0, 0, 0, 0.5, 2]);
+  assert.throws(
+    () => tiny({ activation: 'swish' as never }),
+    /activation must be one of gelu, gelu-tanh, relu/,
+  );
+  assert.throws(() => tiny({ positionOffset: 2, position: 'rope' }), /positionOffset needs position learned/);
+  tf.dispose([ids, x]);
   m.dispose();
 });

@@ -6,6 +6,8 @@
  * x ← x + drop(FFN(LN(x))), and a final LayerNorm after the last block. The embedding LayerNorm is kept
  * in both, so the residual stream starts at unit scale either way. FFN: Dense(4H) → GELU → Dense(H).
  * MLM head (BERT's): Dense(H) → GELU → LayerNorm → logits = h·Eᵀ + b with E the word embedding table.
+ * Optional, for Hugging Face BERT checkpoints: the pooler (tanh(Dense(h₀)) on the first token), another
+ * activation (`activation`), and learned positions starting at a table offset (RoBERTa).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module.js';
@@ -13,7 +15,7 @@ import { Embedding, LayerNorm, Linear, SeedStream, dropout, gelu } from '../nn/l
 import type { InitSpec } from '../nn/init.js';
 import { Rng } from '../util/rng.js';
 import { SelfAttention, attentionScale, type AttentionScaleFn } from './attention.js';
-import { DEFAULT_CONFIG, makeConfig, type EncoderConfig } from './config.js';
+import { DEFAULT_CONFIG, makeConfig, type Activation, type EncoderConfig } from './config.js';
 
 export interface EncoderInput {
   /** [B, N] token ids. */
@@ -33,16 +35,42 @@ export interface EncoderOutput {
   mask: tf.Tensor2D;
 }
 
+/** GELU's tanh approximation, Hugging Face's `gelu_new`: x/2·(1 + tanh(√(2/π)·(x + 0.044715x³))). */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+  });
+}
+
+/** The activation function a config names (absent: exact GELU, what every older config meant). */
+export function activationFn(name: Activation | undefined): (x: tf.Tensor) => tf.Tensor {
+  switch (name ?? 'gelu') {
+    case 'gelu':
+      return gelu;
+    case 'gelu-tanh':
+      return geluTanh;
+    case 'relu':
+      return (x) => tf.relu(x);
+  }
+}
+
 class FeedForward extends Module {
   readonly inner: Linear;
   readonly outer: Linear;
-  constructor(hidden: number, intermediate: number, init: InitSpec, rng: Rng) {
+  constructor(
+    hidden: number,
+    intermediate: number,
+    init: InitSpec,
+    rng: Rng,
+    private readonly act: (x: tf.Tensor) => tf.Tensor,
+  ) {
     super();
     this.inner = this.child('inner', new Linear(hidden, intermediate, init, rng));
     this.outer = this.child('outer', new Linear(intermediate, hidden, init, rng));
   }
   apply(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.outer.apply(gelu(this.inner.apply(x))));
+    return tf.tidy(() => this.outer.apply(this.act(this.inner.apply(x))));
   }
 }
 
@@ -74,7 +102,10 @@ export class EncoderBlock extends Module {
       }),
     );
     this.attentionNorm = this.child('attentionNorm', new LayerNorm(cfg.hidden, cfg.layerNormEps));
-    this.ffn = this.child('ffn', new FeedForward(cfg.hidden, cfg.intermediate, init, rng));
+    this.ffn = this.child(
+      'ffn',
+      new FeedForward(cfg.hidden, cfg.intermediate, init, rng, activationFn(cfg.activation)),
+    );
     this.ffnNorm = this.child('ffnNorm', new LayerNorm(cfg.hidden, cfg.layerNormEps));
   }
 
@@ -96,9 +127,11 @@ class Embeddings extends Module {
   readonly position?: Embedding;
   readonly type?: Embedding;
   readonly norm: LayerNorm;
+  private readonly offset: number;
 
   constructor(cfg: EncoderConfig, rng: Rng) {
     super();
+    this.offset = cfg.positionOffset ?? 0;
     // Embedding tables: truncated normal σ = initStd whatever the kernel initializer (BERT's choice).
     const init: InitSpec = { name: 'truncated-normal', std: cfg.initStd };
     this.word = this.child('word', new Embedding(cfg.vocabSize, cfg.hidden, init, rng));
@@ -115,12 +148,15 @@ class Embeddings extends Module {
       const n = ids.shape[1];
       let x = this.word.apply(ids);
       if (this.position) {
-        if (n > this.position.count) {
+        if (n + this.offset > this.position.count) {
           throw new Error(
-            `sequence length ${n} exceeds maxPositions ${this.position.count} (use RoPE to extrapolate)`,
+            `sequence length ${n} exceeds maxPositions ${this.position.count}` +
+              (this.offset ? ` − positionOffset ${this.offset}` : '') +
+              ' (use RoPE to extrapolate)',
           );
         }
-        x = tf.add(x, tf.slice(this.position.table, [0, 0], [n, -1]));
+        // RoBERTa numbers tokens from padding_idx + 1; padding positions (masked out as keys) differ.
+        x = tf.add(x, tf.slice(this.position.table, [this.offset, 0], [n, -1]));
       }
       if (this.type) x = tf.add(x, this.type.apply(typeIds ?? tf.zerosLike(ids)));
       return this.norm.apply(x) as tf.Tensor3D;
@@ -132,6 +168,7 @@ export class MlmHead extends Module {
   readonly dense: Linear;
   readonly norm: LayerNorm;
   readonly bias: tf.Variable;
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
 
   constructor(
     cfg: EncoderConfig,
@@ -145,13 +182,14 @@ export class MlmHead extends Module {
     );
     this.norm = this.child('norm', new LayerNorm(cfg.hidden, cfg.layerNormEps));
     this.bias = this.param('bias', tf.zeros([cfg.vocabSize]));
+    this.act = activationFn(cfg.activation);
   }
 
   /** h [..., H] → logits [..., V], with the output projection tied to the word embeddings. */
   apply(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = h.shape.slice(0, -1);
-      const t = tf.reshape(this.norm.apply(gelu(this.dense.apply(h))), [
+      const t = tf.reshape(this.norm.apply(this.act(this.dense.apply(h))), [
         -1,
         h.shape[h.rank - 1],
       ]) as tf.Tensor2D;
@@ -161,12 +199,33 @@ export class MlmHead extends Module {
   }
 }
 
+/** BERT's pooler: tanh(h₀·W + b) on the first ([CLS]) position of the last layer. */
+export class Pooler extends Module {
+  readonly dense: Linear;
+  constructor(cfg: EncoderConfig, rng: Rng) {
+    super();
+    this.dense = this.child(
+      'dense',
+      new Linear(cfg.hidden, cfg.hidden, { name: cfg.init, std: cfg.initStd }, rng),
+    );
+  }
+  /** last [B, N, H] → [B, H]. */
+  apply(last: tf.Tensor3D): tf.Tensor2D {
+    return tf.tidy(
+      () => tf.tanh(this.dense.apply(tf.squeeze(tf.slice(last, [0, 0, 0], [-1, 1, -1]), [1]))) as tf.Tensor2D,
+    );
+  }
+}
+
 export class Encoder extends Module {
   readonly config: EncoderConfig;
   readonly embeddings: Embeddings;
   readonly blocks: EncoderBlock[] = [];
   readonly finalNorm?: LayerNorm;
-  readonly mlm: MlmHead;
+  /** Absent when the config says `mlmHead: false` (e.g. a Hugging Face BertModel checkpoint). */
+  readonly mlm?: MlmHead;
+  /** Present when the config says `pooler: true`. */
+  readonly pooler?: Pooler;
   /**
    * Seeds dropout masks; separate from the init stream so that dropout does not shift initial weights.
    * Trainers may `reseed` it each step so that a resumed run draws the same masks.
@@ -195,7 +254,9 @@ export class Encoder extends Module {
     }
     if (cfg.norm === 'pre')
       this.finalNorm = this.child('finalNorm', new LayerNorm(cfg.hidden, cfg.layerNormEps));
-    this.mlm = this.child('mlm', new MlmHead(cfg, rng, this.embeddings.word.table));
+    // Created after the blocks so that models without the new options keep their initial weights.
+    if (cfg.mlmHead ?? true) this.mlm = this.child('mlm', new MlmHead(cfg, rng, this.embeddings.word.table));
+    if (cfg.pooler) this.pooler = this.child('pooler', new Pooler(cfg, rng));
   }
 
   /** Runs the encoder. Call inside `tf.tidy` (or dispose the outputs). */
@@ -216,7 +277,14 @@ export class Encoder extends Module {
 
   /** MLM logits for hidden vectors [..., H] (usually only the masked positions). */
   mlmLogits(h: tf.Tensor): tf.Tensor {
+    if (!this.mlm) throw new Error('this encoder has no MLM head (its config says mlmHead: false)');
     return this.mlm.apply(h);
+  }
+
+  /** BERT's pooled output [B, H] (tanh dense on the first token); needs `pooler: true` in the config. */
+  pooled(out: EncoderOutput): tf.Tensor2D {
+    if (!this.pooler) throw new Error('this encoder has no pooler (its config says pooler: false)');
+    return this.pooler.apply(out.last);
   }
 }
 

@@ -188,7 +188,7 @@ export function trainMlm(
   };
   const gains = () => {
     t.encoderGain.push(gainRms(lastEncoderNorm(model)));
-    t.headGain.push(gainRms(model.mlm.norm.gamma));
+    t.headGain.push(gainRms(model.mlm!.norm.gamma));
   };
   gains();
   let sum = 0;

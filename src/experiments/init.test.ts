@@ -125,7 +125,7 @@ test('slope and log2Slope recover an exact exponential; meanStd is the sample st
 test('trainMlm lowers the loss, records gains, and tracks the right LayerNorm', () => {
   const model = makeEncoder(corpus, tiny, 2, 'post', INITS[0], 3);
   assert.equal(lastEncoderNorm(model), model.blocks[1].ffnNorm.gamma);
-  assert.equal(gainRms(model.mlm.norm.gamma), 1);
+  assert.equal(gainRms(model.mlm!.norm.gamma), 1);
   const t = trainMlm(model, corpus, makeMasker(tok), {
     steps: 60,
     batchSize: 16,

@@ -55,7 +55,8 @@ export function loadSentenceModel(dir: string, override: Partial<SentenceConfig>
     throw new InputError('the model directory has no tokenizer (vocab.txt)', dir);
   }
   const config = { ...DEFAULT_SENTENCE, ...meta, ...stripUndefined(override) };
-  const maxPositions = model.config.position === 'learned' ? model.config.maxPositions : Infinity;
+  const c = model.config;
+  const maxPositions = c.position === 'learned' ? c.maxPositions - (c.positionOffset ?? 0) : Infinity;
   return new SentenceEncoder(model, tokenizer, { ...config, maxLen: Math.min(config.maxLen, maxPositions) });
 }
 

@@ -6,7 +6,7 @@
 import { InputError } from '../io/errors.js';
 import { CharTokenizer, type CharOptions } from './char.js';
 import { WordPieceTokenizer, DEFAULT_WORDPIECE, type WordPieceOptions } from './wordpiece.js';
-import { Vocab } from './vocab.js';
+import { Vocab, type SpecialNames } from './vocab.js';
 import type { Tokenizer } from './types.js';
 
 export * from './types.js';
@@ -48,11 +48,13 @@ export function tokenizerFromFiles(
   meta: unknown,
   where: { vocab: string; meta: string } = { vocab: 'vocab.txt', meta: 'tokenizer.json' },
 ): Tokenizer {
-  const vocab = Vocab.fromText(vocabText, where.vocab);
-  if (meta === undefined) return new WordPieceTokenizer(vocab, DEFAULT_WORDPIECE);
+  const read = (names?: SpecialNames) => Vocab.fromText(vocabText, where.vocab, names);
+  if (meta === undefined) return new WordPieceTokenizer(read(), DEFAULT_WORDPIECE);
   const m = (meta ?? {}) as { kind?: unknown; options?: unknown };
-  if (m.kind === 'char') return new CharTokenizer(vocab, charOptions(m.options, where.meta));
+  if (m.kind === 'char') return new CharTokenizer(read(), charOptions(m.options, where.meta));
   if (m.kind === 'wordpiece') {
+    // Special token strings other than [PAD]/[UNK]/... (a Hugging Face import) are kept in the options.
+    const vocab = read((m.options as Partial<WordPieceOptions> | undefined)?.specialTokens);
     return new WordPieceTokenizer(vocab, {
       ...DEFAULT_WORDPIECE,
       ...(m.options as Partial<WordPieceOptions>),

@@ -19,13 +19,21 @@ export interface SpecialIds {
   mask: number;
 }
 
+/** The strings of the special tokens, when they are not BERT's [PAD]/[UNK]/[CLS]/[SEP]/[MASK]. */
+export type SpecialNames = Partial<Record<keyof SpecialIds, string>>;
+
 export class Vocab {
   readonly tokens: readonly string[];
   private readonly index = new Map<string, number>();
   readonly special: SpecialIds;
+  /** The special tokens' strings, e.g. `special.unk`'s is `specialNames.unk`. */
+  readonly specialNames: Record<keyof SpecialIds, string>;
 
-  /** `source` names the file in error messages. */
-  constructor(tokens: readonly string[], source = 'vocabulary') {
+  /**
+   * `source` names the file in error messages; `names` overrides special token strings (e.g. a Hugging
+   * Face tokenizer_config.json's `unk_token`).
+   */
+  constructor(tokens: readonly string[], source = 'vocabulary', names: SpecialNames = {}) {
     this.tokens = tokens;
     tokens.forEach((t, i) => {
       if (this.index.has(t)) throw new InputError(`duplicate token '${t}'`, source, i + 1);
@@ -36,7 +44,15 @@ export class Vocab {
       if (id === undefined) throw new InputError(`the vocabulary has no ${t} token`, source);
       return id;
     };
-    this.special = { pad: find(PAD), unk: find(UNK), cls: find(CLS), sep: find(SEP), mask: find(MASK) };
+    this.specialNames = { pad: PAD, unk: UNK, cls: CLS, sep: SEP, mask: MASK, ...names };
+    const n = this.specialNames;
+    this.special = {
+      pad: find(n.pad),
+      unk: find(n.unk),
+      cls: find(n.cls),
+      sep: find(n.sep),
+      mask: find(n.mask),
+    };
   }
 
   get size(): number {
@@ -53,7 +69,7 @@ export class Vocab {
   }
 
   token(id: number): string {
-    return this.tokens[id] ?? UNK;
+    return this.tokens[id] ?? this.specialNames.unk;
   }
 
   /** Ids of the special tokens (never masked, never drawn as random replacements). */
@@ -67,13 +83,13 @@ export class Vocab {
   }
 
   /** Parses vocab.txt: lines split on \n (a trailing \r is dropped); a final empty line is ignored. */
-  static fromText(text: string, source = 'vocab.txt'): Vocab {
+  static fromText(text: string, source = 'vocab.txt', names: SpecialNames = {}): Vocab {
     const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
     if (lines.length && lines[lines.length - 1] === '') lines.pop();
     lines.forEach((l, i) => {
       if (l === '') throw new InputError('empty line in vocabulary', source, i + 1);
     });
-    return new Vocab(lines, source);
+    return new Vocab(lines, source, names);
   }
 
   /** Special tokens first (ids 0–4: [PAD], [UNK], [CLS], [SEP], [MASK]), then `tokens` in order. */

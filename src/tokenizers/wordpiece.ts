@@ -1,16 +1,31 @@
 /**
- * BERT's WordPiece tokenizer, compatible with a standard `vocab.txt`: the "basic" pre-tokenizer
- * (clean control characters, put spaces around CJK ideographs, optionally lower-case and strip
- * accents, split on whitespace and punctuation) followed by greedy longest-match-first WordPiece
- * with '##' continuation pieces; a word that cannot be covered becomes [UNK] as a whole.
+ * BERT's WordPiece tokenizer, compatible with a standard `vocab.txt`, following Hugging Face's
+ * BertTokenizer step by step: special tokens in the text are kept whole; the rest goes through the
+ * "basic" pre-tokenizer (drop NUL, U+FFFD and control characters, whitespace → space, spaces around CJK
+ * ideographs, NFC, split on whitespace, optionally lower-case and strip accents (NFD, drop Mn), split
+ * off punctuation) and then greedy longest-match-first WordPiece with '##' continuation pieces; a word
+ * that cannot be covered, or is longer than `maxWordChars` characters, becomes [UNK] as a whole.
  */
 import { BaseTokenizer } from './base.js';
-import type { Vocab } from './vocab.js';
+import type { SpecialNames, Vocab } from './vocab.js';
 
 export interface WordPieceOptions {
   lowercase: boolean;
   /** Words longer than this (in characters) become [UNK] (BERT: 100). */
   maxWordChars: number;
+  /** Strip accents (NFD, drop Mn); absent follows `lowercase` (Hugging Face's `strip_accents: null`). */
+  stripAccents?: boolean;
+  /** Put spaces around CJK ideographs (Hugging Face's `tokenize_chinese_chars`); absent means true. */
+  splitCjk?: boolean;
+  /** Special token strings other than BERT's defaults (from a Hugging Face tokenizer_config.json). */
+  specialTokens?: SpecialNames;
+}
+
+/** Settings of the basic pre-tokenizer; see `WordPieceOptions`. */
+export interface BasicOptions {
+  lowercase: boolean;
+  stripAccents?: boolean;
+  splitCjk?: boolean;
 }
 
 export const DEFAULT_WORDPIECE: WordPieceOptions = { lowercase: true, maxWordChars: 100 };
@@ -42,29 +57,40 @@ function isPunct(ch: string, cp: number): boolean {
   return /\p{P}/u.test(ch);
 }
 
+/** Hugging Face's `_is_control`: any category C* except tab, newline and carriage return. */
 function isControl(ch: string): boolean {
   if (ch === '\t' || ch === '\n' || ch === '\r') return false;
-  return /[\p{Cc}\p{Cf}]/u.test(ch);
+  return /\p{C}/u.test(ch);
 }
 
-/** BERT's BasicTokenizer: text → words and punctuation marks. */
-export function basicTokenize(text: string, lowercase: boolean): string[] {
+/** Hugging Face's `_is_whitespace`: space, tab, newline, carriage return, or category Zs. */
+function isWhitespace(ch: string): boolean {
+  return ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || /\p{Zs}/u.test(ch);
+}
+
+/**
+ * BERT's BasicTokenizer: text → words and punctuation marks. `opts` may be a boolean (`lowercase`,
+ * accents stripped when lower-casing: BERT's uncased models).
+ */
+export function basicTokenize(text: string, opts: boolean | BasicOptions): string[] {
+  const o: BasicOptions = typeof opts === 'boolean' ? { lowercase: opts } : opts;
+  const strip = o.stripAccents ?? o.lowercase;
+  const splitCjk = o.splitCjk ?? true;
   let cleaned = '';
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
     if (cp === 0 || cp === 0xfffd || isControl(ch)) continue;
-    if (/\s/u.test(ch)) cleaned += ' ';
-    else if (isCjk(cp)) cleaned += ` ${ch} `;
+    if (isWhitespace(ch)) cleaned += ' ';
+    else if (splitCjk && isCjk(cp)) cleaned += ` ${ch} `;
     else cleaned += ch;
   }
   const out: string[] = [];
-  for (let word of cleaned.split(' ')) {
+  // Python's str.split(): the remaining separators (e.g. U+2028) split words too.
+  for (let word of cleaned.normalize('NFC').split(/\s+/u)) {
     if (!word) continue;
-    if (lowercase)
-      word = word
-        .toLowerCase()
-        .normalize('NFD')
-        .replace(/\p{Mn}/gu, '');
+    // Character by character, as Hugging Face does (so a final Σ becomes σ, not ς).
+    if (o.lowercase) word = Array.from(word, (c) => c.toLowerCase()).join('');
+    if (strip) word = word.normalize('NFD').replace(/\p{Mn}/gu, '');
     let cur = '';
     for (const ch of word) {
       if (isPunct(ch, ch.codePointAt(0)!)) {
@@ -102,6 +128,33 @@ export function wordPieces(word: string, has: (piece: string) => boolean, maxCha
   return pieces;
 }
 
+/**
+ * Cuts text at occurrences of the special tokens (longest first at each position), as Hugging Face's
+ * tokenizers do before anything else, so that "[MASK]" typed in a text is the mask token.
+ */
+export function splitOnSpecials(
+  text: string,
+  specials: readonly string[],
+): { text: string; special: boolean }[] {
+  const sorted = [...new Set(specials)].filter((s) => s).sort((a, b) => b.length - a.length);
+  const out: { text: string; special: boolean }[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < text.length) {
+    const hit = sorted.find((s) => text.startsWith(s, i));
+    if (hit === undefined) {
+      i++;
+      continue;
+    }
+    if (i > start) out.push({ text: text.slice(start, i), special: false });
+    out.push({ text: hit, special: true });
+    i += hit.length;
+    start = i;
+  }
+  if (start < text.length) out.push({ text: text.slice(start), special: false });
+  return out;
+}
+
 export class WordPieceTokenizer extends BaseTokenizer {
   readonly kind = 'wordpiece';
   constructor(
@@ -113,10 +166,16 @@ export class WordPieceTokenizer extends BaseTokenizer {
 
   tokenize(text: string): string[] {
     const out: string[] = [];
-    for (const word of basicTokenize(text, this.opts.lowercase)) {
-      const pieces = wordPieces(word, (p) => this.vocab.has(p), this.opts.maxWordChars);
-      if (pieces) out.push(...pieces);
-      else out.push(this.vocab.token(this.vocab.special.unk));
+    for (const part of splitOnSpecials(text, Object.values(this.vocab.specialNames))) {
+      if (part.special) {
+        out.push(part.text);
+        continue;
+      }
+      for (const word of basicTokenize(part.text, this.opts)) {
+        const pieces = wordPieces(word, (p) => this.vocab.has(p), this.opts.maxWordChars);
+        if (pieces) out.push(...pieces);
+        else out.push(this.vocab.specialNames.unk);
+      }
     }
     return out;
   }

@@ -53,6 +53,7 @@ const entries = [
     'nn',
     'grad',
     'tokenizers',
+    'hf',
   ].map((folder) => path.join(folder, 'index.js')),
 ];
 

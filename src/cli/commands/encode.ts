@@ -72,7 +72,14 @@ export const encodeCommand: Command = {
     await initBackend();
     const model = loadSentenceModel(modelDir, override);
     const progress = new Progress({ label: 'encode', total: texts.length });
-    const vecs = model.encode(texts, batchSize, (n) => progress.tick(n));
+    let done = 0;
+    const vecs = model.encodeFlat(texts, {
+      batchSize,
+      progress: (now) => {
+        progress.tick(now - done);
+        done = now;
+      },
+    });
     const dim = model.dim;
     model.dispose();
     writeNpy(outFile, v.normalize ? normalizeRows(vecs, dim) : vecs, [texts.length, dim]);

@@ -14,6 +14,7 @@ import { gradpenaltyCommand } from './gradpenalty.js';
 import { densityCommand } from './density.js';
 import { mlmEvalCommand } from './mlmeval.js';
 import { finetuneCommand } from './finetune.js';
+import { exportHfCommand, importHfCommand } from './hf.js';
 
 export const commands: Command[] = [
   canCommand,
@@ -30,4 +31,6 @@ export const commands: Command[] = [
   densityCommand,
   mlmEvalCommand,
   finetuneCommand,
+  importHfCommand,
+  exportHfCommand,
 ];

@@ -85,10 +85,10 @@ export const searchCommand: Command = {
     const dim = model.dim;
     const vectorsFile = stringOption(v.vectors);
     const corpus = normalizeRows(
-      vectorsFile ? corpusVectors(vectorsFile, lines.length, dim) : model.encode(lines),
+      vectorsFile ? corpusVectors(vectorsFile, lines.length, dim) : model.encodeFlat(lines),
       dim,
     );
-    const q = normalizeRows(model.encode([query]), dim);
+    const q = normalizeRows(model.encodeFlat([query]), dim);
     model.dispose();
     const hits: Hit[] = topK(q, corpus, dim, keep, k).map((h, i) => ({
       rank: i + 1,
