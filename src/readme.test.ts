@@ -2,7 +2,8 @@
  * Every TypeScript/JavaScript code block of README.md runs, as a user would run it: transpiled on its own
  * into a module of a scratch project where `kexue` is this package and the TF.js packages are ours, then
  * executed by node. The project holds what the blocks name: a small encoder in `zh-encoder/model`, also
- * served over HTTP where a block says `http://localhost:8080/models/zh-encoder/`. A block that throws,
+ * served over HTTP where a block says `http://localhost:8080/models/zh-encoder/`, and a tiny Hugging Face
+ * BERT checkpoint (config.json, model.safetensors, vocab.txt) in `bert-tiny/`. A block that throws,
  * or writes to stderr, fails. So the README can never again show a snippet that does not work.
  */
 import { after, test } from 'node:test';
@@ -17,6 +18,10 @@ import type { AddressInfo } from 'node:net';
 import ts from 'typescript';
 import { saveTinyEncoder } from './encoder/tiny.test-util.js';
 import { initBackend } from './backend/index.js';
+import { Encoder } from './encoder/model.js';
+import { exportHuggingFaceBert } from './io/hf-files.js';
+import { WordPieceTokenizer, DEFAULT_WORDPIECE } from './tokenizers/wordpiece.js';
+import { Vocab } from './tokenizers/vocab.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -56,6 +61,29 @@ const project = scratchProject();
 const encoderDir = path.join(project, 'zh-encoder', 'model');
 await saveTinyEncoder(path.join(project, 'zh-encoder'), ['你好 再见 hello world'], { hidden: 16 });
 fs.renameSync(path.join(project, 'zh-encoder', 'encoder'), encoderDir);
+// A tiny BERT in Hugging Face's layout, written by kexue's exporter (its parity with PyTorch is tested in io/).
+const bertVocab = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  ...new Set('一个男人在弹吉他有人演奏乐器下雨了'),
+];
+const bert = new Encoder({
+  vocabSize: bertVocab.length,
+  hidden: 16,
+  layers: 1,
+  heads: 2,
+  intermediate: 32,
+  maxPositions: 64,
+  seed: 3,
+});
+await exportHuggingFaceBert(
+  { encoder: bert, tokenizer: new WordPieceTokenizer(new Vocab(bertVocab), DEFAULT_WORDPIECE) },
+  path.join(project, 'bert-tiny'),
+);
+bert.dispose();
 // The encoder folder over HTTP, as a static file server would serve it.
 const server = http.createServer((req, res) => {
   const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(
