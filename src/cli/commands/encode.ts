@@ -8,6 +8,7 @@ import { checkOutputFile } from '../../io/atomic.js';
 import { readLines } from '../../io/text.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
+import { normalizeRowsInPlace } from '../../cosent/similarity.js';
 
 const usage = `
 Usage: kexue encode --model DIR --in TEXT_FILE --out VECTORS.npy [options]
@@ -34,17 +35,6 @@ export function sentenceOverride(v: Record<string, unknown>): { pooling?: Poolin
       ? undefined
       : numberOption(v['max-len'], 'max-len', 64, { integer: true, min: 3 });
   return { pooling: p as Pooling | undefined, maxLen };
-}
-
-/** Scales each row of a row-major [rows, dim] matrix to unit length (zero rows stay zero). */
-export function normalizeRows(data: Float32Array, dim: number): Float32Array {
-  for (let r = 0; r < data.length / dim; r++) {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += data[r * dim + k] ** 2;
-    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
-    for (let k = 0; k < dim; k++) data[r * dim + k] *= inv;
-  }
-  return data;
 }
 
 export const encodeCommand: Command = {
@@ -82,7 +72,7 @@ export const encodeCommand: Command = {
     });
     const dim = model.dim;
     model.dispose();
-    writeNpy(outFile, v.normalize ? normalizeRows(vecs, dim) : vecs, [texts.length, dim]);
+    writeNpy(outFile, v.normalize ? normalizeRowsInPlace(vecs, dim) : vecs, [texts.length, dim]);
     process.stdout.write(`${texts.length} × ${dim} vectors written to ${outFile}\n`);
     return 0;
   },

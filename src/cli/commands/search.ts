@@ -5,7 +5,8 @@ import { InputError } from '../../io/errors.js';
 import { readNpy } from '../../io/npy.js';
 import { readLines } from '../../io/text.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
-import { normalizeRows, sentenceOverride } from './encode.js';
+import { sentenceOverride } from './encode.js';
+import { normalizeRowsInPlace } from '../../cosent/similarity.js';
 
 const usage = `
 Usage: kexue search --model DIR --corpus FILE --query TEXT [-k 10] [options]
@@ -84,11 +85,11 @@ export const searchCommand: Command = {
     const model = loadSentenceModel(modelDir, override);
     const dim = model.dim;
     const vectorsFile = stringOption(v.vectors);
-    const corpus = normalizeRows(
+    const corpus = normalizeRowsInPlace(
       vectorsFile ? corpusVectors(vectorsFile, lines.length, dim) : model.encodeFlat(lines),
       dim,
     );
-    const q = normalizeRows(model.encodeFlat([query]), dim);
+    const q = normalizeRowsInPlace(model.encodeFlat([query]), dim);
     model.dispose();
     const hits: Hit[] = topK(q, corpus, dim, keep, k).map((h, i) => ({
       rank: i + 1,
