@@ -38,13 +38,14 @@ test(
         long: { epochs: 2, testN: 8 },
       },
     });
-    const r = await exp.run({
-      budget: 'quick',
+    const ctx = {
+      budget: 'quick' as const,
       seeds: [0, 1],
       dataDir,
       workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-density-exp-')),
       quiet: true,
-    });
+    };
+    const r = await exp.run(ctx);
     const [table, long, curve, ood] = r.tables;
     assert.deepEqual(
       table.rows.map((row) => `${row[0]}-${row[1]}-${row[2]}`),
@@ -72,6 +73,17 @@ test(
     for (const row of ood.rows) for (const a of row.slice(4)) assert.ok(Number(a) >= 0 && Number(a) <= 1);
     assert.match(r.verdict, /Trained on Fashion-MNIST/);
     assert.match(r.verdict, /After 2 epochs on 40 images/);
+
+    // Every run was recorded: a rerun reuses them all and gives the same result.
+    const store = path.join(ctx.workDir, 'density-quick');
+    const records = fs.readdirSync(store).filter((f) => f.endsWith('.json'));
+    assert.equal(records.length, 5 + 2 + 1 + 1, 'table runs, long runs, OOD, curve');
+    // A long run whose record is lost resumes from its final checkpoint (no epoch left) and scores the
+    // same model with the same samples.
+    fs.rmSync(path.join(store, 'long-1L-vae-k1-seed0.json'));
+    const again = await exp.run(ctx);
+    assert.deepEqual(again.tables, r.tables);
+    assert.equal(again.verdict, r.verdict);
   },
 );
 
