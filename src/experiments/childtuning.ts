@@ -25,8 +25,6 @@ import {
 } from './types.js';
 import { readClueDataset, type ClueDataset } from '../io/clue.js';
 import { writeNpy } from '../io/npy.js';
-import { writeJsonAtomic } from '../io/atomic.js';
-import { isDeepStrictEqual } from 'node:util';
 import { loadEncoder } from '../io/encoder-files.js';
 import {
   TextClassifier,
@@ -39,6 +37,7 @@ import {
 } from '../childtuning/index.js';
 import { pretrainedEncoder, recipeSpec } from './pretraining.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
+import { RunStore, type RunUnit } from './run-store.js';
 import { InputError } from '../io/errors.js';
 
 export type TaskKey = 'tnews' | 'iflytek';
@@ -203,16 +202,6 @@ function saveProbs(dir: string, name: string, probs: Float32Array, classes: numb
   writeNpy(path.join(dir, name), probs, [probs.length / classes, classes]);
 }
 
-function readRecord(file: string, key: unknown): RunRecord | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  try {
-    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { key: unknown; record: RunRecord };
-    return isDeepStrictEqual(saved.key, JSON.parse(JSON.stringify(key))) ? saved.record : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Fine-tunes one (method, seed), saves its dev/test probabilities and returns what it measured. */
 async function runOne(
   r: Regime,
@@ -280,9 +269,14 @@ async function runRegime(
     [test.length],
   );
   const methods = regimeMethods(r, s.ps);
-  const byMethod = new Map<string, RunRecord[]>(methods.map((m) => [m.key, []]));
+  const byMethod = new Map<string, RunRecord[]>();
   const trainSize: number[] = [];
   let devSize = 0;
+  // Each finished run is recorded beside its probabilities with everything that defines it, so an
+  // interrupted experiment resumes where it stopped (a changed setting reruns the run), and processes
+  // sharing the work folder split the runs.
+  const store = new RunStore(outDir);
+  const units: RunUnit<RunRecord>[] = [];
   for (const seed of seeds) {
     const split = splitFor(r, ds, seed, fixedDev);
     trainSize.push(split.train.length);
@@ -292,30 +286,31 @@ async function runRegime(
       Int32Array.from(split.dev, (e) => e.label),
       [split.dev.length],
     );
+    const steps = r.epochs * Math.ceil(split.train.length / r.batchSize);
     for (const m of methods) {
-      // Each finished run is recorded beside its probabilities with everything that defines it, so
-      // an interrupted experiment resumes where it stopped (a changed setting reruns the run).
-      const key = {
-        // Seeds and the sweep's extra ps only add runs: a run already recorded is the same run.
-        regime: { ...r, seeds: undefined, extraPs: undefined },
-        lr: s.lr * m.lrScale,
-        maxLen: s.maxLen,
-        method: m,
-        encoderDir,
-        seed,
-      };
-      const recordFile = path.join(outDir, `${m.key}-seed${seed}.json`);
-      const done = readRecord(recordFile, key);
-      if (done) {
-        progress.tick(r.epochs * Math.ceil(split.train.length / r.batchSize));
-        byMethod.get(m.key)!.push(done);
-        continue;
-      }
-      const record = await runOne(r, s, m, seed, encoderDir, ds.labels.length, split, test, outDir, progress);
-      writeJsonAtomic(recordFile, { key, record });
-      byMethod.get(m.key)!.push(record);
+      units.push({
+        id: `${m.key}-seed${seed}`,
+        key: {
+          // Seeds and the sweep's extra ps only add runs: a run already recorded is the same run.
+          regime: { ...r, seeds: undefined, extraPs: undefined },
+          lr: s.lr * m.lrScale,
+          maxLen: s.maxLen,
+          method: m,
+          encoderDir,
+          seed,
+        },
+        compute: () => runOne(r, s, m, seed, encoderDir, ds.labels.length, split, test, outDir, progress),
+        onReused: () => progress.tick(steps),
+      });
     }
   }
+  const records = await store.runAll(units);
+  methods.forEach((m, i) =>
+    byMethod.set(
+      m.key,
+      seeds.map((_, j) => records[j * methods.length + i]),
+    ),
+  );
   return { regime: r, trainSize, devSize, testSize: test.length, byMethod };
 }
 
