@@ -25,7 +25,6 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   findCheckpoint,
-  directoryFiles,
   type CheckpointState,
 } from './io/encoder-files.js';
 export { saveTokenizer, loadTokenizer } from './io/tokenizer-files.js';
@@ -39,17 +38,5 @@ export {
   loadOptimizerState,
   type TrainState,
 } from './io/vae-files.js';
-export { encodeGrayPng, crc32 } from './io/png.js';
-export {
-  STS_TASKS,
-  NOTE_BERT_BASE,
-  readTask,
-  subsample,
-  compareObjectives,
-  type StsTask,
-  type CompareOptions,
-  type RunRecord,
-  type ObjectiveSummary,
-} from './experiments/cosent-compare.js';
 export { loadHuggingFaceBert, exportHuggingFaceBert, hfDirReader } from './io/hf-files.js';
 export { main as runCli } from './cli/main.js';
