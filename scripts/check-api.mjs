@@ -14,9 +14,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ENTRIES = { kexue: 'src/index.ts', 'kexue/node': 'src/node.ts' };
 
 /** What an example may use without defining it (the reader's own model, data and tensors). */
@@ -103,10 +104,14 @@ function exampleModule(names, code) {
   ].join('\n');
 }
 
-const base = ts.createProgram(Object.values(ENTRIES).map((f) => path.join(root, f)), compilerOptions);
+const base = ts.createProgram(
+  Object.values(ENTRIES).map((f) => path.join(root, f)),
+  compilerOptions,
+);
 const names = publicExports(base);
 if (process.argv.includes('--list')) {
-  for (const n of names) console.log(`${n.name}\t${n.kind}\t${n.file}\t${n.doc ? 'doc' : '-'}\t${n.examples.length}`);
+  for (const n of names)
+    console.log(`${n.name}\t${n.kind}\t${n.file}\t${n.doc ? 'doc' : '-'}\t${n.examples.length}`);
   process.exit(0);
 }
 
@@ -131,11 +136,19 @@ for (const n of names) {
 // Resolve @tensorflow/tfjs and node types from the repository's node_modules.
 const host = ts.createCompilerHost(compilerOptions);
 const resolve = (name, containing) =>
-  ts.resolveModuleName(name, where.has(containing) ? path.join(root, 'src', 'index.ts') : containing, compilerOptions, host)
-    .resolvedModule;
+  ts.resolveModuleName(
+    name,
+    where.has(containing) ? path.join(root, 'src', 'index.ts') : containing,
+    compilerOptions,
+    host,
+  ).resolvedModule;
 host.resolveModuleNameLiterals = (literals, containing) =>
   literals.map((l) => ({ resolvedModule: resolve(l.text, containing) }));
-const program = ts.createProgram([...where.keys()], { ...compilerOptions, typeRoots: [path.join(root, 'node_modules', '@types')] }, host);
+const program = ts.createProgram(
+  [...where.keys()],
+  { ...compilerOptions, typeRoots: [path.join(root, 'node_modules', '@types')] },
+  host,
+);
 for (const d of ts.getPreEmitDiagnostics(program)) {
   const n = d.file && where.get(d.file.fileName);
   if (!n) {
@@ -144,7 +157,9 @@ for (const d of ts.getPreEmitDiagnostics(program)) {
   }
   const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
   const text = d.file.text.split('\n')[line].trim();
-  problems.push(`${n.file}: the @example of ${n.name} does not type-check: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')} (in: ${text})`);
+  problems.push(
+    `${n.file}: the @example of ${n.name} does not type-check: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')} (in: ${text})`,
+  );
 }
 fs.rmSync(dir, { recursive: true, force: true });
 

@@ -7,6 +7,9 @@
  * This file is the public API: each technique's folder has more (its building blocks, used by the
  * experiments and tests), and only what is listed here is promised to users. `npm run lint` checks that
  * every name here is documented (scripts/check-api.mjs).
+ *
+ * @packageDocumentation
+ * @module kexue
  */
 import './register.js';
 
@@ -139,10 +142,10 @@ export {
   childTuning,
   ChildTuningOptimizer,
   ChildTuningAdamW,
+  Masker,
   CHILD_TUNING_MODES,
   type ChildTuningMode,
   type ChildTuningOptions,
-  type Masker,
 } from './childtuning/optimizer.js';
 export { fisherInformation, type FisherOptions, type NamedVariables } from './childtuning/fisher.js';
 export {

@@ -4,6 +4,9 @@
  * with the native ATen backend (`initBackend`), and the CLI.
  *
  *   import { initBackend, loadEncoder, readNpy, can } from 'kexue/node';
+ *
+ * @packageDocumentation
+ * @module kexue/node
  */
 export * from './index.js';
 export { initBackend, BACKEND_ORDER, type BackendName, type InitBackendOptions } from './backend/index.js';

@@ -22,26 +22,10 @@ import { Encoder } from './encoder/model.js';
 import { exportHuggingFaceBert } from './io/hf-files.js';
 import { WordPieceTokenizer, DEFAULT_WORDPIECE } from './tokenizers/wordpiece.js';
 import { Vocab } from './tokenizers/vocab.js';
+import { codeBlocks } from './readme.test-util.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
-
-export interface CodeBlock {
-  lang: string;
-  /** 1-based line of the opening fence. */
-  line: number;
-  code: string;
-}
-
-/** The fenced code blocks of a Markdown text, with their language and line. */
-export function codeBlocks(markdown: string): CodeBlock[] {
-  const out: CodeBlock[] = [];
-  const re = /^```(\w*)\n([\s\S]*?)^```$/gm;
-  for (const m of markdown.matchAll(re)) {
-    out.push({ lang: m[1], line: markdown.slice(0, m.index).split('\n').length, code: m[2] });
-  }
-  return out;
-}
 
 /** A scratch project: node_modules/kexue → this package, the TF.js packages (@tensorflow/tfjs too) → ours. */
 function scratchProject(): string {

@@ -8,12 +8,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Encoder } from '../encoder/model.js';
 import type { Chart } from '../experiments/types.js';
 
+/** The input of `attentionEntropy`: a padded batch of token ids (an `EncoderInput` without typeIds). */
 export interface EntropyBatch {
   /** [B, N] token ids, [B, N] mask (1 = token; default ids ≠ padId). */
   ids: tf.Tensor2D;
   mask?: tf.Tensor2D;
 }
 
+/** What `attentionEntropy` returns: mean attention-row entropy (nats) per layer and head. */
 export interface AttentionEntropy {
   /** [layer][head]: mean entropy (nats) of the attention rows of unmasked queries. */
   perHead: number[][];
@@ -26,6 +28,10 @@ export interface AttentionEntropy {
 /**
  * Row entropies −Σ p log p over the last axis, [B, heads, N]; 0·log 0 is taken as 0 (masked keys have
  * probability exactly 0).
+ *
+ * @example
+ * const p = tf.tensor2d([[0.5, 0.5, 0, 0], [0.25, 0.25, 0.25, 0.25]]);
+ * rowEntropy(p).dataSync(); // → [0.693, 1.386] = [log 2, log 4]
  */
 export function rowEntropy(probs: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
@@ -37,6 +43,12 @@ export function rowEntropy(probs: tf.Tensor): tf.Tensor {
 /**
  * Mean attention entropy of each layer and head of `encoder` on `batch` (evaluation mode: no dropout,
  * RoPE scalings and inference-only scales active as at inference). Rows of padding queries are left out.
+ *
+ * @example
+ * const input = encodeTexts(tokenizer, texts, 256);
+ * const h = attentionEntropy(encoder, input);
+ * h.perLayer; // one mean entropy per layer, to compare with Math.log(h.meanKeys) (uniform attention)
+ * disposeInput(input);
  */
 export function attentionEntropy(encoder: Encoder, batch: EntropyBatch): AttentionEntropy {
   const sums: tf.Tensor[] = [];

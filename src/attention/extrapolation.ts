@@ -17,7 +17,17 @@ export type InferenceSettings = Partial<
 /**
  * A copy of `encoder` (weights copied) with some attention settings replaced, e.g.
  * `{ attentionScale: 'log-n', attentionScaleOptions: { at: 'inference', base: 'train-length', trainLength: 64 } }`
- * or `{ ropeScaling: { kind: 'dynamic-ntk', trainLength: 64 } }`. The caller disposes it.
+ * or `{ ropeScaling: { kind: 'dynamic-ntk', trainLength: 64 } }`. A setting given as undefined removes it
+ * from the config. The copy is in inference mode; the caller disposes it.
+ *
+ * @example
+ * const logn = withInferenceSettings(encoder, {
+ *   attentionScale: 'log-n',
+ *   attentionScaleOptions: { at: 'inference', base: 'train-length', trainLength: 64 },
+ * });
+ * const input = encodeTexts(tokenizer, texts, 256);
+ * const vecs = tf.tidy(() => pool(logn.apply(input), 'mean'));
+ * logn.dispose();
  */
 export function withInferenceSettings(encoder: Encoder, s: InferenceSettings): Encoder {
   const config: EncoderConfig = { ...encoder.config, ...s };
@@ -27,6 +37,7 @@ export function withInferenceSettings(encoder: Encoder, s: InferenceSettings): E
   return copy.train(false);
 }
 
+/** Settings of `mlmByLength`: held-out token stream, special ids, the lengths and the evaluation budget. */
 export interface MlmEvalOptions {
   /** Token ids of held-out text, in order (documents concatenated); windows are cut from it. */
   stream: readonly number[];
@@ -48,6 +59,10 @@ export interface MlmEvalOptions {
   onChunk?: (done: number, total: number) => void;
 }
 
+/**
+ * MLM scores at one sequence length: `accuracy` (share of masked positions predicted right) and `loss`
+ * (mean cross-entropy, nats) over `predictions` masked positions in `sequences` sequences.
+ */
 export interface LengthResult {
   length: number;
   sequences: number;
@@ -87,7 +102,15 @@ export function chunkSize(length: number, heads: number, maxEntries = 2 ** 24): 
 
 /**
  * MLM accuracy and loss at each length: BERT masking (15%, 80/10/10) with a fixed seed, so two models
- * are scored on exactly the same masked positions.
+ * are scored on exactly the same masked positions. The encoder needs its MLM head.
+ *
+ * @example
+ * const v = tokenizer.vocab;
+ * const stream = texts.flatMap((t) => tokenizer.encode(t, { special: false }));
+ * const byLength = mlmByLength(encoder, {
+ *   stream, lengths: [64, 128, 256], vocabSize: v.size, specialIds: v.specialIdSet(),
+ *   cls: v.special.cls, sep: v.special.sep, maskId: v.special.mask,
+ * }); // → [{ length: 64, sequences, predictions, accuracy, loss }, …]
  */
 export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[] {
   const masker = new MlmMasker({ vocabSize: o.vocabSize, maskId: o.maskId, specialIds: o.specialIds });
@@ -106,7 +129,7 @@ export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[]
     let lossSum = 0;
     let count = 0;
     for (let s = 0; s < seqs.length; s += chunks[i]) {
-      const batch = makeMlmBatch(seqs.slice(s, s + chunks[i]), masker, 0, rng);
+      const batch = makeMlmBatch(seqs.slice(s, s + chunks[i]), masker, encoder.config.padId, rng);
       const m = batch.targets.size;
       const r = mlmLoss(encoder, batch, false);
       correct += r.accuracy.dataSync()[0] * m;

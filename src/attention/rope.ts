@@ -13,11 +13,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/** A RoPE extension for inference past the training length (file header); `EncoderConfig.ropeScaling`. */
 export type RopeScaling =
   | { kind: 'ntk'; factor: number }
   | { kind: 'dynamic-ntk'; trainLength: number }
   | { kind: 'interpolation'; trainLength: number; factor?: number };
 
+/** Every `RopeScaling` kind, for validation and command-line choices. */
 export const ROPE_SCALINGS = ['ntk', 'dynamic-ntk', 'interpolation'] as const;
 
 /** Checks a scaling from a config file or a caller; throws a clear Error. */
@@ -33,18 +35,38 @@ export function validateRopeScaling(s: RopeScaling): void {
     throw bad(`interpolation factor must be a number ≥ 1 (got ${String(s.factor)})`);
 }
 
-/** NTK-aware base for head size d and scale α: base · α^{d/(d−2)}. */
+/**
+ * NTK-aware base for head size d and scale α: base · α^{d/(d−2)}, so that the lowest frequency is
+ * divided by exactly α and the highest is unchanged.
+ *
+ * @example
+ * ntkBase(10000, 4, 64); // → 41829.4 (4× the context of a model trained with base 10000, head size 64)
+ */
 export function ntkBase(base: number, alpha: number, d: number): number {
   return base * Math.pow(alpha, d / (d - 2));
 }
 
-/** Qwen's dynamic α for n tokens after training at L: 2^⌈log₂(n/L) + 1⌉ − 1, at least 1. */
+/**
+ * Qwen's dynamic α for n tokens after training at L: 2^⌈log₂(n/L) + 1⌉ − 1, at least 1 (exactly 1
+ * for n ≤ L).
+ *
+ * @example
+ * dynamicNtkAlpha(64, 64); // → 1 (plain RoPE within the training length)
+ * dynamicNtkAlpha(256, 64); // → 7
+ */
 export function dynamicNtkAlpha(n: number, trainLength: number): number {
   if (n <= trainLength) return 1;
   return Math.max(1, Math.pow(2, Math.ceil(Math.log2(n / trainLength) + 1)) - 1);
 }
 
-/** The RoPE base and position multiplier to use for n tokens (identity without a scaling). */
+/**
+ * The RoPE base and position multiplier to use for n tokens of head size d (identity without a scaling).
+ *
+ * @example
+ * scaledRope(256, 64, 10000, { kind: 'interpolation', trainLength: 64 });
+ * // → { base: 10000, positionScale: 0.25 }
+ * scaledRope(256, 64, 10000, { kind: 'ntk', factor: 4 }); // → { base: 41829.4, positionScale: 1 }
+ */
 export function scaledRope(
   n: number,
   d: number,
@@ -64,7 +86,12 @@ export function scaledRope(
 
 /**
  * cos/sin tables [N, d] for positions p·positionScale, interleaved pairs as the encoder's RoPE
- * (angle of pair i at position p: p·positionScale·base^{−2i/d}).
+ * (angle of pair i at position p: p·positionScale·base^{−2i/d}). The caller disposes them.
+ *
+ * @example
+ * const { base, positionScale } = scaledRope(256, 64, 10000, { kind: 'dynamic-ntk', trainLength: 64 });
+ * const { cos, sin } = scaledRopeTables(256, 64, base, positionScale); // each [256, 64]
+ * tf.dispose([cos, sin]);
  */
 export function scaledRopeTables(
   n: number,

@@ -20,7 +20,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionScaleFn, ScaleContext } from '../encoder/attention.js';
 
+/** When the log-n scale applies: in training and inference ('train'), or only past `base` at inference. */
 export type ScaleAt = 'train' | 'inference';
+/** Every `ScaleAt`, for validation and command-line choices. */
 export const SCALE_AT: readonly ScaleAt[] = ['train', 'inference'];
 
 /** Settings of the 'log-n' scale; they are stored in the encoder config (`attentionScaleOptions`). */
@@ -66,7 +68,15 @@ export function resolveLogN(o: LogNOptions = {}): Required<Omit<LogNOptions, 'tr
   return { base, trainLength: o.trainLength, clamp, at, causal: o.causal ?? false, logBase: Math.log(b) };
 }
 
-/** The factor multiplying 1/√d for n keys, as plain numbers (the reference the tensor code is tested on). */
+/**
+ * The factor multiplying 1/√d for n keys, as plain numbers (the reference the tensor code is tested on).
+ * Throws on bad options.
+ *
+ * @example
+ * logNFactor(2048); // → 1.222 (log 2048 / log 512)
+ * logNFactor(4); // → 0.444 (n clamped to 16 in 'train' mode)
+ * logNFactor(256, { at: 'inference', base: 'train-length', trainLength: 64 }); // → 1.333
+ */
 export function logNFactor(n: number, o: LogNOptions = {}): number {
   const r = resolveLogN(o);
   if (r.at === 'inference') return Math.max(1, Math.log(n) / r.logBase);
@@ -81,7 +91,13 @@ export function rowKeyCounts(mask: tf.Tensor2D, causal = false): tf.Tensor {
   return tf.tidy(() => (causal ? tf.cumsum(mask, 1) : tf.sum(mask, 1)));
 }
 
-/** Tensor form of `logNFactor` / √d, for any tensor of key counts n. */
+/**
+ * Tensor form of `logNFactor` / √d, for any tensor of key counts n (float32); same shape as `n`.
+ *
+ * @example
+ * const scale = logNScaleTensor(tf.tensor1d([16, 512, 2048]), 64);
+ * scale.dataSync(); // → [0.0556, 0.125, 0.1528]: 1/√64 = 0.125 at n = 512
+ */
 export function logNScaleTensor(n: tf.Tensor, headDim: number, o: LogNOptions = {}): tf.Tensor {
   const r = resolveLogN(o);
   return tf.tidy(() => {
@@ -95,7 +111,14 @@ export function logNScaleTensor(n: tf.Tensor, headDim: number, o: LogNOptions = 
 
 /**
  * The 'log-n' attention scale for the encoder (`attentionScale: 'log-n'`, options in
- * `attentionScaleOptions`): [B] per example, or [B, N] per query row when `causal`.
+ * `attentionScaleOptions`): [B] per example, or [B, N] per query row when `causal`. The encoder builds
+ * it from the config by name; call it directly to pass the function as `new Encoder(cfg, { scale })`.
+ *
+ * @example
+ * const options = { base: 512 };
+ * const enc = new Encoder({ vocabSize: 1000, attentionScale: 'log-n', attentionScaleOptions: options });
+ * // the same scale, given as a function (the config then records 'custom'):
+ * const enc2 = new Encoder({ vocabSize: 1000 }, { scale: logNScale(options) });
  */
 export function logNScale(o: LogNOptions = {}): AttentionScaleFn {
   const r = resolveLogN(o); // fail at construction, not at the first forward pass

@@ -150,9 +150,10 @@ let queue: Promise<unknown> = Promise.resolve();
  * you are running TensorFlow.js in Node.js" banner is never printed. Calls are serialised; repeating
  * one returns the same backend.
  *
- *   import { initBackend } from 'kexue/node';
- *   await initBackend();                      // aten, else tensorflow, wasm, cpu
- *   await initBackend({ backend: 'wasm' });   // exactly wasm
+ * @example
+ * import { initBackend } from 'kexue/node';
+ * const name = await initBackend(); // 'aten', else 'tensorflow', 'wasm' or 'cpu'
+ * await initBackend({ backend: 'wasm' }); // exactly wasm
  */
 export function initBackend(opts: InitBackendOptions = {}): Promise<string> {
   registerGradientFixes();

@@ -65,7 +65,11 @@ export type CanMatrixResult = CanResultOf<ProbMatrix & { data: Float64Array }, U
 export type CanTensorResult = CanResultOf<tf.Tensor2D, tf.Tensor1D, tf.Tensor1D>;
 /** `can` on a `number[][]`: plain arrays. */
 export type CanArrayResult = CanResultOf<number[][], boolean[], number[]>;
-/** @deprecated The matrix result; use `CanMatrixResult`. */
+/**
+ * `can`'s result on a `{ data, rows, cols }` matrix (the name from before tensor inputs).
+ *
+ * @deprecated Use `CanMatrixResult`.
+ */
 export type CanResult = CanMatrixResult;
 
 /**
@@ -364,7 +368,13 @@ export function can(
   return resultAs(canMatrix(m, priorValues(prior), opts), kind);
 }
 
-/** `can` without synchronous GPU read-backs (`await data()`); same arguments and results. */
+/**
+ * `can` without synchronous GPU read-backs (`await data()`); same arguments and results.
+ *
+ * @example
+ * const { probs: adjusted, adjusted: mask } = await canAsync(model.predict(x) as tf.Tensor2D, prior);
+ * const r = await canAsync([[0.5, 0.3, 0.2]], [0.2, 0.5, 0.3], { topk: 2 }); // r.probs: number[][]
+ */
 export async function canAsync(
   probs: tf.Tensor,
   prior: VectorInput,

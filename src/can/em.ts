@@ -45,8 +45,10 @@ export interface EmPriorOptions {
  * `{ data, rows, cols }`, rows summing to 1 within 1e-3) from a classifier trained under `trainPrior`.
  *
  * @example
- * const { prior } = emPrior(testProbs, priorFromLabels(trainLabels, k));
- * const adjusted = can(testProbs, prior).probs;
+ * // probs: the model's predictions on unlabeled deployment data; labels: the training labels
+ * const trainPrior = priorFromLabels(labels, probs.shape[1]);
+ * const { prior: deployPrior, converged } = emPrior(probs, trainPrior);
+ * const adjusted = can(probs, deployPrior).probs; // or use emPrior's own re-weighted `probs`
  */
 export function emPrior(
   probs: tf.Tensor,
@@ -72,7 +74,12 @@ export function emPrior(
   return emOn(m, kind, toVector(trainPrior, 'trainPrior'), opts);
 }
 
-/** `emPrior` reading tensors with `await data()` (no blocking GPU read-back); same result. */
+/**
+ * `emPrior` reading tensors with `await data()` (no blocking GPU read-back); same result.
+ *
+ * @example
+ * const { prior: deployPrior, iterations } = await emPriorAsync(probs, priorFromLabels(labels, 3));
+ */
 export async function emPriorAsync(
   probs: tf.Tensor,
   trainPrior: VectorInput,

@@ -2,6 +2,7 @@
 import { InputError } from '../io/errors.js';
 import { toMatrix, toVector, type MatrixInput, type VectorInput } from '../util/inputs.js';
 
+/** A row-major matrix: `data[i * cols + j]` is row i, column j (a row per example, a column per class). */
 export interface ProbMatrix {
   data: Float64Array | Float32Array;
   rows: number;
@@ -111,7 +112,13 @@ export function accuracy(
   return n === 0 ? NaN : hit / n;
 }
 
-/** Fraction of rows whose label is among the k largest values (ties broken towards lower index). */
+/**
+ * Fraction of rows whose label is among the k largest values (ties broken towards lower index); NaN for
+ * no rows. Inputs as for `accuracy`.
+ *
+ * @example
+ * topkAccuracy([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]], [1, 0], 2); // 0.5 (label 1 is 2nd, label 0 is 3rd)
+ */
 export function topkAccuracy(probs: MatrixInput, labels: VectorInput, k: number): number {
   const m = toMatrix(probs, 'probs').m;
   labels = toVector(labels, 'labels');

@@ -15,6 +15,7 @@ import {
 } from '../util/inputs.js';
 import { accuracy, checkLabels, checkProbMatrix, softmaxRows, type ProbMatrix } from './matrix.js';
 
+/** The values `canTune` tries for each of CAN's settings; a missing key uses `DEFAULT_GRID`'s. */
 export interface CanGrid {
   topk?: number[];
   threshold?: number[];
@@ -22,6 +23,7 @@ export interface CanGrid {
   iters?: number[];
 }
 
+/** `canTune`'s result: the chosen settings and validation accuracy with and without them. */
 export interface CanTuneResult {
   /** The best settings on the validation split (the defaults when nothing beats them). */
   options: Required<CanOptions>;
@@ -31,9 +33,11 @@ export interface CanTuneResult {
   gain: number;
   /** False when no setting improved validation accuracy: then CAN should not be applied. */
   apply: boolean;
+  /** Number of settings evaluated. */
   tried: number;
 }
 
+/** The grid `canTune` searches by default (4 · 7 · 4 · 3 = 336 settings when every topk fits). */
 export const DEFAULT_GRID: Required<CanGrid> = {
   topk: [2, 3, 5, 10],
   threshold: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
@@ -98,8 +102,9 @@ function summarize(
  * or arrays. On webgl/webgpu prefer `canTuneAsync`.
  *
  * @example
- * const tuned = canTune(devProbs, devLabels, prior);
- * if (tuned.apply) adjusted = can(testProbs, prior, tuned.options).probs;
+ * const tuned = canTune(probs, labels, prior); // a validation split's predictions and labels
+ * const test = model.predict(x) as tf.Tensor2D;
+ * const adjusted = tuned.apply ? can(test, prior, tuned.options).probs : test;
  */
 export function canTune(
   val: MatrixInput,
@@ -120,7 +125,13 @@ export function canTune(
   return summarize(accuracy(v, y), best, settings.length);
 }
 
-/** `canTune` without synchronous GPU read-backs; same arguments and result. */
+/**
+ * `canTune` without synchronous GPU read-backs; same arguments and result.
+ *
+ * @example
+ * const tuned = await canTuneAsync(probs, labels, prior, { iters: [1], alpha: [1] });
+ * console.log(tuned.apply, tuned.gain, tuned.options); // e.g. true 0.012 { topk: 3, threshold: 0.9, ... }
+ */
 export async function canTuneAsync(
   val: MatrixInput,
   labels: VectorInput,

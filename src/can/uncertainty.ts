@@ -31,7 +31,14 @@ export function topkEntropy(m: ProbMatrix, i: number, k: number, buf: Float64Arr
   return h / Math.log(k);
 }
 
-/** Uncertainty of every row (see `topkEntropy`). */
+/**
+ * Uncertainty of every row of a `{ data, rows, cols }` matrix (see `topkEntropy`), in [0, 1]; `k` is
+ * an integer from 2 to cols.
+ *
+ * @example
+ * const m = { data: Float64Array.from([0.5, 0.5, 0, 0.98, 0.01, 0.01]), rows: 2, cols: 3 };
+ * uncertainties(m, 2); // Float64Array [1, ≈0.08]
+ */
 export function uncertainties(m: ProbMatrix, k: number): Float64Array {
   if (!Number.isInteger(k) || k < 2 || k > m.cols) {
     throw new InputError(`topk must be an integer from 2 to the number of classes (${m.cols}), got ${k}`);

@@ -11,6 +11,7 @@ import { POOLINGS, pool, type Encoder, type Pooling } from '../encoder/model.js'
 import { disposeInput, encodeTexts } from '../encoder/inputs.js';
 import type { Tokenizer } from '../tokenizers/types.js';
 
+/** Settings of `TextClassifier`: the number of classes, pooling, text length, dropout and head seed. */
 export interface ClassifierConfig {
   classes: number;
   /** Sentence vector: [CLS] (default), mean over tokens, or first-last-avg. */
@@ -23,6 +24,15 @@ export interface ClassifierConfig {
   seed?: number;
 }
 
+/**
+ * BERT's fine-tuning model (see the file header): encoder → pooled vector → dropout → dense head over
+ * `classes` labels. Train it with `finetuneClassifier`, or with `loss` and any optimizer.
+ *
+ * @example
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 3, pooling: 'mean', maxLen: 128 });
+ * const result = await finetuneClassifier(clf, train, dev, { epochs: 3, lr: 2e-5 });
+ * const p = clf.predictProba(['a text to classify']); // Float32Array of 3 probabilities
+ */
 export class TextClassifier extends Module {
   readonly head: Linear;
   readonly pooling: Pooling;
@@ -129,7 +139,14 @@ export function argmaxRows(probs: Float32Array, classes: number): number[] {
   return out;
 }
 
-/** Accuracy ×100 of row-major probabilities against labels. */
+/**
+ * Accuracy in percent (0–100) of row-major probabilities [n·classes] against labels; NaN for no labels.
+ *
+ * @example
+ * top1Accuracy(new Float32Array([0.9, 0.1, 0.4, 0.6, 0.7, 0.3]), [0, 1, 1], 2); // → 66.67
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 });
+ * top1Accuracy(clf.predictProba(dev.map((e) => e.text)), dev.map((e) => e.label), 2);
+ */
 export function top1Accuracy(probs: Float32Array, labels: readonly number[], classes: number): number {
   if (labels.length === 0) return NaN;
   const pred = argmaxRows(probs, classes);

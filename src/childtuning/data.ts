@@ -1,6 +1,7 @@
 /** Labelled texts and deterministic subsets of them (few-shot, subsamples). */
 import { Rng } from '../util/rng.js';
 
+/** A text and its class label (an integer from 0). */
 export interface LabelledText {
   text: string;
   label: number;
@@ -9,6 +10,9 @@ export interface LabelledText {
 /**
  * A stratified few-shot subset: `perClass` examples of each class (all of a class that has fewer),
  * chosen by `seed` alone; classes appear in label order, examples in their original order.
+ *
+ * @example
+ * const train16 = fewShot(train, 16, 1); // 16 examples of each class, the same ones for seed 1
  */
 export function fewShot<T extends LabelledText>(examples: readonly T[], perClass: number, seed: number): T[] {
   if (!(Number.isInteger(perClass) && perClass >= 1))

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/** Settings of `fisherInformation`. */
 export interface FisherOptions {
   /** Per-tensor gradient-norm clip before squaring (the reference uses max_grad_norm = 1); 0 = none. */
   clipNorm?: number;
@@ -35,6 +36,13 @@ function clipTensor(g: tf.Tensor, clipNorm: number): tf.Tensor {
  * e.g. an array or a tf.data iterator): a map from each variable's name to a tensor of its shape,
  * owned by the caller. The model's mode (dropout on or off) is the caller's choice; the reference
  * computes it in training mode. Throws on an empty batch list or a non-finite loss.
+ *
+ * @example
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 }).train(true);
+ * const loss = (b: LabelledText[]) => clf.loss(b.map((e) => e.text), b.map((e) => e.label));
+ * const batches = [train.slice(0, 32), train.slice(32, 64)];
+ * const fisher = await fisherInformation(loss, clf.fineTunedParameters(), batches);
+ * // fisher.get('encoder.layers.0.ffn.inner.kernel'): mean squared (clipped) gradient, that kernel's shape
  */
 export async function fisherInformation<B>(
   lossFn: (batch: B) => tf.Scalar,

@@ -33,7 +33,11 @@ export function checkKeep(p: number): void {
 
 /**
  * A Bernoulli(p) mask shaped like `shape`: each element is `value` with probability p, else 0.
- * Drawn in JS from `Rng(seed)`, so it is identical on every backend.
+ * Drawn in JS from `Rng(seed)`, so it is identical on every backend. Throws unless 0 < p ≤ 1.
+ *
+ * @example
+ * const m = bernoulliMask([2, 3], 0.3, 42); // float32 0/1, about 30% ones
+ * const scaled = bernoulliMask([2, 3], 0.3, 42, 1 / 0.3); // the same positions, kept entries 1/p
  */
 export function bernoulliMask(shape: number[], p: number, seed: number, value = 1): tf.Tensor {
   checkKeep(p);
@@ -54,6 +58,7 @@ export type NameFilter = (name: string) => boolean;
  */
 export const encoderBlocks: NameFilter = (name) => /(^|[./_])layers?[._/]\d+([._/]|$)/.test(name);
 
+/** Settings of `fisherMask`. */
 export interface FisherMaskOptions {
   /** Which parameters are candidates for masking; default `encoderBlocks`. */
   candidates?: NameFilter;
@@ -64,7 +69,16 @@ export interface FisherMaskOptions {
  * k = round(p·n) elements with the largest Fisher values (one global ranking across tensors; ties at
  * the threshold are broken by position, in name order). The reference thresholds at the (1−p)
  * percentile with `>=`, which keeps the same set up to ties and one element of rounding.
- * Returns 0/1 float masks for the candidate parameters only; others are not masked.
+ * Returns 0/1 float masks for the candidate parameters only; others are not masked. The caller owns
+ * the masks (or hands them to `childTuning`, which then owns them).
+ *
+ * @example
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 });
+ * const params = clf.fineTunedParameters();
+ * const loss = (b: LabelledText[]) => clf.loss(b.map((e) => e.text), b.map((e) => e.label));
+ * const fisher = await fisherInformation(loss, params, [train.slice(0, 32), train.slice(32, 64)]);
+ * const masks = fisherMask(fisher, 0.3); // keep the top 30% of the encoder blocks' elements
+ * const opt = childTuning(new AdamW(params), { mode: 'D', p: 0.3, masks }); // ChildTuning-D
  */
 export function fisherMask(
   fisher: Map<string, tf.Tensor>,
@@ -109,7 +123,13 @@ export function fisherMask(
   return out;
 }
 
-/** Fraction of ones in a set of 0/1 masks (for reporting). */
+/**
+ * Fraction of non-zero entries over all elements of a set of masks (for reporting); 0 for no masks.
+ *
+ * @example
+ * const masks = new Map([['a', tf.tensor1d([1, 0, 0, 1])], ['b', tf.tensor1d([0, 0, 1, 0])]]);
+ * keptFraction(masks); // → 0.375 (3 of 8)
+ */
 export function keptFraction(masks: Map<string, tf.Tensor>): number {
   let kept = 0;
   let n = 0;

@@ -18,9 +18,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, type AdamWHooks, type NamedTensor } from '../nn/optim.js';
 import { bernoulliMask, checkKeep, maskSeed, type NameFilter } from './masks.js';
 
+/** ChildTuning variant: 'F' (random gradient mask), 'D' (fixed Fisher mask) or 'update' (masked updates). */
 export type ChildTuningMode = 'F' | 'D' | 'update';
+/** Every `ChildTuningMode`, for validation and command-line choices. */
 export const CHILD_TUNING_MODES: readonly ChildTuningMode[] = ['F', 'D', 'update'];
 
+/** Settings of `childTuning` and `Masker`: the mode, keep probability p, seed, rescaling and masks. */
 export interface ChildTuningOptions {
   mode: ChildTuningMode;
   /** Keep probability (the reference's reserve_p; default 0.3). For 'D' it is the masks' own p. */
@@ -35,7 +38,17 @@ export interface ChildTuningOptions {
   filter?: NameFilter;
 }
 
-/** The masking rule shared by both wrappers; `step` is the 0-based optimizer step. */
+/**
+ * The masking rule shared by both wrappers; `step` is the 0-based optimizer step. Random masks depend
+ * only on (seed, step, parameter name), so a resumed run draws the same masks. It owns the 'D' masks.
+ * `childTuning` builds one; the wrappers expose it as `masker`.
+ *
+ * @example
+ * const opt = childTuning(tf.train.adam(1e-3), { mode: 'F', p: 0.3, seed: 1 });
+ * opt.masker.describe(); // → { mode: 'F', p: 0.3, seed: 1, rescale: true }
+ * const g = tf.tidy(() => opt.masker.gradient('dense/kernel', tf.ones([4, 4]), 0));
+ * // each entry is 1/0.3 with probability 0.3, else 0; step 0 gives the same mask every run
+ */
 export class Masker {
   readonly mode: ChildTuningMode;
   readonly p: number;
@@ -126,7 +139,13 @@ function toList(grads: GradientInput): { name: string; tensor: tf.Tensor | undef
  * A `tf.train.Optimizer` that masks gradients (or updates) before delegating to `inner`, so it works
  * wherever TF.js expects an optimizer: `model.compile({optimizer})` + `model.fit`, `minimize`,
  * `applyGradients`. Its step count, state and checkpoints are the inner optimizer's. It owns `inner`
- * and the masks: `dispose()` frees them.
+ * and the masks: `dispose()` frees them. Usually made by `childTuning`.
+ *
+ * @example
+ * const opt = childTuning(tf.train.adam(1e-3), { mode: 'F', p: 0.3 });
+ * opt instanceof ChildTuningOptimizer; // → true
+ * model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+ * await model.fit(x, y, { epochs: 3 });
  */
 export class ChildTuningOptimizer extends tf.Optimizer {
   static get className(): string {
@@ -218,6 +237,15 @@ export class ChildTuningOptimizer extends tf.Optimizer {
  * work, masking the raw gradient), and over named parameters it keeps AdamW's `step(grads, lr)`, with
  * the masks applied through AdamW's step hooks (after clipping, before the moments, as the reference
  * trainer does). It owns `inner` and the masks.
+ *
+ * @example
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 });
+ * const params = clf.fineTunedParameters();
+ * const opt = childTuning(new AdamW(params, { weightDecay: 0.01, clipNorm: 1 }), { mode: 'F', p: 0.3 });
+ * const { value, grads } = tf.variableGrads(() => clf.loss(['fine', 'dull'], [1, 0]), [...params.values()]);
+ * const byName = new Map([...params].map(([n, v]) => [n, grads[v.name]] as const));
+ * const gradNorm = opt.step(byName, 2e-5); // → the gradient norm before clipping
+ * tf.dispose([value, ...Object.values(grads)]);
  */
 export class ChildTuningAdamW extends ChildTuningOptimizer {
   static override get className(): string {
@@ -246,6 +274,15 @@ export class ChildTuningAdamW extends ChildTuningOptimizer {
  * Wraps `optimizer` with ChildTuning. A kexue `AdamW` gives a `ChildTuningAdamW` (same `step`), any
  * `tf.train` optimizer a `ChildTuningOptimizer` (a `tf.Optimizer` itself). Mask names are the names
  * the optimizer sees: `tf.Variable.name` for tf.train optimizers, AdamW's parameter names for AdamW.
+ *
+ * @example
+ * // ChildTuning-F around a tf.train optimizer, for model.fit:
+ * const ctOpt = childTuning(tf.train.adam(1e-4), { mode: 'F', p: 0.3 });
+ * model.compile({ optimizer: ctOpt, loss: 'meanSquaredError' });
+ * // Update dropout around kexue's AdamW over named parameters: a ChildTuningAdamW (step(grads, lr)).
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 });
+ * const opt = childTuning(new AdamW(clf.fineTunedParameters()), { mode: 'update', p: 0.3 });
+ * // ChildTuning-D: see fisherMask.
  */
 export function childTuning(optimizer: AdamW, options: ChildTuningOptions): ChildTuningAdamW;
 export function childTuning(optimizer: tf.Optimizer, options: ChildTuningOptions): ChildTuningOptimizer;

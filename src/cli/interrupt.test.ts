@@ -84,3 +84,16 @@ test('temporaries left by a killed run are removed by the next write beside them
   assert.ok(fs.existsSync(out));
   assert.ok(!fs.existsSync(stale));
 });
+
+test('runCli removes its signal handlers when an interruptible command returns', async () => {
+  const { main } = await import('./main.js');
+  const before = [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
+  const write = process.stderr.write;
+  process.stderr.write = () => true; // the command's one-line error
+  try {
+    for (let i = 0; i < 12; i++) assert.equal(await main(['pretrain', '--corpus', 'no-such-file.txt']), 2);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual([process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')], before);
+});

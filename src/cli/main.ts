@@ -29,15 +29,31 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   return typeof code === 'number' ? code : 0;
 }
 
-/** Ctrl-C or a kill: remove half-written temporaries, then exit 128 + the signal number, as shells do. */
-function onInterrupt(signal: 'SIGINT' | 'SIGTERM', code: number): void {
-  process.once(signal, () => {
+/**
+ * Ctrl-C or a kill: remove half-written temporaries, then exit 128 + the signal number, as shells do.
+ * Returns the function that removes the handler again (runCli called from a program must not leave
+ * handlers behind).
+ */
+function onInterrupt(signal: 'SIGINT' | 'SIGTERM', code: number): () => void {
+  const handler = () => {
     removeTemporaries();
     process.stderr.write(`\nkexue: interrupted (${signal}); nothing half-written was left behind\n`);
     process.exit(code);
-  });
+  };
+  process.once(signal, handler);
+  return () => process.off(signal, handler);
 }
 
+/**
+ * Runs the `kexue` command line with `argv` (the arguments after `kexue`, as `process.argv.slice(2)`)
+ * and resolves to the exit code: 0 on success, 2 for the user's errors (bad flags, input files, disk),
+ * 1 for internal errors. Output goes to process.stdout/stderr; it never calls process.exit itself,
+ * except on Ctrl-C or a kill during an interruptible command (exit 130 or 143).
+ *
+ * @example
+ * const code = await runCli(['can', '--probs', 'probs.npy', '--prior', 'labels:train-labels.txt', '--json']);
+ * process.exitCode = code; // 0, or 2 with a one-line message on stderr
+ */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -51,11 +67,12 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = commands.find((c) => c.name === name);
   try {
     if (!cmd) throw new InputError(`unknown command '${name}' (see 'kexue --help')`);
-    if (cmd.interruptible) {
-      onInterrupt('SIGINT', 130);
-      onInterrupt('SIGTERM', 143);
+    const handlers = cmd.interruptible ? [onInterrupt('SIGINT', 130), onInterrupt('SIGTERM', 143)] : [];
+    try {
+      return await runCommand(cmd, rest);
+    } finally {
+      for (const remove of handlers) remove();
     }
-    return await runCommand(cmd, rest);
   } catch (e) {
     // The user's input, flags, paths, disk and permissions: one line, exit 2.
     const userError = e instanceof InputError ? e : fileSystemError(e);

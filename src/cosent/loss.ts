@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
 
+/** How CoSENT is computed: O(B²) 'pairwise', O(B log B) 'sorted', or 'auto' (pairwise up to B = 256). */
 export type CosentMethod = 'pairwise' | 'sorted' | 'auto';
 
 /**
@@ -25,6 +26,7 @@ export type CosentMethod = 'pairwise' | 'sorted' | 'auto';
  */
 export const AUTO_PAIRWISE_MAX = 256;
 
+/** Settings of `cosentLoss` and `cosentFromCosines`. */
 export interface CosentOptions {
   /** Multiplies cosines before the exponent (the note's λ = 20, i.e. temperature 0.05). */
   scale?: number;
@@ -32,6 +34,7 @@ export interface CosentOptions {
   method?: CosentMethod;
 }
 
+/** Pair labels [B]: a 1-D tensor or an array of finite numbers; only their order matters to CoSENT. */
 export type Labels = tf.Tensor1D | ArrayLike<number>;
 
 /** Smallest norm divided by, as in torch's F.normalize: a zero vector stays zero. */
@@ -163,7 +166,15 @@ export function cosentSorted(s: tf.Tensor1D, labels: Float64Array): tf.Scalar {
   });
 }
 
-/** CoSENT loss on cosine similarities [B] (already computed) and labels [B]. */
+/**
+ * CoSENT loss on cosine similarities [B] (already computed) and labels [B]:
+ * log(1 + Σ_{lᵢ > lⱼ} exp(λ(cosⱼ − cosᵢ))), λ = `scale` (default 20). A scalar tensor, differentiable
+ * with respect to `cos`.
+ *
+ * @example
+ * const loss = cosentFromCosines(tf.tensor1d([0.9, 0.2, 0.5]), [2, 0, 1]);
+ * loss.dataSync()[0]; // → 0.0028: the cosines already follow the labels' order
+ */
 export function cosentFromCosines(cos: tf.Tensor1D, labels: Labels, opts: CosentOptions = {}): tf.Scalar {
   const scale = checkCosentOptions(opts);
   if (!(cos instanceof tf.Tensor) || cos.rank !== 1)
@@ -181,12 +192,16 @@ export function cosentFromCosines(cos: tf.Tensor1D, labels: Labels, opts: Cosent
 }
 
 /**
- * CoSENT loss of sentence-vector pairs: u, v [B, d] (tensors — e.g. `model.apply()` outputs — or
- * number[][]), labels [B] (a 1-D tensor or array; binary or graded). Returns a scalar tensor,
- * differentiable with respect to u and v.
+ * CoSENT loss of sentence-vector pairs: u, v [B, d] (tensors — e.g. `SentenceEncoder.embed` or
+ * `pool(encoder.apply(input), …)` outputs — or number[][]), labels [B] (a 1-D tensor or array; binary or
+ * graded). Returns a scalar tensor, differentiable with respect to u and v.
  *
  * @example
- * const loss = cosentLoss(encoder.apply(a) as tf.Tensor, encoder.apply(b) as tf.Tensor, labels, { scale: 20 });
+ * const st = new SentenceEncoder(encoder, tokenizer, { pooling: 'cls', maxLen: 64 });
+ * const u = st.embed(pairs.map((p) => p.s1));
+ * const v = st.embed(pairs.map((p) => p.s2));
+ * const loss = cosentLoss(u, v, pairs.map((p) => p.label), { scale: 20 });
+ * cosentLoss([[1, 0], [0, 1]], [[1, 0], [1, 0]], [1, 0]); // → a scalar tensor, log(1 + e⁻²⁰) ≈ 2e-9
  */
 export function cosentLoss(
   u: tf.Tensor | number[][],

@@ -9,9 +9,11 @@ import { Linear } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import { cosentLoss, rowCosine, type CosentMethod } from './loss.js';
 
+/** The pair objectives `trainSentenceEncoder` can use (`TrainOptions.objective`). */
 export type ObjectiveName = 'cosent' | 'softmax' | 'cosine-mse';
 export const OBJECTIVES: readonly ObjectiveName[] = ['cosent', 'softmax', 'cosine-mse'];
 
+/** A training objective on sentence-vector pairs, as `trainSentenceEncoder` uses it. */
 export interface PairObjective {
   readonly name: ObjectiveName;
   /** Parameters trained alongside the encoder (none for the cosine objectives). */
@@ -26,6 +28,12 @@ export interface PairObjective {
 /**
  * CoSENT (Su, https://kexue.fm/archives/8847): log(1 + Σ_{lᵢ > lⱼ} exp(λ(cosⱼ − cosᵢ))), λ = scale.
  * Uses only the order of the labels, so binary and graded (0–5) labels need no conversion.
+ *
+ * @example
+ * const u = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
+ * const v = tf.tensor2d([[1, 0], [1, 0], [1, 0]]);
+ * const loss = new CoSENTLoss(20).loss(u, v, Float64Array.from([5, 0, 3])); // scalar tensor
+ * // in training: trainSentenceEncoder(model, pairs, dev, { objective: 'cosent', scale: 20 })
  */
 export class CoSENTLoss implements PairObjective {
   readonly name = 'cosent';
@@ -51,6 +59,13 @@ export class CoSENTLoss implements PairObjective {
  * labels are rounded to the nearest integer class (STS-B 0–5 → 6 classes), which is how the CoSENT
  * note's Sentence-BERT baseline treats STS-B; at inference the classifier is dropped and cos(u, v)
  * is used, as in the paper.
+ *
+ * @example
+ * const objective = new SoftmaxLoss(2, 3); // 2-dimensional vectors, classes 0, 1, 2
+ * const u = tf.tensor2d([[1, 0], [0, 1]]);
+ * const v = tf.tensor2d([[1, 0], [1, 0]]);
+ * const loss = objective.loss(u, v, Float64Array.from([2, 0])); // cross-entropy
+ * objective.parameters(); // the classifier's variables, trained with the encoder
  */
 export class SoftmaxLoss implements PairObjective {
   readonly name = 'softmax';
@@ -102,6 +117,12 @@ export class SoftmaxLoss implements PairObjective {
  * Cosine regression (sentence-transformers' CosineSimilarityLoss, the Sentence-BERT paper's
  * regression objective): mean of (cos(u, v) − t)² with the label mapped linearly to t ∈ [0, 1] by
  * the training labels' range (STS-B 0–5 → score/5; binary labels stay 0/1).
+ *
+ * @example
+ * const objective = new CosineMSELoss(0, 5); // STS-B scores: target = score / 5
+ * const u = tf.tensor2d([[1, 0], [0, 1]]);
+ * const v = tf.tensor2d([[1, 0], [1, 0]]);
+ * objective.loss(u, v, Float64Array.from([5, 0])).dataSync()[0]; // → 0: cosines 1, 0 = targets 1, 0
  */
 export class CosineMSELoss implements PairObjective {
   readonly name = 'cosine-mse';

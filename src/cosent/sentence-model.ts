@@ -17,6 +17,7 @@ import {
   type SentenceEncodeOptions,
 } from './similarity.js';
 
+/** How a `SentenceEncoder` turns a text into a vector: the pooling and the token budget. */
 export interface SentenceConfig {
   pooling: Pooling;
   /** Token budget per sentence including [CLS] and [SEP]. */
@@ -25,6 +26,15 @@ export interface SentenceConfig {
 
 export const DEFAULT_SENTENCE: SentenceConfig = { pooling: 'cls', maxLen: 64 };
 
+/**
+ * A sentence encoder (see the file header): `embed` for training (differentiable), `encode` for
+ * inference (like sentence-transformers), plus `similarity` and `semanticSearch`. It owns `encoder`.
+ *
+ * @example
+ * const st = new SentenceEncoder(encoder, tokenizer, { pooling: 'cls', maxLen: 64 });
+ * const vecs = st.encode(['How old are you?', 'What is your age?']); // number[][], [2, st.dim]
+ * st.similarity(vecs, vecs); // → e.g. [[1, 0.87], [0.87, 1]]
+ */
 export class SentenceEncoder {
   constructor(
     readonly encoder: Encoder,

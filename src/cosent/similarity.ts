@@ -120,7 +120,11 @@ function cosineMatrix(a: Embeddings, b: Embeddings): tf.Tensor2D {
 
 /**
  * Cosine similarity of every row of `a` with every row of `b`: [n, m]. Tensors in → a tf.Tensor2D out
- * (the caller disposes it); arrays in → number[][].
+ * (the caller disposes it); arrays in → number[][]. Zero rows have cosine 0 with everything.
+ *
+ * @example
+ * cosineSimilarity([[1, 0], [1, 1]], [[1, 0]]); // → [[1], [0.7071]]
+ * const sims = cosineSimilarity(x, y); // tf.Tensor2D [x rows, y rows]
  */
 export function cosineSimilarity(a: tf.Tensor2D, b: Embeddings): tf.Tensor2D;
 export function cosineSimilarity(a: Embeddings, b: tf.Tensor2D): tf.Tensor2D;
@@ -142,7 +146,13 @@ export interface SearchHit {
 /**
  * For each query, the `topK` corpus rows with the highest cosine similarity, best first (ties: lower
  * corpusId first), like sentence-transformers' `util.semantic_search`. Queries are scored in chunks of
- * `queryChunkSize` rows to bound memory.
+ * `queryChunkSize` rows to bound memory (defaults: topK 10, queryChunkSize 100).
+ *
+ * @example
+ * const st = new SentenceEncoder(encoder, tokenizer, { pooling: 'cls', maxLen: 64 });
+ * const hits = semanticSearch(st.encode(['cheap flights to Paris']), st.encode(texts), { topK: 3 });
+ * hits[0]; // → e.g. [{ corpusId: 4, score: 0.83 }, …], best first
+ * texts[hits[0][0].corpusId]; // the best match
  */
 export function semanticSearch(
   queries: Embeddings,

@@ -21,7 +21,14 @@ export function averageRanks(x: ArrayLike<number>): Float64Array {
   return ranks;
 }
 
-/** Pearson correlation; NaN when either side is constant (the correlation is undefined). */
+/**
+ * Pearson correlation of two equally long sequences; NaN when either side is constant (the correlation
+ * is undefined).
+ *
+ * @example
+ * pearson([1, 2, 3], [2, 4, 6]); // → 1
+ * pearson([1, 2, 3], [1, 3, 2]); // → 0.5
+ */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = x.length;
   let mx = 0;
@@ -50,7 +57,8 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
  * either is constant.
  *
  * @example
- * spearman(predictedCosines, goldScores); // e.g. 0.78
+ * spearman([0.9, 0.1, 0.5, 0.7], [5, 0, 2, 3]); // → 1: the same order
+ * spearman(tf.tensor1d([0.2, 0.4, 0.1]), [1, 2, 3]); // → -0.5
  */
 export function spearman(xs: VectorInput, ys: VectorInput): number {
   const x = toVector(xs, 'x');

@@ -12,7 +12,7 @@ import type { SentencePair } from '../io/sts.js';
 import { rowCosine } from './loss.js';
 import { SentenceEncoder } from './sentence-model.js';
 import { loadSentenceModel, saveTrainingTo } from '../io/sentence-files.js';
-import { evaluatePairs, pairCosines, trainSentenceEncoder } from './trainer.js';
+import { evaluatePairs, pairCosines, stepsPerEpochOf, trainSentenceEncoder } from './trainer.js';
 import { OBJECTIVES } from './objectives.js';
 
 await initBackend({ quiet: true });
@@ -122,6 +122,28 @@ test('every objective trains under the same loop, moves the weights and leaks no
     model.dispose();
     assert.equal(tf.memory().numTensors, tensorsBefore, `${objective}: tensors leaked`);
   }
+});
+
+test('a trailing batch of one pair is not a step, and the schedule counts exactly the steps taken', async () => {
+  assert.deepEqual(
+    [8, 9, 10, 2].map((n) => stepsPerEpochOf(n, 4)),
+    [2, 2, 3, 1],
+  );
+  const model = tiny();
+  const seen: { step: number; steps: number; lr: number }[] = [];
+  await trainSentenceEncoder(model, synthetic(9, 2), synthetic(8, 3), {
+    epochs: 2,
+    batchSize: 4,
+    lr: 1e-3,
+    warmupRatio: 0,
+    onStep: (s) => seen.push(s),
+  });
+  assert.deepEqual(
+    seen.map((s) => [s.step, s.steps]),
+    [1, 2, 3, 4].map((i) => [i, 4]),
+  );
+  assert.ok(seen[3].lr < seen[2].lr, 'the decay reaches its last step');
+  model.dispose();
 });
 
 test('bad options are rejected', async () => {

@@ -22,7 +22,14 @@ export interface VAEConfig {
   variance?: DecoderVariance;
 }
 
-/** The paper's architecture with 1 or 2 stochastic layers. */
+/**
+ * The paper's architecture with 1 or 2 stochastic layers (a Gaussian decoder learns its variance).
+ *
+ * @example
+ * paperConfig(2);
+ * // → { dataDim: 784, latent: [100, 50], hidden: [[200, 200], [100, 100]], likelihood: 'bernoulli' }
+ * const v = VAEModel.build(paperConfig(1), { seed: 1, outputBias: logitMean(images, 784) });
+ */
 export function paperConfig(layers: 1 | 2, dataDim = 784, likelihood: Likelihood = 'bernoulli'): VAEConfig {
   const base =
     layers === 1
@@ -104,7 +111,16 @@ class VAENets extends Module {
   }
 }
 
-/** A VAE of tanh MLPs with its config and named parameters (what saving and checkpoints need). */
+/**
+ * A VAE of tanh MLPs with its config and named parameters (what saving and checkpoints need). Build it
+ * with `VAEModel.build(config)`; the constructor is private.
+ *
+ * @example
+ * const v = VAEModel.build(paperConfig(1), { seed: 1, outputBias: logitMean(images, 784) });
+ * const trainer = new VAETrainer(v, images, { objective: 'iwae', k: 5, epochs: 100 });
+ * for (let e = 0; e < 100; e++) trainer.trainEpoch();
+ * await saveVAE(v, directoryHandler('vae-dir/'));
+ */
 export class VAEModel extends VAE {
   private constructor(
     readonly config: VAEConfig,

@@ -7,7 +7,14 @@
  */
 import { Rng, rngOf, type Seed } from '../util/rng.js';
 
-/** x = 1 where u ≤ p (u ~ U[0, 1)), as yburda/iwae `datasets.py` draws it. */
+/**
+ * Draws binary images x ~ Bernoulli(p) element-wise: x = 1 where u ≤ p (u ~ U[0, 1)), as yburda/iwae
+ * `datasets.py` draws it. A number seed gives the same draw every time; an `Rng` advances.
+ *
+ * @example
+ * const rng = new Rng(1);
+ * const batch = binarize(images.subarray(0, 20 * 784), rng); // 0/1 values; a new draw on each call
+ */
 export function binarize(p: Float32Array, seed: Seed): Float32Array {
   const rng = rngOf(seed, 'rng');
   const out = new Float32Array(p.length);
@@ -15,14 +22,24 @@ export function binarize(p: Float32Array, seed: Seed): Float32Array {
   return out;
 }
 
-/** The test-set convention: one binarization with a fixed seed (default 0). */
+/**
+ * The test-set convention: one binarization with a fixed seed (default 0), so every model is scored on
+ * the same binary images.
+ *
+ * @example
+ * const test = binarizeFixed(images); // the same 0/1 images every time
+ */
 export function binarizeFixed(p: Float32Array, seed = 0): Float32Array {
   return binarize(p, new Rng(0x5eed ^ seed));
 }
 
 /**
  * logit(clip(mean over rows, 0.001, 0.999)) per column: the Bernoulli decoder's initial output bias,
- * so an untrained model already predicts the average image.
+ * so an untrained model already predicts the average image. `data` is row-major [n, dim].
+ *
+ * @example
+ * const bias = logitMean(images, 784); // Float32Array(784)
+ * const v = VAEModel.build(paperConfig(1), { outputBias: bias });
  */
 export function logitMean(data: Float32Array, dim: number): Float32Array {
   const n = data.length / dim;
@@ -45,7 +62,10 @@ export function gatherRows(data: Float32Array, dim: number, idx: ArrayLike<numbe
 
 /**
  * Ren et al. (2019)'s input perturbation for the background model: each pixel is replaced, with
- * probability `rate`, by a uniform random intensity (values in [0, 1]).
+ * probability `rate`, by a uniform random intensity (values in [0, 1]). Returns a new array.
+ *
+ * @example
+ * const background = perturb(images, 0.2, 1); // train the background model on these
  */
 export function perturb(p: Float32Array, rate: number, seed: Seed): Float32Array {
   const rng = rngOf(seed, 'rng');

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkConfig, VAEModel, type VAEConfig } from './build.js';
 
+/** The `format` of a saved VAEModel's artifacts (and of modelTopology.format). */
 export const VAE_FORMAT = 'kexue-vae';
 
 interface Topology {
@@ -14,7 +15,13 @@ interface Topology {
   config: VAEConfig;
 }
 
-/** The model as TF.js ModelArtifacts (config in modelTopology, float32 weights). */
+/**
+ * The model as TF.js ModelArtifacts (config in modelTopology, float32 weights).
+ *
+ * @example
+ * const artifacts = await vaeArtifacts(vae);
+ * const copy = vaeFromArtifacts(artifacts); // same config and weights
+ */
 export async function vaeArtifacts(model: VAEModel, generatedBy = 'kexue'): Promise<tf.io.ModelArtifacts> {
   const named = [...model.namedParameters()].map(([name, tensor]) => ({ name, tensor }));
   const { data, specs } = await tf.io.encodeWeights(named);
@@ -28,13 +35,25 @@ export async function vaeArtifacts(model: VAEModel, generatedBy = 'kexue'): Prom
   };
 }
 
-/** Saves through any TF.js IOHandler. */
+/**
+ * Saves through any TF.js IOHandler that can save.
+ *
+ * @example
+ * await saveVAE(vae, directoryHandler('vae-dir/')); // Node: model.json + weights.bin
+ * const back = await loadVAE(directoryHandler('vae-dir/'));
+ */
 export async function saveVAE(model: VAEModel, handler: tf.io.IOHandler): Promise<tf.io.SaveResult> {
   if (!handler.save) throw new Error('this IOHandler cannot save');
   return handler.save(await vaeArtifacts(model));
 }
 
-/** Rebuilds a model from artifacts; throws an Error naming what does not match. */
+/**
+ * Rebuilds a model from artifacts (from `vaeArtifacts` or an IOHandler's load); throws an Error naming
+ * what does not match.
+ *
+ * @example
+ * const copy = vaeFromArtifacts(await vaeArtifacts(vae));
+ */
 export function vaeFromArtifacts(a: tf.io.ModelArtifacts): VAEModel {
   const topo = a.modelTopology as unknown as Topology | undefined;
   if (!topo || topo.format !== VAE_FORMAT)
@@ -58,7 +77,13 @@ export function vaeFromArtifacts(a: tf.io.ModelArtifacts): VAEModel {
   return model;
 }
 
-/** Loads through any TF.js IOHandler. */
+/**
+ * Loads through any TF.js IOHandler that can load (see `loadVAEDir` of kexue/node for a directory).
+ *
+ * @example
+ * const v = await loadVAE(directoryHandler('vae-dir/'));
+ * const r = await logLikelihood(v, binarizeFixed(images), { k: 5000 });
+ */
 export async function loadVAE(handler: tf.io.IOHandler): Promise<VAEModel> {
   if (!handler.load) throw new Error('this IOHandler cannot load');
   return vaeFromArtifacts(await handler.load());

@@ -10,6 +10,7 @@ import type { Noise, VAE } from './vae.js';
 /** Rows of [B·chunk] samples processed at once by default (≈ a few tens of MB for MNIST-sized models). */
 export const DEFAULT_MAX_ROWS = 20000;
 
+/** Settings of `logLikelihood` and `boundsByK`: the number of samples, chunking, seed and progress. */
 export interface LikelihoodOptions {
   /** Importance samples per datapoint (default 5000). */
   k?: number;
@@ -26,6 +27,7 @@ export interface LikelihoodOptions {
   onProgress?: (fraction: number) => void;
 }
 
+/** What `logLikelihood` returns: per-datapoint log p̂(x) and ELBO, and the mean NLL (nats and bits/dim). */
 export interface LikelihoodResult {
   /** log p̂(x) per datapoint, nats. */
   logPx: Float64Array;
@@ -122,7 +124,14 @@ async function forEachChunk(
   return { n, k };
 }
 
-/** log p̂(x) with k importance samples (default 5000) and the ELBO, per datapoint; see the module comment. */
+/**
+ * log p̂(x) with k importance samples (default 5000) and the ELBO, per datapoint; see the module comment.
+ *
+ * @example
+ * const r = await logLikelihood(vae, binarizeFixed(images), { k: 5000 });
+ * r.nll; // mean −log p̂(x) in nats, e.g. 86.8 for a one-layer VAE on binarized MNIST
+ * r.bitsPerDim;
+ */
 export async function logLikelihood(
   vae: VAE,
   data: DataInput,
@@ -163,6 +172,10 @@ export async function logLikelihood(
  * Unbiased estimates of L_k for several k from one set of kMax = max(ks) samples per datapoint: the
  * kMax log weights are split into kMax/k disjoint groups, L_k is the mean of the groups' log-mean-exp.
  * Every k must divide kMax. Returns the mean over datapoints for each k (nats), in the order of `ks`.
+ *
+ * @example
+ * const [l1, l10, l100] = await boundsByK(vae, binarizeFixed(images), [1, 10, 100]);
+ * // L₁ (the ELBO) ≤ L₁₀ ≤ L₁₀₀ ≤ log p(x), up to sampling noise
  */
 export async function boundsByK(
   vae: VAE,

@@ -4,17 +4,27 @@
  * IWAE paper with its initialisation (Glorot uniform weights, zero biases; yburda/iwae `nnet.py`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 
-/** A network: a function, or an object with `apply` such as a `tf.LayersModel`. */
-export type Net = ((x: tf.Tensor2D) => tf.Tensor) | { apply(x: tf.Tensor2D): tf.Tensor | tf.Tensor[] };
+/**
+ * A network: a function, or an object with `apply` such as a `tf.LayersModel` (whose `apply` is typed to
+ * return symbolic tensors too; given a concrete tensor it returns one, which `applyNet` checks).
+ */
+export type Net =
+  | ((x: tf.Tensor2D) => tf.Tensor)
+  | { apply(x: tf.Tensor2D): tf.Tensor | tf.Tensor[] | SymbolicTensor | SymbolicTensor[] };
 
 /** Runs a network and checks it returned one rank-2 tensor with `cols` columns. */
 export function applyNet(net: Net, x: tf.Tensor2D, cols: number, what: string): tf.Tensor2D {
   const y = typeof net === 'function' ? net(x) : net.apply(x);
-  if (Array.isArray(y) || y.rank !== 2 || y.shape[0] !== x.shape[0] || y.shape[1] !== cols) {
-    const got = Array.isArray(y) ? `${y.length} tensors` : `shape [${y.shape.join(', ')}]`;
+  if (!(y instanceof tf.Tensor) || y.rank !== 2 || y.shape[0] !== x.shape[0] || y.shape[1] !== cols) {
+    const got = Array.isArray(y)
+      ? `${y.length} tensors`
+      : y instanceof tf.Tensor
+        ? `shape [${y.shape.join(', ')}]`
+        : 'a symbolic tensor';
     throw new Error(
       `${what} must return [${x.shape[0]}, ${cols}] for input [${x.shape.join(', ')}], got ${got}`,
     );
@@ -30,6 +40,7 @@ function glorot(rows: number, cols: number, rng: Rng): tf.Tensor2D {
   return tf.tensor2d(w, [rows, cols]);
 }
 
+/** Settings of `Mlp`: input width, tanh hidden widths, linear output heads, seed and output bias. */
 export interface MlpOptions {
   /** Input width. */
   input: number;
@@ -45,7 +56,14 @@ export interface MlpOptions {
   outputBias?: Float32Array;
 }
 
-/** A tanh MLP with linear output heads, on kexue's Module pattern (named parameters for saving). */
+/**
+ * A tanh MLP with linear output heads, on kexue's Module pattern (named parameters for saving).
+ *
+ * @example
+ * // the paper's first encoder layer: 784 → 200 → 200 → [mean(50), log-variance(50)]
+ * const enc = new Mlp({ input: 784, hidden: [200, 200], heads: [50, 50], seed: 1 });
+ * const out = enc.apply(tf.tensor2d(images.subarray(0, 8 * 784), [8, 784])); // [8, 100]
+ */
 export class Mlp extends Module {
   private readonly kernels: tf.Variable[] = [];
   private readonly biases: tf.Variable[] = [];

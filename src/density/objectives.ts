@@ -10,9 +10,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { logMeanExp } from './distributions.js';
 import type { Noise, VAE } from './vae.js';
 
+/** The bound trained: the k-sample ELBO ('vae') or the IWAE bound L_k ('iwae'). */
 export type Objective = 'vae' | 'iwae';
+/** The gradient estimator: the plain reparameterised gradient, or DReG (IWAE only). */
 export type Estimator = 'standard' | 'dreg';
 
+/** Settings of `bound` and `objectiveLoss`: the objective, k samples per datapoint, estimator, seed. */
 export interface ObjectiveOptions {
   objective: Objective;
   /** Samples per datapoint (≥ 1). */
@@ -28,7 +31,13 @@ export function boundFromLogWeights(logw: tf.Tensor2D, objective: Objective): tf
   return tf.tidy(() => (objective === 'vae' ? tf.mean(logw, 1) : logMeanExp(logw, 1)) as tf.Tensor1D);
 }
 
-/** Per-datapoint bound [B] in nats for `x` [B, D] (no gradient bookkeeping needed; caller disposes). */
+/**
+ * Per-datapoint bound [B] in nats for `x` [B, D] (no gradient bookkeeping needed; caller disposes).
+ *
+ * @example
+ * const xb = tf.tensor2d(binarizeFixed(images.subarray(0, 100 * 784)), [100, 784]);
+ * const l50 = bound(vae, xb, { objective: 'iwae', k: 50 }); // [100], L₅₀ of each image
+ */
 export function bound(vae: VAE, x: tf.Tensor2D, o: ObjectiveOptions): tf.Tensor1D {
   return tf.tidy(() =>
     boundFromLogWeights(vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise }), o.objective),
@@ -56,6 +65,12 @@ function constant<T extends tf.Tensor>(t: T): T {
  * The scalar to minimise for one minibatch and the batch-mean bound it corresponds to (a number, in
  * nats). Call inside `tf.variableGrads`/`optimizer.minimize`: for 'standard' the loss is −mean bound;
  * for 'dreg' it is a surrogate whose gradient is the DReG estimator (its value is not the bound).
+ *
+ * @example
+ * const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-4);
+ * const xb = tf.tensor2d(binarize(images.subarray(0, 20 * 784), 1), [20, 784]);
+ * const o = { objective: 'iwae', k: 5, estimator: 'dreg' } as const;
+ * opt.minimize(() => objectiveLoss(vae, xb, o).loss, false, vae.variables);
  */
 export function objectiveLoss(
   vae: VAE,

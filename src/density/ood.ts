@@ -12,6 +12,10 @@ import { toVector, type VectorInput } from '../util/inputs.js';
  * Area under the ROC curve for separating `inDist` from `outDist` by a score where higher means
  * "in-distribution": P(s_in > s_out) + ½ P(tie), computed by ranking (O(n log n)). 0.5 = chance;
  * below 0.5 the out-of-distribution set scores higher.
+ *
+ * @example
+ * auroc([3, 2, 5], [1, 2, 0]); // → 0.944 (8.5 of 9 pairs ordered right, the tie counting ½)
+ * auroc(tf.tensor1d([0.9, 0.8]), [0.1, 0.85]); // → 0.75
  */
 export function auroc(inScores: VectorInput, outScores: VectorInput): number {
   const inDist = toVector(inScores, 'inDist');
@@ -45,6 +49,11 @@ export function auroc(inScores: VectorInput, outScores: VectorInput): number {
 
 /**
  * Element-wise log p_model(x) − log p_background(x): a new tensor for two tensors, else a Float64Array.
+ * Use it as the OOD score (higher = in-distribution), e.g. with `auroc`.
+ *
+ * @example
+ * likelihoodRatio([-80, -95], [-85, -90]); // → Float64Array [5, -5]
+ * likelihoodRatio(tf.tensor1d([-80, -95]), tf.tensor1d([-85, -90])); // → tf.Tensor1D [5, -5]
  */
 export function likelihoodRatio(model: tf.Tensor, background: tf.Tensor): tf.Tensor1D;
 export function likelihoodRatio(model: ArrayLike<number>, background: ArrayLike<number>): Float64Array;

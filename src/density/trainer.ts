@@ -20,6 +20,11 @@ export const PAPER_EPOCHS = STAGE_EPOCHS.reduce((a, b) => a + b, 0);
 /**
  * The paper's learning rate at `progress` ∈ [0, 1] of training: 1e-4 · round(10^(1 − (i−1)/7), 1) in
  * stage i, the stages taking 1, 3, 9, …, 2187 of 3280 parts of training.
+ *
+ * @example
+ * paperLearningRate(0); // → 1e-3
+ * paperLearningRate(1); // → 1e-4 (the last stage)
+ * paperLearningRate(0.5); // → 1e-4: the last stage alone takes 2/3 of training
  */
 export function paperLearningRate(progress: number): number {
   const at = Math.min(Math.max(progress, 0), 1) * PAPER_EPOCHS;
@@ -32,8 +37,10 @@ export function paperLearningRate(progress: number): number {
   return 1e-4 * (Math.round(10 * 10 ** (1 - i / 7)) / 10);
 }
 
+/** How `VAETrainer` binarizes training data (see `TrainerOptions.binarization`). */
 export type Binarization = 'dynamic' | 'fixed' | 'none';
 
+/** Settings of `VAETrainer`; defaults are the paper's (batch 20, Adam ε 1e-4, its learning-rate schedule). */
 export interface TrainerOptions {
   objective: Objective;
   k: number;
@@ -53,6 +60,7 @@ export interface TrainerOptions {
   seed?: number;
 }
 
+/** What `VAETrainer.trainEpoch` returns. */
 export interface EpochStats {
   epoch: number;
   /** Mean training bound over the epoch's minibatches (nats; the ELBO for 'vae', L_k for 'iwae'). */
@@ -60,7 +68,17 @@ export interface EpochStats {
   seconds: number;
 }
 
-/** Trains a VAE on a row-major [n, dataDim] array of intensities in [0, 1] (or real values for 'none'). */
+/**
+ * Trains a VAE on a row-major [n, dataDim] array of intensities in [0, 1] (or real values for 'none'),
+ * with the paper's recipe (see the file header). The VAE stays the caller's; `dispose()` frees only the
+ * optimizer state.
+ *
+ * @example
+ * const v = VAEModel.build(paperConfig(1), { seed: 1, outputBias: logitMean(images, 784) });
+ * const trainer = new VAETrainer(v, images, { objective: 'iwae', k: 5, epochs: 100 });
+ * for (let e = 0; e < 100; e++) console.log(trainer.trainEpoch().bound); // mean training L₅, nats
+ * trainer.dispose();
+ */
 export class VAETrainer {
   readonly optimizer: AdamW;
   /** Epochs completed. */

@@ -5,7 +5,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { VAE } from './vae.js';
 
-/** Per stochastic layer: the number of active units and each unit's A_u. `x` is [n, D] (n ≥ 2). */
+/**
+ * Per stochastic layer: the number of active units (A_u > `threshold`, default 0.01) and each unit's
+ * A_u. `x` is [n, D] (n ≥ 2).
+ *
+ * @example
+ * const test = tf.tensor2d(binarizeFixed(images), [images.length / 784, 784]);
+ * const { active } = activeUnits(vae, test); // e.g. [19]: 19 of 50 latent units are used
+ */
 export function activeUnits(
   vae: VAE,
   x: tf.Tensor2D,

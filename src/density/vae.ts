@@ -25,6 +25,7 @@ export type Likelihood = 'bernoulli' | 'gaussian';
  */
 export type DecoderVariance = number | 'learned' | 'output';
 
+/** The parts of a `VAE`: sizes, one encoder and one decoder per stochastic layer, and the likelihood. */
 export interface VAEOptions {
   /** Width of x. */
   dataDim: number;
@@ -73,6 +74,28 @@ function layersVariables(net: Net): tf.Variable[] {
   return Array.isArray(w) ? w.map((v) => v.read()) : [];
 }
 
+/**
+ * A VAE with one or more stochastic layers over any encoder and decoder networks (see the file header);
+ * `logWeights` gives the importance weights every bound and estimate is computed from. For the paper's
+ * MLPs with saving, use `VAEModel`.
+ *
+ * @example
+ * const enc = new Mlp({ input: 784, hidden: [200, 200], heads: [50, 50], seed: 1 });
+ * const dec = new Mlp({ input: 50, hidden: [200, 200], heads: [784], seed: 2 });
+ * const variables = [...enc.trainableVariables(), ...dec.trainableVariables()];
+ * const v = new VAE({ dataDim: 784, latentDims: [50], encoders: [enc], decoders: [dec], variables });
+ * const logw = v.logWeights(tf.tensor2d(binarizeFixed(images.subarray(0, 8 * 784)), [8, 784]), 5); // [8, 5]
+ *
+ * @example
+ * // tf.LayersModels work too (their variables are found without `variables`):
+ * const encoderModel = tf.sequential({
+ *   layers: [tf.layers.dense({ inputShape: [784], units: 200, activation: 'tanh' }), tf.layers.dense({ units: 100 })],
+ * });
+ * const decoderModel = tf.sequential({
+ *   layers: [tf.layers.dense({ inputShape: [50], units: 200, activation: 'tanh' }), tf.layers.dense({ units: 784 })],
+ * });
+ * const vae2 = new VAE({ dataDim: 784, latentDims: [50], encoders: [encoderModel], decoders: [decoderModel] });
+ */
 export class VAE {
   readonly dataDim: number;
   readonly latentDims: readonly number[];

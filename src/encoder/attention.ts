@@ -34,12 +34,34 @@ export type AttentionScaleFactory = (options: Record<string, unknown>) => Attent
 const scales = new Map<string, AttentionScaleFn>([['inv-sqrt-d', (ctx) => 1 / Math.sqrt(ctx.headDim)]]);
 const factories = new Map<string, AttentionScaleFactory>([['log-n', (o) => logNScale(o as LogNOptions)]]);
 
-/** Makes a scale available by name, so configs (and saved models) can refer to it. */
+/**
+ * Makes a scale available by name, so configs (and saved models) can refer to it; a later registration
+ * under the same name replaces the earlier one. Register before building or loading the encoder.
+ *
+ * @example
+ * // A temperature on the logits: 0.5/√d instead of BERT's 1/√d.
+ * registerAttentionScale('half-inv-sqrt-d', (ctx) => 0.5 / Math.sqrt(ctx.headDim));
+ * const enc = new Encoder({ vocabSize: 1000, attentionScale: 'half-inv-sqrt-d' });
+ */
 export function registerAttentionScale(name: string, fn: AttentionScaleFn): void {
   scales.set(name, fn);
 }
 
-/** Like `registerAttentionScale`, for a scale with settings kept in the config's `attentionScaleOptions`. */
+/**
+ * Like `registerAttentionScale`, for a scale with settings kept in the config's `attentionScaleOptions`;
+ * the factory receives those options (an empty object when absent) and should reject bad ones by throwing.
+ *
+ * @example
+ * registerAttentionScaleFactory('temperature', (o) => {
+ *   const t = Number(o.t ?? 1);
+ *   return (ctx) => t / Math.sqrt(ctx.headDim);
+ * });
+ * const enc = new Encoder({
+ *   vocabSize: 1000,
+ *   attentionScale: 'temperature',
+ *   attentionScaleOptions: { t: 0.8 },
+ * });
+ */
 export function registerAttentionScaleFactory(name: string, factory: AttentionScaleFactory): void {
   factories.set(name, factory);
 }

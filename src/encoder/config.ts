@@ -3,13 +3,16 @@ import { INIT_NAMES, type InitName } from '../nn/init.js';
 import { validateRopeScaling, type RopeScaling } from '../attention/rope.js';
 import { attentionScale } from './attention.js';
 
+/** Position encoding: a learned absolute table (BERT) or rotary position embeddings (RoPE). */
 export type PositionKind = 'learned' | 'rope';
+/** Where LayerNorm sits in a block: after the residual sum (BERT, 'post') or before each sublayer ('pre'). */
 export type NormPlacement = 'post' | 'pre';
 /** FFN (and MLM head) activation: exact-erf GELU (BERT), its tanh approximation (`gelu_new`), or ReLU. */
 export type Activation = 'gelu' | 'gelu-tanh' | 'relu';
 /** Every `Activation`, for validation and messages. */
 export const ACTIVATIONS: readonly Activation[] = ['gelu', 'gelu-tanh', 'relu'];
 
+/** Encoder hyper-parameters: everything that determines the weights' shapes and the forward pass. */
 export interface EncoderConfig {
   vocabSize: number;
   hidden: number;
@@ -53,6 +56,11 @@ export interface EncoderConfig {
   mlmHead?: boolean;
 }
 
+/**
+ * The defaults `makeConfig` fills in: a small BERT (hidden 256, 4 layers, 4 heads, Post-LN, learned
+ * positions up to 512, dropout 0.1). Its `intermediate` is not used: makeConfig takes 4·hidden unless
+ * given.
+ */
 export const DEFAULT_CONFIG: Omit<EncoderConfig, 'vocabSize'> = {
   hidden: 256,
   layers: 4,
@@ -73,7 +81,15 @@ export const DEFAULT_CONFIG: Omit<EncoderConfig, 'vocabSize'> = {
   seed: 1,
 };
 
-/** Fills defaults (intermediate defaults to 4·hidden) and checks consistency. */
+/**
+ * Fills defaults from `DEFAULT_CONFIG` (intermediate defaults to 4·hidden) and checks consistency; throws
+ * an Error listing every problem (e.g. hidden not divisible by heads).
+ *
+ * @example
+ * const cfg = makeConfig({ vocabSize: 8000, hidden: 128, layers: 2, heads: 2, position: 'rope' });
+ * cfg.intermediate; // → 512
+ * const enc = new Encoder(cfg);
+ */
 export function makeConfig(c: Partial<EncoderConfig> & { vocabSize: number }): EncoderConfig {
   const hidden = c.hidden ?? DEFAULT_CONFIG.hidden;
   const cfg: EncoderConfig = { ...DEFAULT_CONFIG, intermediate: 4 * hidden, ...c };

@@ -165,6 +165,10 @@ export function weightsManifest(base: string, specs: tf.io.WeightsManifestEntry[
  * A saved encoder as tf.io.ModelArtifacts: modelTopology = its EncoderConfig, the weights as float32,
  * and the tokenizer (vocab text and options) in userDefinedMetadata.tokenizer. Pass to any
  * tf.io.IOHandler's save, or keep in memory and load with `encoderFromArtifacts`.
+ *
+ * @example
+ * const artifacts = await encoderArtifacts(encoder, tokenizer);
+ * const copy = encoderFromArtifacts(artifacts); // { model: Encoder, tokenizer?: Tokenizer }
  */
 export async function encoderArtifacts(model: Encoder, tokenizer?: Tokenizer): Promise<tf.io.ModelArtifacts> {
   const named = [...model.namedParameters()].map(([name, tensor]) => ({ name, tensor }));
@@ -198,6 +202,11 @@ const IN_MEMORY: ArtifactsWhere = (f) =>
  * Rebuilds an encoder (and its tokenizer) from artifacts made by `encoderArtifacts` or loaded from a
  * model directory. Checks the format, the config, the weights' size and finiteness, and that the
  * tokenizer fits the model; every problem is an InputError naming the file or field.
+ *
+ * @example
+ * const artifacts = await encoderArtifacts(encoder, tokenizer);
+ * const { model: copy, tokenizer: tok } = encoderFromArtifacts(artifacts);
+ * copy.config.hidden === encoder.config.hidden; // → true; the weights are equal bit for bit
  */
 export function encoderFromArtifacts(
   a: tf.io.ModelArtifacts,
@@ -283,6 +292,10 @@ export function filesFromArtifacts(a: tf.io.ModelArtifacts): Map<string, string 
  * directory, e.g. 'https://example.com/models/tiny/'): config.json, model.json, the weight files it
  * names, and vocab.txt/tokenizer.json when present (a 404 means absent). `fetchFunc` defaults to the
  * global fetch (browsers, Node ≥ 18).
+ *
+ * @example
+ * const handler = encoderHttpHandler('https://example.com/models/tiny/');
+ * const { model: enc, tokenizer: tok } = encoderFromArtifacts(await handler.load());
  */
 export function encoderHttpHandler(
   url: string,
@@ -329,6 +342,11 @@ function whereFor(url: string | undefined): ArtifactsWhere {
  * Loads an encoder (and tokenizer) from a URL of a model directory (fetched over HTTP; works in the
  * browser and in Node) or from any tf.io.IOHandler whose artifacts came from `encoderArtifacts`.
  * On disk in Node, use `loadEncoder(dir)` from kexue/node.
+ *
+ * @example
+ * const { model: enc, tokenizer: tok } = await loadEncoderFrom('https://example.com/models/tiny/');
+ * const input = encodeTexts(tok!, ['a sentence to embed']);
+ * const vec = tf.tidy(() => pool(enc.apply(input), 'mean')); // [1, hidden]
  */
 export async function loadEncoderFrom(
   source: string | tf.io.IOHandler,
@@ -342,7 +360,19 @@ export async function loadEncoderFrom(
   return encoderFromArtifacts(await source.load(), opts);
 }
 
-/** Saves an encoder (and tokenizer) through a tf.io.IOHandler, e.g. tf.io.withSaveHandler. */
+/**
+ * Saves an encoder (and tokenizer) through a tf.io.IOHandler, e.g. tf.io.withSaveHandler; the handler
+ * receives the artifacts of `encoderArtifacts`. On disk in Node, use `saveEncoder(dir, …)` from kexue/node.
+ *
+ * @example
+ * let stored: tf.io.ModelArtifacts | undefined;
+ * const handler = tf.io.withSaveHandler(async (a) => {
+ *   stored = a;
+ *   return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+ * });
+ * await saveEncoderTo(handler, encoder, tokenizer);
+ * const { model: copy } = await loadEncoderFrom(tf.io.fromMemory(stored!));
+ */
 export async function saveEncoderTo(
   handler: tf.io.IOHandler,
   model: Encoder,

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../util/rng.js';
 import type { Encoder } from './model.js';
 
+/** Settings of `MlmMasker`: vocabulary size, the [MASK] id, the ids never chosen, BERT's 15% and 80/10/10. */
 export interface MaskingOptions {
   vocabSize: number;
   maskId: number;
@@ -29,6 +30,19 @@ export interface MaskedSequence {
   actions: MaskAction[];
 }
 
+/**
+ * Chooses the tokens to predict in a sequence and corrupts them as BERT does (see the file header); use
+ * it through `makeMlmBatch`, or call `mask(ids, rng)` for one sequence.
+ *
+ * @example
+ * const masker = new MlmMasker({
+ *   vocabSize: tokenizer.vocab.size,
+ *   maskId: tokenizer.vocab.special.mask,
+ *   specialIds: tokenizer.vocab.specialIdSet(),
+ * });
+ * const m = masker.mask(tokenizer.encode('the cat sat on the mat'), new Rng(1));
+ * // m.input: ids with ~15% corrupted; m.positions / m.targets: what to predict
+ */
 export class MlmMasker {
   private readonly replacements: Int32Array;
 
@@ -72,6 +86,7 @@ export class MlmMasker {
   }
 }
 
+/** A masked-LM batch from `makeMlmBatch`, for `mlmLoss`; the caller disposes its tensors. */
 export interface MlmBatch {
   /** [B, N] int32 inputs (masked), [B, N] float32 attention mask. */
   ids: tf.Tensor2D;
@@ -81,7 +96,18 @@ export interface MlmBatch {
   targets: tf.Tensor1D;
 }
 
-/** Masks and pads sequences (already with [CLS]/[SEP]) into a batch; N = the longest sequence. */
+/**
+ * Masks and pads sequences (already with [CLS]/[SEP]) into a batch; N = the longest sequence. The same
+ * `rng` state gives the same batch.
+ *
+ * @example
+ * const v = tokenizer.vocab;
+ * const masker = new MlmMasker({ vocabSize: v.size, maskId: v.special.mask, specialIds: v.specialIdSet() });
+ * const seqs = texts.map((t) => tokenizer.encode(t, { maxLen: 128 }));
+ * const batch = makeMlmBatch(seqs, masker, v.special.pad, new Rng(1));
+ * const { loss, accuracy } = mlmLoss(encoder, batch);
+ * tf.dispose([batch.ids, batch.mask, batch.positions, batch.targets, loss, accuracy]);
+ */
 export function makeMlmBatch(
   seqs: readonly (readonly number[])[],
   masker: MlmMasker,
@@ -151,7 +177,16 @@ export function packSequences(
 
 /**
  * Mean cross-entropy of the MLM predictions at the chosen positions (only those go through the
- * head), and their accuracy. `training` switches dropout.
+ * head), and their accuracy. `training` switches dropout (default off); the model's own mode is restored.
+ * Needs an encoder with the MLM head.
+ *
+ * @example
+ * const v = tokenizer.vocab;
+ * const masker = new MlmMasker({ vocabSize: v.size, maskId: v.special.mask, specialIds: v.specialIdSet() });
+ * const batch = makeMlmBatch(texts.map((t) => tokenizer.encode(t)), masker, v.special.pad, new Rng(1));
+ * const opt = tf.train.adam(1e-4);
+ * opt.minimize(() => mlmLoss(encoder, batch, true).loss, false, encoder.trainableVariables());
+ * const { loss, accuracy } = mlmLoss(encoder, batch); // evaluation: dropout off
  */
 export function mlmLoss(
   model: Encoder,

@@ -17,6 +17,7 @@ import { Rng } from '../util/rng.js';
 import { SelfAttention, attentionScale, type AttentionScaleFn } from './attention.js';
 import { DEFAULT_CONFIG, makeConfig, type Activation, type EncoderConfig } from './config.js';
 
+/** A padded batch for `Encoder.apply`, as built by `encodeTexts`, `encodePairs` or `padBatch`. */
 export interface EncoderInput {
   /** [B, N] token ids. */
   ids: tf.Tensor2D;
@@ -26,6 +27,7 @@ export interface EncoderInput {
   typeIds?: tf.Tensor2D;
 }
 
+/** What `Encoder.apply` returns; pass it to `pool` for sentence vectors. The caller disposes it. */
 export interface EncoderOutput {
   /** [B, N, H] final representations (after the final LayerNorm for Pre-LN). */
   last: tf.Tensor3D;
@@ -217,6 +219,18 @@ export class Pooler extends Module {
   }
 }
 
+/**
+ * A BERT-style Transformer encoder (see the file header for the wiring): token ids in, per-token
+ * representations out, with an optional MLM head (tied to the word embeddings) and pooler. Its
+ * variables are created from `config.seed`, so two encoders with the same config start identical. A new
+ * encoder is in inference mode (no dropout); `train()` switches dropout on.
+ *
+ * @example
+ * const enc = new Encoder({ vocabSize: tokenizer.vocab.size, hidden: 128, layers: 2, heads: 2 });
+ * const input = encodeTexts(tokenizer, ['first text', 'second text']);
+ * const vecs = tf.tidy(() => pool(enc.apply(input), 'mean')); // [2, 128]
+ * disposeInput(input);
+ */
 export class Encoder extends Module {
   readonly config: EncoderConfig;
   readonly embeddings: Embeddings;
@@ -288,7 +302,9 @@ export class Encoder extends Module {
   }
 }
 
+/** How `pool` turns per-token outputs into one vector per sentence. */
 export type Pooling = 'cls' | 'mean' | 'first-last-avg';
+/** Every `Pooling`, for validation and command-line choices. */
 export const POOLINGS: readonly Pooling[] = ['cls', 'mean', 'first-last-avg'];
 
 /** Mean over non-padding positions: Σ m·h / Σ m. */
@@ -303,6 +319,11 @@ export function maskedMean(h: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
  * Sentence vectors [B, H]. 'cls': the first position of the last layer. 'mean': mean of the last layer
  * over non-padding tokens. 'first-last-avg': mean over non-padding tokens of (first block's output +
  * last layer)/2 — the first *Transformer block*, as in Su's BERT-whitening code (not the embeddings).
+ *
+ * @example
+ * const input = encodeTexts(tokenizer, texts);
+ * const vecs = tf.tidy(() => pool(encoder.apply(input), 'first-last-avg')); // [texts.length, hidden]
+ * disposeInput(input);
  */
 export function pool(out: EncoderOutput, how: Pooling): tf.Tensor2D {
   return tf.tidy(() => {

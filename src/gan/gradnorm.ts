@@ -31,6 +31,7 @@ import { InputError } from '../io/errors.js';
 
 /** A critic: one value per sample of a batch x of shape [n, ...]. */
 export type ScalarField = (x: tf.Tensor) => tf.Tensor;
+/** A critic as a function x → [n] values, or a `tf.LayersModel` with one output per sample. */
 export type Critic = ScalarField | tfl.LayersModel;
 
 /**
@@ -73,6 +74,7 @@ function safeDiv(num: tf.Tensor, den: tf.Tensor): tf.Tensor {
   return tf.mul(tf.div(num, tf.add(den, tf.sub(1, m))), m);
 }
 
+/** `valueAndInputGradient`'s result; all three tensors stay on the tape. */
 export interface ValueAndGradNorm {
   /** f(x), shape [n]. */
   value: tf.Tensor1D;
@@ -85,6 +87,10 @@ export interface ValueAndGradNorm {
 /**
  * f(x) and its per-sample input gradient, both on the tape (so differentiable again). Samples must be
  * independent (no batch statistics in f): the gradient of Σᵢ f(xᵢ) is then ∇f(xᵢ) row by row.
+ *
+ * @example
+ * const { value, grad, norm } = valueAndInputGradient(critic, x); // [n], shape of x, [n]
+ * const gp = tf.mean(tf.square(tf.sub(norm, 1))); // a WGAN-GP-style term, still differentiable
  */
 export function valueAndInputGradient(critic: Critic, x: tf.Tensor, training = true): ValueAndGradNorm {
   const f = asScalarField(critic, training);
@@ -95,6 +101,7 @@ export function valueAndInputGradient(critic: Critic, x: tf.Tensor, training = t
   return { value, grad, norm };
 }
 
+/** Options of `gradientNormalize` and `gradientNormalizeForGenerator`. */
 export interface GnOptions {
   /** Added to the denominator (default 0, as in the paper; the 0/0 case is handled regardless). */
   epsilon?: number;
@@ -122,8 +129,11 @@ function gnFromParts(value: tf.Tensor, norm: tf.Tensor, epsilon: number): tf.Ten
  * f̂(x) = f(x)/(‖∇ₓf(x)‖ + |f(x)|), shape [n].
  *
  * @example
- * const fhat = gradientNormalize(criticModel);            // training mode (critic updates)
- * const score = gradientNormalize(criticModel, { training: false })(x); // evaluation
+ * const fhat = gradientNormalize(critic); // training mode (critic updates)
+ * const fake = generator.predict(tf.randomNormal([x.shape[0], 2])) as tf.Tensor; // 2: the noise width
+ * const hinge = (t: tf.Tensor) => tf.mean(tf.relu(tf.sub(1, t)));
+ * const lossD = tf.add(hinge(fhat(x)), hinge(tf.neg(fhat(fake)))); // the hinge loss of the critic
+ * const score = gradientNormalize(critic, { training: false })(x); // evaluation: [n], each in [−1, 1]
  */
 export function gradientNormalize(critic: Critic, opts: GnOptions = {}): (x: tf.Tensor) => tf.Tensor1D {
   const epsilon = checkEpsilon(opts.epsilon ?? 0);
@@ -136,6 +146,7 @@ export function gradientNormalize(critic: Critic, opts: GnOptions = {}): (x: tf.
     });
 }
 
+/** Options of `granNormalize`. */
 export interface GranOptions {
   /** ε in f·‖∇f‖/(‖∇f‖² + ε); default 1e-4 (our choice: it only matters where ‖∇f‖ ≲ 1e-2). */
   epsilon?: number;
@@ -143,7 +154,13 @@ export interface GranOptions {
   training?: boolean;
 }
 
-/** GraN-GAN's form f̂(x) = f(x)·‖∇ₓf(x)‖/(‖∇ₓf(x)‖² + ε), shape [n]. */
+/**
+ * GraN-GAN's form f̂(x) = f(x)·‖∇ₓf(x)‖/(‖∇ₓf(x)‖² + ε), shape [n].
+ *
+ * @example
+ * const fhat = granNormalize(critic, { epsilon: 1e-4 });
+ * const score = fhat(x); // [n]
+ */
 export function granNormalize(critic: Critic, opts: GranOptions = {}): (x: tf.Tensor) => tf.Tensor1D {
   const epsilon = checkEpsilon(opts.epsilon ?? 1e-4);
   const training = opts.training ?? true;
@@ -160,6 +177,13 @@ export function granNormalize(critic: Critic, opts: GranOptions = {}): (x: tf.Te
  * gradient with respect to x equal to ∇f̂(x), computed with a single backprop through the critic.
  * The detached copy is made by reading x's values, so the critic's gradient computation is not on the
  * path from the generator's parameters and is never differentiated.
+ *
+ * @example
+ * const fhat = gradientNormalizeForGenerator(critic); // critic: ReLU/LeakyReLU layers only
+ * const z = tf.randomNormal([64, 2]); // generator input
+ * const lossG = () => tf.neg(tf.mean(fhat(generator.apply(z) as tf.Tensor))) as tf.Scalar;
+ * const genVars = generator.trainableWeights.map((w) => w.read() as tf.Variable);
+ * optimizer.applyGradients(tf.variableGrads(lossG, genVars).grads); // the generator's weights only
  */
 export function gradientNormalizeForGenerator(
   critic: Critic,

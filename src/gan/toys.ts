@@ -13,21 +13,27 @@
  */
 import type { Rng } from '../util/rng.js';
 
+/** The 2-D toy distributions `toy` knows (see the file header). */
 export type ToyName = '8gaussians' | '25gaussians' | 'swissroll';
+/** Every `ToyName`, for command-line choices and loops. */
 export const TOY_NAMES: readonly ToyName[] = ['8gaussians', '25gaussians', 'swissroll'];
 
+/** A toy's sample-quality metrics for a set of generated points (see the file header). */
 export interface ToyMetrics {
   /** Modes covered, out of `modes`. */
   covered: number;
+  /** Number of modes: 8, 25, or the roll's 20 pieces. */
   modes: number;
   /** Fraction of samples within 3σ of a mode (of the curve). */
   highQuality: number;
 }
 
+/** A toy distribution: a seeded sampler and the metrics of generated points against it. */
 export interface Toy {
   name: ToyName;
   /** n points, row-major [n, 2]. */
   sample(n: number, rng: Rng): Float32Array;
+  /** Metrics of n points given row-major [n, 2]. */
   metrics(points: ArrayLike<number>, n: number): ToyMetrics;
 }
 
@@ -122,6 +128,14 @@ const swissRoll: Toy = {
   },
 };
 
+/**
+ * The toy distribution `name` (see the file header for the exact means, widths and metrics).
+ *
+ * @example
+ * const ring = toy('8gaussians');
+ * const pts = ring.sample(1000, new Rng(0)); // Float32Array, row-major [1000, 2]
+ * ring.metrics(pts, 1000); // real samples: { covered: 8, modes: 8, highQuality: ≈0.99 }
+ */
 export function toy(name: ToyName): Toy {
   switch (name) {
     case '8gaussians':

@@ -20,7 +20,9 @@ import { inputGradientPenalty, interpolate } from '../penalty/penalties.js';
 import { gradientNormalize, gradientNormalizeForGenerator, granNormalize } from './gradnorm.js';
 import { MlpNet, type NetActivation } from './nets.js';
 
+/** How the critic is kept Lipschitz (see the file header). */
 export type LipschitzMethod = 'none' | 'clip' | 'gp' | 'sn' | 'gn' | 'gn-fast' | 'gran';
+/** Every `LipschitzMethod`, in the order of the comparison tables. */
 export const LIPSCHITZ_METHODS: readonly LipschitzMethod[] = [
   'none',
   'clip',
@@ -30,24 +32,37 @@ export const LIPSCHITZ_METHODS: readonly LipschitzMethod[] = [
   'gn-fast',
   'gran',
 ];
+/** The GAN losses (see the file header for L_D and L_G). */
 export type GanLoss = 'wasserstein' | 'hinge' | 'ns';
+/** Every `GanLoss`. */
 export const GAN_LOSSES: readonly GanLoss[] = ['wasserstein', 'hinge', 'ns'];
 
+/** `GanTrainer`'s settings: two MLPs, the loss, the Lipschitz method and two Adam optimizers. */
 export interface GanConfig {
+  /** Width of a data row (2 for the toys, 784 for MNIST). */
   dataDim: number;
+  /** Width of the generator's Gaussian noise input. */
   zDim: number;
+  /** Hidden layer widths of the generator (ReLU). */
   genHidden: number[];
+  /** Hidden layer widths of the critic. */
   criticHidden: number[];
   /** Generator output activation (tanh for images in [−1, 1], linear for toys). */
   genOut: NetActivation;
   criticActivation: NetActivation;
   lipschitz: LipschitzMethod;
   loss: GanLoss;
+  /** Critic steps per generator step. */
   nDis: number;
+  /** Adam learning rate of the generator. */
   lrG: number;
+  /** Adam learning rate of the critic. */
   lrD: number;
+  /** Adam β₁ of both optimizers. */
   beta1: number;
+  /** Adam β₂ of both optimizers. */
   beta2: number;
+  /** Samples per batch, real and fake alike. */
   batchSize: number;
   /** Weight clipping bound c (clip). */
   clip: number;
@@ -57,9 +72,11 @@ export interface GanConfig {
   granEpsilon: number;
   /** EMA decay of the generator's weights (0: off). */
   emaDecay: number;
+  /** Seeds the initial weights and the noise. */
   seed: number;
 }
 
+/** `GanTrainer`'s defaults for everything but `dataDim`: a hinge-loss GN-GAN for the 2-D toys. */
 export const GAN_DEFAULTS: Omit<GanConfig, 'dataDim'> = {
   zDim: 2,
   genHidden: [128, 128],
@@ -84,6 +101,7 @@ export const GAN_DEFAULTS: Omit<GanConfig, 'dataDim'> = {
 /** Real data: a batch of n rows, row-major [n, dataDim]. */
 export type DataSampler = (n: number, rng: Rng) => Float32Array;
 
+/** One `GanTrainer.step`'s losses (the last critic step's and the generator step's) and time. */
 export interface StepStats {
   lossD: number;
   lossG: number;
@@ -106,6 +124,17 @@ function generatorLoss(loss: GanLoss, fake: tf.Tensor): tf.Scalar {
   return (loss === 'ns' ? tf.mean(tf.softplus(tf.neg(fake))) : tf.neg(tf.mean(fake))) as tf.Scalar;
 }
 
+/**
+ * Trains an MLP generator against an MLP critic with the configured loss and Lipschitz method (see
+ * the file header); everything not given comes from `GAN_DEFAULTS`. Call `dispose` when done.
+ *
+ * @example
+ * const ring = toy('8gaussians');
+ * const gan = new GanTrainer({ dataDim: 2, lipschitz: 'gn', loss: 'hinge' });
+ * for (let i = 0; i < 2000; i++) gan.step((n, rng) => ring.sample(n, rng)); // → { lossD, lossG, ms }
+ * ring.metrics(gan.sample(2000), 2000); // { covered, modes: 8, highQuality }
+ * gan.dispose();
+ */
 export class GanTrainer {
   readonly config: GanConfig;
   readonly generator: MlpNet;

@@ -15,7 +15,15 @@ export { logSoftmax } from './softmax.js';
 
 let registered = false;
 
-/** Registers kexue's gradient fixes once; later calls do nothing. */
+/**
+ * Registers kexue's gradient fixes over tfjs-core's once; later calls do nothing. Importing kexue (or
+ * calling `initBackend`) already does it, so call it only to make the dependency explicit.
+ *
+ * @example
+ * registerGradientFixes();
+ * const g = tf.grad((v: tf.Tensor) => tf.sum(tf.grad((u: tf.Tensor) => tf.sum(tf.elu(u)))(v)));
+ * g(tf.tensor1d([-1, 0.5])).print(); // ELU's second derivative: [e^-1, 0]
+ */
 export function registerGradientFixes(): void {
   if (registered) return;
   for (const config of [...activationGrads, softmaxGrad, ...structuralGrads]) tf.registerGradient(config);

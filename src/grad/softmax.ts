@@ -27,6 +27,10 @@ export const softmaxGrad: GradConfig = {
  * log softmax along `axis` (default last) as x − logsumexp(x): differentiable to any order, unlike
  * tf.logSoftmax whose second derivative is wrong in tfjs-core 4.22. Use it in losses that are
  * differentiated twice (parameter-gradient penalties).
+ *
+ * @example
+ * const logp = logSoftmax(logits); // same shape as logits; rows of exp(logp) sum to 1
+ * const xent = tf.neg(tf.mean(tf.sum(tf.mul(y, logp), -1))); // cross-entropy with one-hot y
  */
 export function logSoftmax(logits: Tensor, axis = -1): Tensor {
   return tf.tidy(() => tf.sub(logits, tf.logSumExp(logits, axis, true)));

@@ -61,6 +61,12 @@ export function hfModelType(hf: Record<string, unknown>, file = 'config.json'): 
 /**
  * The kexue config for a Hugging Face config. `parts` says which optional modules the weights hold.
  * Throws an InputError naming `file` and the first field kexue cannot honour.
+ *
+ * @example
+ * const hf = { model_type: 'bert', vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12,
+ *   num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512 };
+ * const cfg = encoderConfigFromHf(hf, { pooler: true, mlmHead: false });
+ * const enc = new Encoder(cfg); // BERT-base's shapes, random weights
  */
 export function encoderConfigFromHf(
   raw: unknown,
@@ -141,6 +147,11 @@ const ACT_NAMES: Record<Activation, string> = { gelu: 'gelu', 'gelu-tanh': 'gelu
 /**
  * The Hugging Face config for a kexue encoder. A model with positions offset by padId + 1 is written as
  * RoBERTa, any other as BERT. Throws naming the kexue config field that has no Hugging Face equivalent.
+ *
+ * @example
+ * const hf = hfConfigFromEncoder(encoder.config);
+ * hf.hidden_size === encoder.config.hidden; // → true
+ * JSON.stringify(hf, null, 2); // the text of config.json
  */
 export function hfConfigFromEncoder(c: EncoderConfig): HfBertConfig & { model_type: HfModelType } {
   const no = (field: string, problem: string) => {

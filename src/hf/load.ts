@@ -22,7 +22,14 @@ export type HfFiles = Record<string, Uint8Array | ArrayBuffer | string>;
 /** A base URL (read with fetch), a map of file contents, or a reader. */
 export type HfSource = string | HfFiles | HfFileReader;
 
-/** Reads files under a base URL with `fetch` (a 404 means the file is absent). */
+/**
+ * Reads files under a base URL with `fetch` (a 404 means the file is absent); other HTTP errors are
+ * InputErrors naming the URL.
+ *
+ * @example
+ * const read = hfUrlReader('https://huggingface.co/bert-base-uncased/resolve/main');
+ * const { model: bert, tokenizer: tok } = await loadHuggingFaceBertFrom(read);
+ */
 export function hfUrlReader(base: string, fetchFn: typeof fetch = globalThis.fetch): HfFileReader {
   const root = base.endsWith('/') ? base : `${base}/`;
   return async (name) => {
@@ -163,6 +170,14 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
  * sharded index), vocab.txt with tokenizer_config.json when present, and sentence-transformers' pooling
  * files when present. `where` turns a file name into what error messages show (default: the name).
  * Unsupported configs and missing or misshapen tensors are InputErrors naming the file and field.
+ * `source` is a base URL, a map of file contents, or a reader; on disk use `loadHuggingFaceBert(dir)` of
+ * kexue/node.
+ *
+ * @example
+ * const hf = await loadHuggingFaceBertFrom('https://huggingface.co/bert-base-uncased/resolve/main');
+ * const input = encodeTexts(hf.tokenizer!, ['Hello world']);
+ * const vec = tf.tidy(() => pool(hf.model.apply(input), hf.sentence?.pooling ?? 'cls')); // [1, 768]
+ * disposeInput(input);
  */
 export async function loadHuggingFaceBertFrom(
   source: HfSource,
@@ -300,6 +315,13 @@ const json = (o: unknown) => `${JSON.stringify(o, null, 2)}\n`;
  * off, sentence-transformers' modules.json, 1_Pooling/config.json and sentence_bert_config.json.
  * Throws naming what has no Hugging Face equivalent (Pre-LN, RoPE, another attention scale, a character
  * tokenizer, first-last-avg pooling for sentence-transformers).
+ *
+ * @example
+ * const hf = await loadHuggingFaceBertFrom('https://huggingface.co/bert-base-uncased/resolve/main');
+ * const source = { encoder: hf.model, tokenizer: hf.tokenizer! };
+ * const files = await huggingFaceBertFiles(source, { pooling: 'mean' });
+ * [...files.keys()]; // → ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', …]
+ * const copy = await loadHuggingFaceBertFrom(Object.fromEntries(files)); // the round trip
  */
 export async function huggingFaceBertFiles(
   source: HfExportable,

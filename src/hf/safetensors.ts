@@ -55,6 +55,11 @@ function decodeFloats(bytes: Uint8Array, dtype: string, count: number): Float32A
  * Parses a safetensors file. Float tensors (F32, F16, BF16, F64) are returned as float32; integer
  * tensors keep their shape and dtype but no values. Checks that the header is well formed and that the
  * offsets lie inside the data, match each tensor's size, and do not overlap. `source` names the file in errors.
+ *
+ * @example
+ * const bytes = encodeSafetensors([{ name: 'w', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }]);
+ * const { tensors } = parseSafetensors(bytes);
+ * tensors.get('w'); // → { shape: [2, 2], dtype: 'F32', data: Float32Array [1, 2, 3, 4] }
  */
 export function parseSafetensors(
   file: ArrayBuffer | Uint8Array,
@@ -111,6 +116,12 @@ export function parseSafetensors(
 /**
  * Writes float32 tensors as a safetensors file, in the given order, the header padded with spaces to a
  * multiple of 8 bytes (as the reference writer does, so the data is aligned).
+ *
+ * @example
+ * const w = tf.randomNormal([4, 3]);
+ * const data = w.dataSync() as Float32Array;
+ * const bytes = encodeSafetensors([{ name: 'dense.weight', shape: w.shape, data }]);
+ * // a Uint8Array; Python's safetensors reads it as {'dense.weight': a [4, 3] float32 tensor}
  */
 export function encodeSafetensors(
   tensors: readonly { name: string; shape: readonly number[]; data: Float32Array }[],

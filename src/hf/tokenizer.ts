@@ -47,7 +47,16 @@ export interface HfTokenizerFiles {
   fastTokenizer?: Record<string, unknown>;
 }
 
-/** Builds the tokenizer from vocab.txt's text and the JSON files; errors name the file and field. */
+/**
+ * Builds the tokenizer from vocab.txt's text and the JSON files; errors name the file and field. Casing,
+ * accent stripping and CJK splitting follow tokenizer_config.json, else tokenizer.json's normalizer.
+ *
+ * @example
+ * const tok = hfTokenizer('[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n', {
+ *   tokenizerConfig: { do_lower_case: true },
+ * });
+ * tok.encode('Hello world'); // → [2, 5, 6, 3]
+ */
 export function hfTokenizer(
   vocabText: string,
   files: HfTokenizerFiles,
@@ -82,7 +91,15 @@ export function hfTokenizer(
   return new WordPieceTokenizer(Vocab.fromText(vocabText, vocabFile, specialTokens), opts);
 }
 
-/** tokenizer_config.json for a WordPiece tokenizer, as transformers' BertTokenizer reads it. */
+/**
+ * tokenizer_config.json for a WordPiece tokenizer, as transformers' BertTokenizer reads it;
+ * `modelMaxLength` is its model_max_length.
+ *
+ * @example
+ * const tok = hfTokenizer('[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n', {});
+ * hfTokenizerConfig(tok, 512);
+ * // → { tokenizer_class: 'BertTokenizer', do_lower_case: true, …, model_max_length: 512 }
+ */
 export function hfTokenizerConfig(tok: WordPieceTokenizer, modelMaxLength: number): Record<string, unknown> {
   const n = tok.vocab.specialNames;
   return {

@@ -140,6 +140,7 @@ function makeFolder(dir: string): void {
  * crash there leaves one complete copy; see findFolder). A failed or interrupted write leaves no partial.
  */
 export async function writeFolderAtomic(dir: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  dir = withoutTrailingSlash(dir); // 'out/' must give 'out.partial', not 'out/.partial'
   const partial = `${dir}.partial`;
   fs.rmSync(partial, { recursive: true, force: true });
   const done = trackTemporary(partial);
@@ -160,8 +161,14 @@ export async function writeFolderAtomic(dir: string, write: (tmp: string) => Pro
 
 /** The folder written by writeFolderAtomic that holds `marker`: `dir`, or the `<dir>.old` a crash left. */
 export function findFolder(dir: string, marker: string): string | undefined {
+  dir = withoutTrailingSlash(dir);
   for (const d of [dir, `${dir}.old`]) if (fs.existsSync(path.join(d, marker))) return d;
   return undefined;
+}
+
+/** 'out/' → 'out' (but '/' stays '/'): the sibling temporaries are named after the folder itself. */
+function withoutTrailingSlash(dir: string): string {
+  return dir.replace(/(?<=.)[\\/]+$/, '');
 }
 
 /**

@@ -7,13 +7,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from './errors.js';
 
+/** One line of a CLUE JSONL file: the text and its class index. */
 export interface ClueExample {
   text: string;
   label: number;
 }
 
+/** A CLUE task folder as `readClueDataset` reads it. */
 export interface ClueDataset {
   dir: string;
+  /** Class names; a label is an index into this list. */
   labels: string[];
   train: ClueExample[];
   dev: ClueExample[];
@@ -46,7 +49,14 @@ function parseLine(raw: string, file: string, line: number, classes: number | un
   return { text, label };
 }
 
-/** Parses CLUE JSONL text; blank lines are skipped, `classes` (if given) bounds the labels. */
+/**
+ * Parses CLUE JSONL text; blank lines are skipped, `classes` (if given) bounds the labels, and `file`
+ * names the source in errors.
+ *
+ * @example
+ * parseClueJsonl('{"text": "好看", "label": 1}\n{"text": "无聊", "label": 0}\n', 'dev.jsonl', 2);
+ * // → [{ text: '好看', label: 1 }, { text: '无聊', label: 0 }]
+ */
 export function parseClueJsonl(content: string, file: string, classes?: number): ClueExample[] {
   const lines = content.replace(/^\uFEFF/, '').split(/\r?\n/);
   const out: ClueExample[] = [];
@@ -65,11 +75,22 @@ async function readText(file: string): Promise<string> {
   }
 }
 
+/**
+ * Reads a CLUE JSONL file (see `parseClueJsonl`).
+ *
+ * @example
+ * const train = await readClueJsonl('tnews/train.jsonl', 15); // ClueExample[]
+ */
 export async function readClueJsonl(file: string, classes?: number): Promise<ClueExample[]> {
   return parseClueJsonl(await readText(file), file, classes);
 }
 
-/** Reads `labels.json`: a JSON array of at least two distinct class-name strings. */
+/**
+ * Reads `labels.json`: a JSON array of at least two class-name strings.
+ *
+ * @example
+ * const names = await readClueLabels('tnews/labels.json'); // e.g. ['news_story', 'news_culture', ...]
+ */
 export async function readClueLabels(file: string): Promise<string[]> {
   let labels: unknown;
   try {
@@ -84,7 +105,14 @@ export async function readClueLabels(file: string): Promise<string[]> {
   return labels as string[];
 }
 
-/** Reads a CLUE task folder (`labels.json`, `train.jsonl`, `dev.jsonl`, `test.jsonl`). */
+/**
+ * Reads a CLUE task folder (`labels.json`, `train.jsonl`, `dev.jsonl`, `test.jsonl`), checking every label
+ * against the class names.
+ *
+ * @example
+ * const { labels, train, dev, test } = await readClueDataset('data/tnews');
+ * console.log(labels.length, train.length, train[0]); // e.g. 15 53360 { text: '...', label: 3 }
+ */
 export async function readClueDataset(dir: string): Promise<ClueDataset> {
   const labels = await readClueLabels(path.join(dir, 'labels.json'));
   const split = (name: string) => readClueJsonl(path.join(dir, `${name}.jsonl`), labels.length);

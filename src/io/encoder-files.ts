@@ -59,12 +59,27 @@ async function writeModelFiles(dir: string, model: Encoder, tokenizer?: Tokenize
   }
 }
 
-/** Saves model (and tokenizer) to the directory `dir` (created if needed). */
+/**
+ * Saves model (and tokenizer) to the directory `dir` (created if needed): config.json, model.json,
+ * weights.bin, and vocab.txt and tokenizer.json with a tokenizer.
+ *
+ * @example
+ * await saveEncoder('model-dir/', encoder, tokenizer);
+ * const { model, tokenizer: tok } = loadEncoder('model-dir/');
+ */
 export async function saveEncoder(dir: string, model: Encoder, tokenizer?: Tokenizer): Promise<void> {
   await writeModelFiles(dir, model, tokenizer);
 }
 
-/** Loads a directory written by `saveEncoder` (or a checkpoint's). `scale` overrides the named logit scale. */
+/**
+ * Loads a directory written by `saveEncoder` (or a checkpoint's). `scale` supplies the attention logit
+ * scale of a model saved with `attentionScale: 'custom'`. `tokenizer` is undefined when the directory has
+ * no vocab.txt.
+ *
+ * @example
+ * const { model, tokenizer } = loadEncoder('model-dir/');
+ * model.dispose();
+ */
 export function loadEncoder(dir: string, opts: LoadEncoderOptions = {}): LoadedEncoder {
   const files = directoryFiles(dir);
   const artifacts = artifactsFromFiles(files);
@@ -78,7 +93,14 @@ export interface CheckpointState {
   extra?: Record<string, unknown>;
 }
 
-/** Writes a resumable checkpoint (model, tokenizer, optimizer state, step) to `dir`, replacing any old one. */
+/**
+ * Writes a resumable checkpoint (model, tokenizer, optimizer state, step) to `dir`, replacing any old one
+ * only once the new one is complete.
+ *
+ * @example
+ * const opt = new AdamW(encoder.namedParameters(), { weightDecay: 0.01 });
+ * await saveCheckpoint('ckpt', { model: encoder, tokenizer, optimizer: opt, state: { step: 1000 } });
+ */
 export async function saveCheckpoint(
   dir: string,
   parts: { model: Encoder; tokenizer?: Tokenizer; optimizer?: StatefulOptimizer; state: CheckpointState },
@@ -90,7 +112,13 @@ export async function saveCheckpoint(
   });
 }
 
-/** Whether `dir` (or the previous checkpoint left by an interrupted save) holds a checkpoint. */
+/**
+ * The folder holding the checkpoint saved to `dir`: `dir` itself, or `<dir>.old` when a save was
+ * interrupted; undefined when there is none.
+ *
+ * @example
+ * const found = findCheckpoint('ckpt'); // 'ckpt', 'ckpt.old' or undefined
+ */
 export function findCheckpoint(dir: string): string | undefined {
   return findFolder(dir, 'state.json');
 }
@@ -98,6 +126,13 @@ export function findCheckpoint(dir: string): string | undefined {
 /**
  * Loads a checkpoint: the model (and tokenizer), the step, and — if `makeOptimizer` is given — an
  * optimizer built for the loaded model with its saved state restored.
+ *
+ * @example
+ * if (findCheckpoint('ckpt')) {
+ *   const makeOptimizer = (m: Encoder) => new AdamW(m.namedParameters());
+ *   const { model, tokenizer, optimizer: opt, state } = await loadCheckpoint('ckpt', makeOptimizer);
+ *   console.log(`resuming at step ${state.step}`);
+ * }
  */
 export async function loadCheckpoint<O extends StatefulOptimizer>(
   dir: string,

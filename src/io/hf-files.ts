@@ -17,7 +17,14 @@ import {
 import { InputError } from './errors.js';
 import { writeFolderAtomic } from './atomic.js';
 
-/** Reads files of `dir` by relative name; names that would leave `dir` are refused. */
+/**
+ * Reads files of `dir` by relative name (undefined for a missing file); names that would leave `dir` are
+ * refused.
+ *
+ * @example
+ * const read = hfDirReader('bert-base-chinese/');
+ * const config = await read('config.json'); // Uint8Array, or undefined when absent
+ */
 export function hfDirReader(dir: string): HfFileReader {
   return async (name) => {
     const file = path.resolve(dir, name);
@@ -32,6 +39,10 @@ export function hfDirReader(dir: string): HfFileReader {
 /**
  * Loads a Hugging Face BERT checkpoint from a directory (config.json, model.safetensors, vocab.txt,
  * tokenizer_config.json, sentence-transformers files) or from an http(s) base URL.
+ *
+ * @example
+ * const { model, tokenizer, modelType, ignored } = await loadHuggingFaceBert('bert-base-chinese/');
+ * const remote = await loadHuggingFaceBert('https://huggingface.co/bert-base-uncased/resolve/main');
  */
 export async function loadHuggingFaceBert(dirOrUrl: string): Promise<LoadedHfBert> {
   if (/^https?:\/\//i.test(dirOrUrl))
@@ -48,6 +59,10 @@ export async function loadHuggingFaceBert(dirOrUrl: string): Promise<LoadedHfBer
 /**
  * Writes `source` (an encoder and its WordPiece tokenizer, e.g. a SentenceEncoder) as a Hugging Face
  * checkpoint directory; `dir` is replaced as a whole, and a failed export leaves no partial directory.
+ *
+ * @example
+ * await exportHuggingFaceBert({ encoder, tokenizer }, 'hf-out', { sentenceTransformers: false });
+ * const { model } = await loadHuggingFaceBert('hf-out'); // reads it back
  */
 export async function exportHuggingFaceBert(
   source: HfExportable,

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { InputError } from './errors.js';
 
+/** An IDX file's contents: the values, row-major, and the shape from its header. */
 export interface IdxArray {
   data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
   shape: number[];
@@ -20,6 +21,14 @@ const TYPES: Record<
   0x0e: { size: 8, make: (n) => new Float64Array(n), read: (v, o) => v.getFloat64(o) },
 };
 
+/**
+ * Parses the bytes of an (uncompressed) IDX file; `file` names it in errors. Unsigned bytes, the MNIST
+ * type, come back as a Uint8Array; other types as the matching typed array.
+ *
+ * @example
+ * const bytes = new Uint8Array([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 2, 1]); // ubyte, rank 1, shape (3)
+ * parseIdx(bytes); // { data: Uint8Array [7, 2, 1], shape: [3] }
+ */
 export function parseIdx(buf: Uint8Array, file = '<idx>'): IdxArray {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0)
@@ -39,7 +48,12 @@ export function parseIdx(buf: Uint8Array, file = '<idx>'): IdxArray {
   return { data, shape };
 }
 
-/** Reads `file` (gunzipped when it ends in .gz). */
+/**
+ * Reads `file` (gunzipped when it ends in .gz).
+ *
+ * @example
+ * const { data, shape } = readIdx('mnist/t10k-labels-idx1-ubyte.gz'); // shape [10000]
+ */
 export function readIdx(file: string): IdxArray {
   let buf: Buffer;
   try {
@@ -51,6 +65,7 @@ export function readIdx(file: string): IdxArray {
   return parseIdx(buf, file);
 }
 
+/** A set of grey-scale images and their labels, as `readImageSet` returns it. */
 export interface ImageSet {
   /** Pixels scaled to [0, 1], row-major [n, rows, cols]. */
   images: Float32Array;
@@ -60,7 +75,14 @@ export interface ImageSet {
   width: number;
 }
 
-/** The standard MNIST-layout pair of files in `dir` for split 'train' or 't10k'. */
+/**
+ * The standard MNIST-layout pair of files in `dir` for split 'train' or 't10k'
+ * (`<split>-images-idx3-ubyte.gz`, `<split>-labels-idx1-ubyte.gz`), the first `limit` images only.
+ *
+ * @example
+ * const { images, labels, n, height, width } = readImageSet('mnist/', 'train', 10000);
+ * const xs = tf.tensor2d(images, [n, height * width]); // [10000, 784], values in [0, 1]
+ */
 export function readImageSet(dir: string, split: 'train' | 't10k', limit = Infinity): ImageSet {
   const img = readIdx(`${dir}/${split}-images-idx3-ubyte.gz`);
   const lab = readIdx(`${dir}/${split}-labels-idx1-ubyte.gz`);

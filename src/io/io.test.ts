@@ -9,6 +9,7 @@ import { readLabels, readMatrix, readVector } from './table.js';
 import { readSentencePairs } from './sts.js';
 import { parseIdx } from './idx.js';
 import { InputError } from './errors.js';
+import { findFolder, writeFolderAtomic } from './atomic.js';
 import { referencePython } from '../util/python.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-io-'));
@@ -149,4 +150,19 @@ test('IDX parsing of a hand-made file', () => {
   assert.deepEqual(a.shape, [2, 3]);
   assert.deepEqual(Array.from(a.data), [1, 2, 3, 4, 5, 6]);
   assert.throws(() => parseIdx(buf.subarray(0, 14)), /truncated/);
+});
+
+test('writeFolderAtomic / findFolder: a trailing slash names the same folder', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-atomic-'));
+  const dir = path.join(root, 'out') + '/';
+  for (const version of ['1', '2']) {
+    await writeFolderAtomic(dir, async (tmp) => {
+      fs.mkdirSync(tmp, { recursive: true });
+      fs.writeFileSync(path.join(tmp, 'state.json'), version);
+    });
+  }
+  assert.deepEqual(fs.readdirSync(root), ['out'], 'no .partial or .old left, nothing inside out/');
+  assert.deepEqual(fs.readdirSync(path.join(root, 'out')), ['state.json']);
+  assert.equal(fs.readFileSync(path.join(root, 'out', 'state.json'), 'utf8'), '2');
+  assert.equal(findFolder(dir, 'state.json'), path.join(root, 'out'));
 });

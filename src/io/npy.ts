@@ -6,9 +6,11 @@ import fs from 'node:fs';
 import { InputError } from './errors.js';
 import { writeFileAtomic } from './atomic.js';
 
+/** The typed arrays a .npy file is read into or written from. */
 export type NpyData =
   Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array;
 
+/** A .npy file's contents: row-major values, shape and dtype. */
 export interface NpyArray {
   data: NpyData;
   shape: number[];
@@ -67,6 +69,13 @@ function fortranToC(src: NpyData, shape: number[], make: (n: number) => NpyData)
   return out;
 }
 
+/**
+ * Parses the bytes of a .npy file (see the file header for what is supported); `file` names it in errors.
+ *
+ * @example
+ * const a = parseNpy(encodeNpy(Float32Array.from([1, 2, 3, 4]), [2, 2]));
+ * // → { data: Float32Array [1, 2, 3, 4], shape: [2, 2], dtype: 'f4' }
+ */
 export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
   if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b))
     throw new InputError('not a .npy file (bad magic)', file);
@@ -92,6 +101,13 @@ export function parseNpy(buf: Uint8Array, file = '<npy>'): NpyArray {
   return { data, shape, dtype: descr.slice(1) };
 }
 
+/**
+ * Reads a .npy file (see `parseNpy`).
+ *
+ * @example
+ * const { data, shape } = readNpy('probs.npy');
+ * const t = tf.tensor(Float32Array.from(data), shape);
+ */
 export function readNpy(file: string): NpyArray {
   let buf: Buffer;
   try {
@@ -113,7 +129,13 @@ const DESCR: [new (...a: never[]) => NpyData, string][] = [
   [Uint32Array, '<u4'],
 ];
 
-/** Encodes a typed array as a version-1 .npy file (little-endian, C order). */
+/**
+ * Encodes a typed array as a version-1 .npy file (little-endian, C order); `shape` must match the number
+ * of values.
+ *
+ * @example
+ * const bytes = encodeNpy(Float64Array.from([0.1, 0.9]), [1, 2]); // Uint8Array: 128-byte header + data
+ */
 export function encodeNpy(data: NpyData, shape: number[]): Uint8Array {
   const descr = DESCR.find(([ctor]) => data instanceof ctor)?.[1];
   if (!descr) throw new Error('unsupported array type for .npy');
@@ -133,6 +155,13 @@ export function encodeNpy(data: NpyData, shape: number[]): Uint8Array {
   return out;
 }
 
+/**
+ * Writes a typed array to a .npy file that NumPy reads (`np.load`); the file is replaced atomically.
+ *
+ * @example
+ * const r = can(probs, prior);
+ * writeNpy('adjusted.npy', await r.probs.data(), r.probs.shape); // float32 [rows, classes]
+ */
 export function writeNpy(file: string, data: NpyData, shape: number[]): void {
   writeFileAtomic(file, encodeNpy(data, shape));
 }

@@ -13,7 +13,14 @@ import { loadEncoder, saveEncoder } from './encoder-files.js';
 
 const META = 'sentence.json';
 
-/** Saves the encoder, tokenizer and sentence config (plus any extra JSON, e.g. training metadata). */
+/**
+ * Saves the encoder, tokenizer and sentence config (plus any extra JSON, e.g. training metadata) to
+ * `dir`; the config and `extra` go to sentence.json.
+ *
+ * @example
+ * const model = new SentenceEncoder(encoder, tokenizer, { pooling: 'mean', maxLen: 64 });
+ * await saveSentenceModel('sentence-model/', model, { note: 'trained on ATEC' });
+ */
 export async function saveSentenceModel(
   dir: string,
   model: SentenceEncoder,
@@ -44,6 +51,10 @@ function readMeta(dir: string): Partial<SentenceConfig> {
 /**
  * Loads a sentence model. Options override what sentence.json says (a plain encoder directory has
  * none: then the defaults apply). The directory must hold a tokenizer (vocab.txt).
+ *
+ * @example
+ * const model = loadSentenceModel('sentence-model/', { maxLen: 128 });
+ * const emb = model.embed(['今天天气很好', '今天天气不错']); // [2, dim]
  */
 export function loadSentenceModel(dir: string, override: Partial<SentenceConfig> = {}): SentenceEncoder {
   if (!fs.existsSync(path.join(dir, 'config.json')))
@@ -67,6 +78,11 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /**
  * Callbacks for trainSentenceEncoder that keep its output in `outDir`: the best epoch's sentence model
  * (with the training metadata in sentence.json) and train-log.json after every epoch.
+ *
+ * @example
+ * const model = loadSentenceModel('bert-dir/');
+ * const dev = readSentencePairs('dev.tsv');
+ * await trainSentenceEncoder(model, pairs, dev, { epochs: 2, ...saveTrainingTo('out/') });
  */
 export function saveTrainingTo(outDir: string): {
   onBest: (model: SentenceEncoder, training: Record<string, unknown>) => Promise<void>;

@@ -5,6 +5,7 @@
 import { InputError } from './errors.js';
 import { readLines } from './text.js';
 
+/** Two sentences and their label: 0/1 (similar or not) or a graded similarity score (STS-B: 0–5). */
 export interface SentencePair {
   s1: string;
   s2: string;
@@ -19,6 +20,13 @@ function headerColumns(cells: string[]): { s1: number; s2: number; label: number
   return s1 >= 0 && s2 >= 0 && label >= 0 ? { s1, s2, label } : null;
 }
 
+/**
+ * Reads a sentence-pair file in any of the three layouts of the file header (told apart by the header
+ * row and the column count); blank lines are skipped and malformed lines raise an `InputError`.
+ *
+ * @example
+ * const dev = readSentencePairs('atec/dev.tsv'); // [{ s1, s2, label }, ...]
+ */
 export function readSentencePairs(file: string): SentencePair[] {
   const lines = readLines(file);
   const out: SentencePair[] = [];

@@ -7,6 +7,7 @@ import { InputError } from './errors.js';
 import { readNpy } from './npy.js';
 import { quoted, readJsonl, readLines, readText } from './text.js';
 
+/** A row-major float64 matrix, as `readMatrix` returns it; usable wherever kexue takes a matrix. */
 export interface Matrix {
   data: Float64Array;
   rows: number;
@@ -90,7 +91,14 @@ function jsonRow(value: unknown, file: string, line: number): number[] {
   });
 }
 
-/** A 2-D numeric matrix (e.g. class probabilities, one row per example). */
+/**
+ * A 2-D numeric matrix (e.g. class probabilities, one row per example) from .npy, .csv/.tsv or .jsonl
+ * (one JSON array a line).
+ *
+ * @example
+ * const dev = readMatrix('dev-probs.npy'); // { data: Float64Array, rows, cols }
+ * accuracy(dev, readLabels('dev-labels.txt'));
+ */
 export function readMatrix(file: string): Matrix {
   switch (ext(file)) {
     case '.npy': {
@@ -115,7 +123,13 @@ export function readMatrix(file: string): Matrix {
   }
 }
 
-/** Integer class labels, one per example. */
+/**
+ * Integer class labels, one per example, from .npy, .txt or .csv (one integer a line) or .jsonl.
+ *
+ * @example
+ * const trainLabels = readLabels('train-labels.txt'); // Int32Array
+ * const trainPrior = priorFromLabels(trainLabels, 10);
+ */
 export function readLabels(file: string): Int32Array {
   const check = (v: unknown, line?: number): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
@@ -158,7 +172,13 @@ export function readLabels(file: string): Int32Array {
   }
 }
 
-/** A numeric vector: .npy (1-D), .json (an array), or text with numbers separated by commas or white space. */
+/**
+ * A numeric vector: .npy (1-D), .json (an array), or text with numbers separated by commas or white space.
+ *
+ * @example
+ * const prior = readVector('prior.json'); // e.g. [0.2, 0.5, 0.3] as a Float64Array
+ * const r = can(readMatrix('probs.npy'), prior);
+ */
 export function readVector(file: string): Float64Array {
   switch (ext(file)) {
     case '.npy': {

@@ -23,7 +23,14 @@ interface ModelJson {
   weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
-/** A tf.io.IOHandler that saves to / loads from `dir` (model.json + weights.bin). */
+/**
+ * A tf.io.IOHandler that saves to / loads from `dir` (model.json + weights.bin; with another `base`,
+ * `<base>.json` + `<base>.bin`).
+ *
+ * @example
+ * await saveVAE(vae, directoryHandler('vae-dir/'));
+ * await model.save(directoryHandler('classifier/')); // any tf.LayersModel too
+ */
 export function directoryHandler(
   dir: string,
   base = 'model',
@@ -91,7 +98,13 @@ export function directoryHandler(
   };
 }
 
-/** Loads a VAE saved by `kexue density train` (or `saveVAE` with `directoryHandler`). */
+/**
+ * Loads a VAE saved by `kexue density train` (or `saveVAE` with `directoryHandler`); a model with
+ * non-finite weights is refused.
+ *
+ * @example
+ * const loaded = await loadVAEDir('vae-dir/');
+ */
 export async function loadVAEDir(dir: string): Promise<VAEModel> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
     throw new InputError('model directory not found', dir);
@@ -110,13 +123,23 @@ export async function loadVAEDir(dir: string): Promise<VAEModel> {
   }
 }
 
+/** A VAE training checkpoint's state.json. */
 export interface TrainState {
+  /** Epochs completed. */
   epoch: number;
+  /** The settings it was trained with (a resumed run must match them). */
   settings: Record<string, unknown>;
+  /** Per-epoch mean training bound (nats) and wall-clock seconds. */
   history: { epoch: number; bound: number; seconds: number }[];
 }
 
-/** Writes model + optimizer + state to `dir` (replacing an older checkpoint atomically). */
+/**
+ * Writes model + optimizer + state to `dir` (replacing an older checkpoint atomically).
+ *
+ * @example
+ * const state: TrainState = { epoch: 5, settings: { k: 5 }, history: [] };
+ * await saveTrainCheckpoint('ckpt', vae, optimizer, state);
+ */
 export async function saveTrainCheckpoint(
   dir: string,
   model: VAEModel,
@@ -135,11 +158,24 @@ export async function saveTrainCheckpoint(
   });
 }
 
-/** The checkpoint directory to resume from (or the previous one an interrupted save left), if any. */
+/**
+ * The checkpoint directory to resume from: `dir`, or the `<dir>.old` an interrupted save left; undefined
+ * when there is none.
+ *
+ * @example
+ * const found = findTrainCheckpoint('ckpt');
+ * if (found) console.log(`resuming after epoch ${readTrainState(found).epoch}`);
+ */
 export function findTrainCheckpoint(dir: string): string | undefined {
   return findFolder(dir, 'state.json');
 }
 
+/**
+ * Reads a checkpoint's state.json (see `TrainState`); the epoch must be a non-negative integer.
+ *
+ * @example
+ * const { epoch, history } = readTrainState('ckpt');
+ */
 export function readTrainState(dir: string): TrainState {
   const file = path.join(dir, 'state.json');
   const s = readJsonFile<TrainState>(file);
@@ -148,7 +184,17 @@ export function readTrainState(dir: string): TrainState {
   return s;
 }
 
-/** Restores Adam's moments saved by `saveTrainCheckpoint`. */
+/**
+ * Restores the optimizer state (Adam's moments) saved by `saveTrainCheckpoint` into `optimizer`, which
+ * must be built for the same parameters.
+ *
+ * @example
+ * const found = findTrainCheckpoint('ckpt');
+ * if (found) {
+ *   const resumed = await loadVAEDir(found);
+ *   await loadOptimizerState(found, optimizer);
+ * }
+ */
 export async function loadOptimizerState(dir: string, optimizer: StatefulOptimizer): Promise<void> {
   const a = await directoryHandler(dir, 'optimizer').load();
   const map = tf.io.decodeWeights(a.weightData as ArrayBuffer, a.weightSpecs ?? []);

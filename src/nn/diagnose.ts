@@ -16,6 +16,7 @@ import { Module } from './module.js';
 export type DiagnosableModel =
   tfl.LayersModel | Module | Map<string, tf.Variable> | { name: string; variable: tf.Variable }[];
 
+/** One parameter's gradient, weight and one-step update norms (L2, over all its entries). */
 export interface ParamDiagnostics {
   name: string;
   /** Group name: 'layers.3' for a path containing it, else the first path component. */
@@ -29,6 +30,7 @@ export interface ParamDiagnostics {
   updateRatio: number;
 }
 
+/** The norms of `ParamDiagnostics`, pooled over a group of parameters (e.g. one transformer layer). */
 export interface GroupDiagnostics {
   group: string;
   /** Root of the sum of squares over the group's parameters. */
@@ -38,6 +40,7 @@ export interface GroupDiagnostics {
   updateRatio: number;
 }
 
+/** `diagnoseGradients`' result: the loss, then per-parameter and per-group norms. */
 export interface GradientReport {
   loss: number;
   params: ParamDiagnostics[];
@@ -45,9 +48,13 @@ export interface GradientReport {
   groups: GroupDiagnostics[];
 }
 
+/** `diagnoseGradients`' options: the update rule the update norms assume. */
 export interface DiagnoseOptions {
+  /** Learning rate (default 1e-4). */
   lr?: number;
+  /** 'sgd' (default) or 'adam' (its first step). */
   rule?: 'sgd' | 'adam';
+  /** Adam's ε (default 1e-6). */
   epsilon?: number;
   /** Group names from parameter names; default as documented on ParamDiagnostics.group. */
   groupOf?: (name: string) => string;

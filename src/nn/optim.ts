@@ -25,10 +25,15 @@ export interface NamedTensor {
   tensor: tf.Tensor;
 }
 
+/** AdamW's hyperparameters besides the learning rate. */
 export interface AdamWOptions {
+  /** Default 0.9. */
   beta1?: number;
+  /** Default 0.999. */
   beta2?: number;
+  /** Default 1e-6 (BERT's value). */
   epsilon?: number;
+  /** Decoupled weight decay λ (default 0.01). */
   weightDecay?: number;
   /** Whether a parameter gets weight decay; default: parameters of rank ≥ 2. */
   decay?: (name: string, v: tf.Variable) => boolean;
@@ -95,8 +100,10 @@ interface Entry {
  * AdamW as a `tf.Optimizer` (see the file header).
  *
  * @example
- * model.compile({ optimizer: new AdamW({ learningRate: 1e-3, weightDecay: 0.01 }), loss: 'meanSquaredError' });
- * await model.fit(xs, ys, { epochs: 3, callbacks: [warmupCallback({ peak: 1e-3, warmupSteps: 100, totalSteps: 1000 })] });
+ * const optimizer = new AdamW({ learningRate: 1e-3, weightDecay: 0.01, clipNorm: 1 });
+ * model.compile({ optimizer, loss: 'meanSquaredError' });
+ * const warmup = warmupCallback({ peak: 1e-3, warmupSteps: 100, totalSteps: 1000 });
+ * await model.fit(x, y, { epochs: 3, callbacks: [warmup] });
  */
 export class AdamW extends tf.Optimizer implements StatefulOptimizer {
   static get className(): string {

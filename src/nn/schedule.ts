@@ -7,19 +7,36 @@ import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../io/errors.js';
 
+/** How the rate falls from `peak` to `min` after warmup ('constant' stays at `peak`). */
 export type DecayKind = 'linear' | 'cosine' | 'constant';
 
+/** `warmupSchedule`'s options; steps count optimizer updates (batches), from 0. */
 export interface ScheduleOptions {
+  /** The rate reached at the end of warmup. */
   peak: number;
+  /** Steps of linear warmup from peak/warmupSteps up to peak (0: none). */
   warmupSteps: number;
+  /** The step at which the decay reaches `min`; the rate stays there afterwards. */
   totalSteps: number;
+  /** Default 'linear'. */
   decay?: DecayKind;
   /** Final learning rate (default 0). */
   min?: number;
 }
 
+/** A learning rate as a function of the global step (0-based). */
 export type Schedule = (step: number) => number;
 
+/**
+ * Linear warmup to `peak` over `warmupSteps` steps (step s gives peak·(s+1)/warmupSteps), then a linear or
+ * cosine decay to `min` at `totalSteps`, as in BERT fine-tuning.
+ *
+ * @example
+ * const lr = warmupSchedule({ peak: 1e-3, warmupSteps: 100, totalSteps: 1000, decay: 'cosine' });
+ * lr(0); // 1e-5
+ * lr(99); // 1e-3
+ * lr(1000); // 0
+ */
 export function warmupSchedule(opts: ScheduleOptions): Schedule {
   const { peak, warmupSteps, totalSteps } = opts;
   const decay = opts.decay ?? 'linear';
@@ -68,8 +85,9 @@ export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
  *
  * @example
  * model.compile({ optimizer: new AdamW({ learningRate: 1e-3 }), loss: 'meanSquaredError' });
- * await model.fit(xs, ys, { epochs: 3, batchSize: 32,
- *   callbacks: [warmupCallback({ peak: 1e-3, warmupSteps: 100, totalSteps: 1000 })] });
+ * const scheduler = new LearningRateScheduler((step) => (step < 100 ? 1e-3 : 1e-4));
+ * await model.fit(x, y, { epochs: 3, batchSize: 32, callbacks: [scheduler] });
+ * scheduler.lastRate; // 1e-4 once past step 100
  */
 export class LearningRateScheduler extends tfl.Callback {
   /** The next batch's global step. */
@@ -103,7 +121,16 @@ export class LearningRateScheduler extends tfl.Callback {
   }
 }
 
-/** A `LearningRateScheduler` for `warmupSchedule(opts)`: linear warmup, then linear/cosine decay. */
+/**
+ * A `LearningRateScheduler` for `warmupSchedule(opts)`: linear warmup, then linear/cosine decay.
+ * `initialStep` resumes the schedule part-way (e.g. after loading a checkpoint).
+ *
+ * @example
+ * model.compile({ optimizer: new AdamW({ learningRate: 1e-3 }), loss: 'meanSquaredError' });
+ * const steps = 3 * Math.ceil(x.shape[0] / 32); // epochs × batches per epoch
+ * await model.fit(x, y, { epochs: 3, batchSize: 32,
+ *   callbacks: [warmupCallback({ peak: 1e-3, warmupSteps: Math.ceil(steps / 10), totalSteps: steps })] });
+ */
 export function warmupCallback(opts: ScheduleOptions & SchedulerOptions): LearningRateScheduler {
   const { initialStep, ...schedule } = opts;
   return new LearningRateScheduler(warmupSchedule(schedule), { initialStep });

@@ -200,6 +200,7 @@ export function hiddenJacobians(mlp: Mlp, pass: MlpPass): Float64Array[] {
   return out;
 }
 
+/** One weight layer t's terms of the inequality (norms squared, at the given x). */
 export interface LayerTerms {
   /** ‖h⁽ᵗ⁾‖². */
   hNormSq: number;
@@ -215,16 +216,21 @@ export interface LayerTerms {
   right: number;
 }
 
+/** `gradientPenaltyInequality`'s result: both sides at x, their ratio and the per-layer terms. */
 export interface InequalityResult {
+  /** f(x). */
   f: number;
   /** ‖∇ₓf‖². */
   inputGradNormSq: number;
   /** ‖∇_θf‖². */
   paramGradNormSq: number;
+  /** The left side, ‖∇ₓf‖² · Σₜ (1 + ‖h⁽ᵗ⁾‖²)/(‖W⁽ᵗ⁾‖²‖∇ₓh⁽ᵗ⁾‖²). */
   left: number;
+  /** The right side, ‖∇_θf‖² (the sum of the layers' `right`). */
   right: number;
   /** right/left (≥ 1 when the inequality holds; Infinity when left = 0). */
   ratio: number;
+  /** One entry per weight layer, input side first. */
   layers: LayerTerms[];
 }
 

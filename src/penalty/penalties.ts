@@ -21,6 +21,7 @@ export interface PenaltyOptions {
   weight?: number;
 }
 
+/** `inputGradientPenalty`'s options. */
 export interface InputPenaltyOptions extends PenaltyOptions {
   /** Penalise (‖∇ₓf‖ − center)² instead of ‖∇ₓf‖² (WGAN-GP uses 1). */
   center?: number;
@@ -55,7 +56,10 @@ export function parametersOf(params: PenaltyParameters): tf.Variable[] {
  * of a scalar.
  *
  * @example
- * const gp = inputGradientPenalty(critic, xHat, { weight: 10, center: 1 }); // WGAN-GP
+ * const fake = generator.predict(tf.randomNormal([x.shape[0], 2])) as tf.Tensor2D; // 2: the noise width
+ * const eps = tf.randomUniform([x.shape[0], 1]); // WGAN-GP: points between real and fake samples
+ * const xHat = tf.add(tf.mul(eps, x), tf.mul(tf.sub(1, eps), fake));
+ * const gp = inputGradientPenalty(critic, xHat, { weight: 10, center: 1 }); // a tf.Scalar, add it to L_D
  */
 export function inputGradientPenalty(f: Critic, x: tf.Tensor, opts: InputPenaltyOptions = {}): tf.Scalar {
   const weight = weightOf(opts);
@@ -80,7 +84,13 @@ export function inputGradientPenalty(f: Critic, x: tf.Tensor, opts: InputPenalty
  * forward pass). The third argument is `{ weight }` (a bare number is still accepted).
  *
  * @example
- * const { loss, penalty } = parameterGradientPenalty(() => meanLoss(model, x, y), model, { weight: 0.1 });
+ * // cross-entropy with kexue's logSoftmax (its second derivative is right); y one-hot, model → logits
+ * const meanLoss = () =>
+ *   tf.neg(tf.mean(tf.sum(tf.mul(y, logSoftmax(model.apply(x) as tf.Tensor)), -1))) as tf.Scalar;
+ * optimizer.minimize(() => {
+ *   const { loss, penalty } = parameterGradientPenalty(meanLoss, model, { weight: 0.1 });
+ *   return tf.add(loss, penalty) as tf.Scalar;
+ * });
  */
 export function parameterGradientPenalty(
   loss: () => tf.Scalar,

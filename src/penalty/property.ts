@@ -54,6 +54,7 @@ export function randomInequalityCase(seed: Seed, maxDepth = 8, maxWidth = 64): I
   return { mlp, x: gaussian(rng, inputDim, logUniform(rng, 0.1, 10)), depth, activation, trained };
 }
 
+/** `inequalitySurvey`'s summary of right/left over random cases. */
 export interface RatioSummary {
   cases: number;
   /** Cases with left side 0 (∇ₓf = 0, e.g. dead ReLUs): the inequality holds trivially. */
@@ -74,7 +75,15 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-/** Runs `count` random cases from `rng` and summarises right/left. */
+/**
+ * Runs `count` random cases (see the file header) from `seed` (a number or a kexue `Rng`) and summarises
+ * right/left; `tol` is the relative slack before a case counts as a violation.
+ *
+ * @example
+ * const s = inequalitySurvey(0, 500);
+ * s.violations; // 0: the inequality held in every case
+ * s.quantiles.find((q) => q.q === 0.5)?.ratio; // the median of right/left (≥ 1)
+ */
 export function inequalitySurvey(seed: Seed, count: number, tol = 1e-9): RatioSummary {
   const rng = rngOf(seed, 'rng');
   const ratios: number[] = [];

@@ -21,6 +21,7 @@ export type PerSampleLoss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 /** Built-in per-sample losses. */
 export type LossName = 'softmaxCrossEntropy' | 'meanSquaredError';
 
+/** `trainStep`'s options: which penalty to add and its weight. */
 export interface TrainStepOptions {
   /** Which gradient penalty to add (default 'none'). */
   penalty?: 'none' | 'input' | 'parameter';
@@ -30,6 +31,7 @@ export interface TrainStepOptions {
   center?: number;
 }
 
+/** `trainStep`'s result: the batch's loss and penalty before the update. */
 export interface TrainStepResult {
   /** The mean loss L before the update. */
   loss: number;
@@ -67,7 +69,8 @@ function lossPerSample(model: tfl.LayersModel, loss: PerSampleLoss, x: tf.Tensor
  * Resolves to the loss and penalty values before the update (read with `await data()`).
  *
  * @example
- * for (const [x, y] of batches) {
+ * // model outputs logits, y is one-hot; one full-batch step per iteration
+ * for (let step = 0; step < 100; step++) {
  *   const { loss, penalty } = await trainStep(model, optimizer, x, y, 'softmaxCrossEntropy',
  *                                             { penalty: 'input', weight: 0.1 });
  * }

@@ -7,14 +7,18 @@
 import { BaseTokenizer } from './base.js';
 import { Vocab, byFrequency } from './vocab.js';
 
+/** How `CharTokenizer` splits text (see the file header); `CHINESE_CHAR` and `ENGLISH_CHAR` are presets. */
 export interface CharOptions {
   lowercase: boolean;
   /** 'drop' removes whitespace; 'token' keeps each whitespace run as one ' ' token. */
   whitespace: 'drop' | 'token';
+  /** Unicode normalisation applied first. */
   normalize: 'NFKC' | 'none';
 }
 
+/** Chinese text: NFKC, lower-cased, whitespace dropped (`CharTokenizer`'s default). */
 export const CHINESE_CHAR: CharOptions = { lowercase: true, whitespace: 'drop', normalize: 'NFKC' };
+/** English text: NFKC, case kept, each whitespace run one ' ' token. */
 export const ENGLISH_CHAR: CharOptions = { lowercase: false, whitespace: 'token', normalize: 'NFKC' };
 
 export function charSplit(text: string, o: CharOptions): string[] {
@@ -35,6 +39,16 @@ export function charSplit(text: string, o: CharOptions): string[] {
   return out;
 }
 
+/**
+ * A character-level tokenizer (one token per code point, see the file header); build its vocabulary from
+ * a corpus with `CharTokenizer.build`.
+ *
+ * @example
+ * const tok = CharTokenizer.build(['我爱北京', '北京欢迎你'], CHINESE_CHAR, { maxSize: 1000 });
+ * tok.tokenize('北京 你好'); // ['北', '京', '你', '好'] (好 is not in the vocabulary: [UNK] when encoded)
+ * tok.encode('北京'); // [2, 6, 5, 3]: [CLS] 北 京 [SEP]
+ * tok.decode(tok.encode('北京')); // '北京'
+ */
 export class CharTokenizer extends BaseTokenizer {
   readonly kind = 'char';
   constructor(

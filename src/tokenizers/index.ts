@@ -21,7 +21,15 @@ export interface TokenizerFiles {
   meta: { kind: string; options: unknown };
 }
 
-/** The text of `vocab.txt` and `tokenizer.json` for `tok` (what saveTokenizer writes). */
+/**
+ * The text of `vocab.txt` and `tokenizer.json` for `tok` (what saveTokenizer writes); `tokenizerFromFiles`
+ * reads them back.
+ *
+ * @example
+ * const { vocab, meta } = tokenizerFiles(tokenizer);
+ * localStorage.setItem('vocab.txt', vocab);
+ * localStorage.setItem('tokenizer.json', JSON.stringify(meta)); // { kind: 'wordpiece', options: {...} }
+ */
 export function tokenizerFiles(tok: Tokenizer): TokenizerFiles {
   return { vocab: tok.vocab.toText(), meta: { kind: tok.kind, options: tok.options() } };
 }
@@ -42,6 +50,11 @@ function charOptions(o: unknown, file: string): CharOptions {
 /**
  * A tokenizer from the text of `vocab.txt` and the parsed `tokenizer.json` (undefined: BERT WordPiece, as
  * for a bare vocab.txt). `where` names the two files in error messages.
+ *
+ * @example
+ * const files = tokenizerFiles(tokenizer);
+ * const copy = tokenizerFromFiles(files.vocab, files.meta); // same kind, options and vocabulary
+ * const bert = tokenizerFromFiles('[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n', undefined); // WordPiece
  */
 export function tokenizerFromFiles(
   vocabText: string,

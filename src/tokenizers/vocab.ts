@@ -9,8 +9,10 @@ export const UNK = '[UNK]';
 export const CLS = '[CLS]';
 export const SEP = '[SEP]';
 export const MASK = '[MASK]';
+/** BERT's five special tokens, in the order `Vocab.withSpecials` gives them ids 0–4. */
 export const SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK] as const;
 
+/** The ids of the five special tokens in a vocabulary. */
 export interface SpecialIds {
   pad: number;
   unk: number;
@@ -22,6 +24,16 @@ export interface SpecialIds {
 /** The strings of the special tokens, when they are not BERT's [PAD]/[UNK]/[CLS]/[SEP]/[MASK]. */
 export type SpecialNames = Partial<Record<keyof SpecialIds, string>>;
 
+/**
+ * A vocabulary: token ↔ id, in BERT's `vocab.txt` format (one token a line, id = line number − 1).
+ * It must contain the five special tokens; unknown tokens map to [UNK]'s id.
+ *
+ * @example
+ * const vocab = Vocab.withSpecials(['the', 'cat', '##s']);
+ * vocab.id('cat'); // 6 (ids 0–4 are [PAD], [UNK], [CLS], [SEP], [MASK])
+ * vocab.id('dog'); // 1, [UNK]
+ * const same = Vocab.fromText(vocab.toText()); // round trip through vocab.txt
+ */
 export class Vocab {
   readonly tokens: readonly string[];
   private readonly index = new Map<string, number>();

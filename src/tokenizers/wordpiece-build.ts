@@ -11,13 +11,17 @@
 import { basicTokenize } from './wordpiece.js';
 import { Vocab, byFrequency, SPECIAL_TOKENS } from './vocab.js';
 
+/** `buildWordPieceVocab`'s options (see the file header for `score`). */
 export interface WordPieceBuildOptions {
+  /** Largest vocabulary size, the five special tokens included; fewer when merges run out. */
   vocabSize: number;
+  /** Lower-case (and strip accents) before counting, as an uncased BERT; default true. */
   lowercase?: boolean;
   /** Pairs seen fewer times are never merged (default 2: no merges for one-off words). */
   minPairCount?: number;
   /** Characters seen fewer times are left out of the alphabet (they become [UNK]); default 1. */
   minCharCount?: number;
+  /** Which pair to merge next; default 'frequency'. */
   score?: 'frequency' | 'likelihood';
 }
 
@@ -96,7 +100,15 @@ function mergeSymbols(symbols: string[], a: string, b: string, merged: string): 
   return out;
 }
 
-/** Returns the vocabulary: specials, the alphabet (most frequent first), then merged pieces in merge order. */
+/**
+ * Learns a WordPiece vocabulary from `texts` (see the file header). Returns the vocabulary: specials, the
+ * alphabet (most frequent first), then merged pieces in merge order.
+ *
+ * @example
+ * const vocab = buildWordPieceVocab(texts, { vocabSize: 8000 });
+ * const tok = new WordPieceTokenizer(vocab, { lowercase: true, maxWordChars: 100 }); // match `lowercase`
+ * tok.tokenize('Tokenizers split words'); // e.g. ['token', '##izer', '##s', 'split', 'words']
+ */
 export function buildWordPieceVocab(texts: Iterable<string>, opts: WordPieceBuildOptions): Vocab {
   const lowercase = opts.lowercase ?? true;
   const minPair = Math.max(1, opts.minPairCount ?? 2);

@@ -9,7 +9,9 @@
 import { BaseTokenizer } from './base.js';
 import type { SpecialNames, Vocab } from './vocab.js';
 
+/** `WordPieceTokenizer`'s settings, named after Hugging Face's BertTokenizer where they match. */
 export interface WordPieceOptions {
+  /** Lower-case the text (uncased models). */
   lowercase: boolean;
   /** Words longer than this (in characters) become [UNK] (BERT: 100). */
   maxWordChars: number;
@@ -155,6 +157,16 @@ export function splitOnSpecials(
   return out;
 }
 
+/**
+ * BERT's WordPiece tokenizer over a `vocab.txt` vocabulary (see the file header); it reproduces Hugging
+ * Face's BertTokenizer. Options default to `DEFAULT_WORDPIECE` (uncased, 100-character words).
+ *
+ * @example
+ * const vocab = Vocab.withSpecials(['un', '##aff', '##able', 'hello', '!']);
+ * const tok = new WordPieceTokenizer(vocab);
+ * tok.tokenize('Unaffable hello!'); // ['un', '##aff', '##able', 'hello', '!']
+ * const { ids, typeIds } = tok.encodePair('hello', 'unaffable', 16); // [CLS] a [SEP] b [SEP]
+ */
 export class WordPieceTokenizer extends BaseTokenizer {
   readonly kind = 'wordpiece';
   constructor(

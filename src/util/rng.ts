@@ -1,6 +1,12 @@
 /**
  * Seeded pseudo-random numbers (mulberry32), so data splits, shuffles and initial weights are
  * reproducible from `--seed` alone.
+ *
+ * @example
+ * const rng = new Rng(42);
+ * const order = rng.shuffle([...Array(10).keys()]); // the same permutation for every run with seed 42
+ * const u = rng.next(); // uniform in [0, 1)
+ * const w = tf.randomNormal([4, 4], 0, 1, 'float32', rng.seed()); // a seed for a tf op
  */
 export class Rng {
   private state: number;

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
 import { OBJECTIVES, evaluatePairs, trainSentenceEncoder, type ObjectiveName } from '../../cosent/index.js';
+import { stepsPerEpochOf } from '../../cosent/trainer.js';
 import { loadSentenceModel, saveTrainingTo } from '../../io/sentence-files.js';
 import { POOLINGS } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
@@ -71,7 +72,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
   }
   const backend = await initBackend();
   const model = loadSentenceModel(encoderDir, sentenceOverride(v));
-  const steps = opts.epochs * Math.ceil(trainPairs.length / opts.batchSize);
+  const steps = opts.epochs * stepsPerEpochOf(trainPairs.length, opts.batchSize);
   const progress = new Progress({ label: `cosent train (${objective}, ${backend})`, total: steps });
   let recent = 0;
   const res = await trainSentenceEncoder(model, trainPairs, devPairs, {

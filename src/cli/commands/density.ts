@@ -209,7 +209,8 @@ async function train(v: Record<string, unknown>): Promise<number> {
       await loadOptimizerState(found, trainer.optimizer);
       trainer.epoch = state.epoch;
     }
-    const remaining = Math.max(0, epochs - trainer.epoch);
+    const startEpoch = trainer.epoch;
+    const remaining = Math.max(0, epochs - startEpoch);
     const bar = new Progress({
       label: `density ${objective} k=${k}`,
       total: remaining * trainer.batchesPerEpoch,
@@ -228,7 +229,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
     const summary = {
       out,
       epochs: state.epoch,
-      resumedFrom: found ? readTrainState(ckptDir).epoch - remaining : 0,
+      resumedFrom: startEpoch,
       finalBound: last?.bound ?? null,
       seconds: state.history.reduce((a, h) => a + h.seconds, 0),
       settings,
