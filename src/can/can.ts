@@ -27,7 +27,7 @@ import {
 } from '../util/inputs.js';
 import { checkProbMatrix, checkProbMatrixShape, softmaxRows, type ProbMatrix } from './matrix.js';
 import { normalizePrior } from './prior.js';
-import { uncertainties } from './uncertainty.js';
+import { rowUncertainties } from './uncertainty.js';
 
 /** CAN's settings (what `canTune` searches over). */
 export interface CanOptions {
@@ -273,7 +273,7 @@ function canPlan(
   checkProbMatrix(probs, 'probs', CAN_ROW_SUM_TOLERANCE);
   const o = resolveOptions(settings, probs.cols);
   const pi = normalizePrior(prior, probs.cols);
-  const uncertainty = uncertainties(probs, o.topk);
+  const uncertainty = rowUncertainties(probs, o.topk);
   const adjusted = new Uint8Array(probs.rows);
   const confident: number[] = [];
   const uncertain: number[] = [];

@@ -1,5 +1,7 @@
 /** The uncertainty CAN uses to decide which rows to adjust. */
+import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../io/errors.js';
+import { toMatrix, type MatrixInput } from '../util/inputs.js';
 import type { ProbMatrix } from './matrix.js';
 
 /**
@@ -32,14 +34,24 @@ export function topkEntropy(m: ProbMatrix, i: number, k: number, buf: Float64Arr
 }
 
 /**
- * Uncertainty of every row of a `{ data, rows, cols }` matrix (see `topkEntropy`), in [0, 1]; `k` is
- * an integer from 2 to cols.
+ * Uncertainty of every row of a probability matrix (see `topkEntropy`), in [0, 1]; `k` is an integer
+ * from 2 to cols. A 2-D tensor gives a 1-D tensor; a `number[][]` or `{ data, rows, cols }` matrix a
+ * Float64Array.
  *
  * @example
  * const m = { data: Float64Array.from([0.5, 0.5, 0, 0.98, 0.01, 0.01]), rows: 2, cols: 3 };
  * uncertainties(m, 2); // Float64Array [1, ≈0.08]
  */
-export function uncertainties(m: ProbMatrix, k: number): Float64Array {
+export function uncertainties(probs: tf.Tensor, k: number): tf.Tensor1D;
+export function uncertainties(probs: number[][] | ProbMatrix, k: number): Float64Array;
+export function uncertainties(probs: MatrixInput, k: number): tf.Tensor1D | Float64Array;
+export function uncertainties(probs: MatrixInput, k: number): tf.Tensor1D | Float64Array {
+  const out = rowUncertainties(toMatrix(probs, 'probabilities').m, k);
+  return probs instanceof tf.Tensor ? tf.tensor1d(Float32Array.from(out)) : out;
+}
+
+/** `uncertainties` of a `{ data, rows, cols }` matrix (what CAN calls on data it has already read). */
+export function rowUncertainties(m: ProbMatrix, k: number): Float64Array {
   if (!Number.isInteger(k) || k < 2 || k > m.cols) {
     throw new InputError(`topk must be an integer from 2 to the number of classes (${m.cols}), got ${k}`);
   }

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module.js';
 import { Linear, SeedStream, dropout } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
+import { InputError } from '../io/errors.js';
+import { toMatrix, toVector, type MatrixInput, type VectorInput } from '../util/inputs.js';
 import { POOLINGS, pool, type Encoder, type Pooling } from '../encoder/model.js';
 import { disposeInput, encodeTexts } from '../encoder/inputs.js';
 import type { Tokenizer } from '../tokenizers/types.js';
@@ -127,28 +129,48 @@ export class TextClassifier extends Module {
   }
 }
 
-/** Row-wise argmax of row-major probabilities [n·classes]. */
-export function argmaxRows(probs: Float32Array, classes: number): number[] {
-  const n = probs.length / classes;
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (probs[i * classes + c] > probs[i * classes + best]) best = c;
-    out.push(best);
-  }
-  return out;
-}
-
 /**
- * Accuracy in percent (0–100) of row-major probabilities [n·classes] against labels; NaN for no labels.
+ * Accuracy in percent (0–100) of probabilities against labels; NaN for no labels. The probabilities are
+ * row-major [n·classes] (as `TextClassifier.predictProba` returns them) with `classes` given, or any
+ * matrix kind (a 2-D tensor, `number[][]`, `{ data, rows, cols }`); labels an array or a 1-D tensor.
  *
  * @example
  * top1Accuracy(new Float32Array([0.9, 0.1, 0.4, 0.6, 0.7, 0.3]), [0, 1, 1], 2); // → 66.67
+ * top1Accuracy([[0.9, 0.1], [0.4, 0.6]], [0, 0]); // → 50
  * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 });
  * top1Accuracy(clf.predictProba(dev.map((e) => e.text)), dev.map((e) => e.label), 2);
  */
-export function top1Accuracy(probs: Float32Array, labels: readonly number[], classes: number): number {
+export function top1Accuracy(probs: Float32Array, labels: VectorInput, classes: number): number;
+export function top1Accuracy(probs: MatrixInput, labels: VectorInput): number;
+export function top1Accuracy(
+  probs: Float32Array | MatrixInput,
+  labelInput: VectorInput,
+  classes?: number,
+): number {
+  const labels = toVector(labelInput, 'labels');
+  let flat: ArrayLike<number>;
+  let cols: number;
+  if (probs instanceof Float32Array) {
+    if (!(Number.isInteger(classes) && classes! > 0))
+      throw new InputError(`classes must be a positive integer with row-major probabilities, got ${classes}`);
+    flat = probs;
+    cols = classes!;
+  } else {
+    const { m } = toMatrix(probs, 'probabilities');
+    flat = m.data;
+    cols = m.cols;
+  }
+  if (flat.length !== labels.length * cols)
+    throw new InputError(
+      `${labels.length} labels for ${flat.length / cols} rows of ${cols} probabilities`,
+      'labels',
+    );
   if (labels.length === 0) return NaN;
-  const pred = argmaxRows(probs, classes);
-  return (100 * pred.reduce((s, p, i) => s + (p === labels[i] ? 1 : 0), 0)) / labels.length;
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (flat[i * cols + c] > flat[i * cols + best]) best = c;
+    if (best === labels[i]) correct++;
+  }
+  return (100 * correct) / labels.length;
 }

@@ -22,14 +22,35 @@ export function averageRanks(x: ArrayLike<number>): Float64Array {
 }
 
 /**
- * Pearson correlation of two equally long sequences; NaN when either side is constant (the correlation
- * is undefined).
+ * Pearson correlation of two equally long sequences — 1-D tensors or arrays — of at least 2 finite
+ * values (an `InputError` otherwise); NaN when either side is constant (the correlation is undefined).
  *
  * @example
  * pearson([1, 2, 3], [2, 4, 6]); // → 1
  * pearson([1, 2, 3], [1, 3, 2]); // → 0.5
  */
-export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
+export function pearson(xs: VectorInput, ys: VectorInput): number {
+  const [x, y] = checkPair(xs, ys, 'pearson');
+  return pearsonOf(x, y);
+}
+
+/** Two equally long, finite sequences of at least 2 values, read from tensors or arrays. */
+function checkPair(xs: VectorInput, ys: VectorInput, what: string): [ArrayLike<number>, ArrayLike<number>] {
+  const x = toVector(xs, 'x');
+  const y = toVector(ys, 'y');
+  if (x.length !== y.length) throw new InputError(`lengths differ (${x.length} vs ${y.length})`, what);
+  if (x.length < 2) throw new InputError('needs at least 2 values', what);
+  for (const [name, a] of [
+    ['x', x],
+    ['y', y],
+  ] as const) {
+    for (let i = 0; i < a.length; i++)
+      if (!Number.isFinite(a[i])) throw new InputError(`value ${i} is ${a[i]}`, name);
+  }
+  return [x, y];
+}
+
+function pearsonOf(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = x.length;
   let mx = 0;
   let my = 0;
@@ -61,16 +82,6 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
  * spearman(tf.tensor1d([0.2, 0.4, 0.1]), [1, 2, 3]); // → -0.5
  */
 export function spearman(xs: VectorInput, ys: VectorInput): number {
-  const x = toVector(xs, 'x');
-  const y = toVector(ys, 'y');
-  if (x.length !== y.length) throw new InputError(`lengths differ (${x.length} vs ${y.length})`, 'spearman');
-  if (x.length < 2) throw new InputError('needs at least 2 values', 'spearman');
-  for (const [name, a] of [
-    ['x', x],
-    ['y', y],
-  ] as const) {
-    for (let i = 0; i < a.length; i++)
-      if (!Number.isFinite(a[i])) throw new InputError(`value ${i} is ${a[i]}`, name);
-  }
-  return pearson(averageRanks(x), averageRanks(y));
+  const [x, y] = checkPair(xs, ys, 'spearman');
+  return pearsonOf(averageRanks(x), averageRanks(y));
 }
