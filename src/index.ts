@@ -17,7 +17,7 @@ import './register.js';
 export { InputError, DivergenceError } from './io/errors.js';
 export { Rng, type Seed } from './util/rng.js';
 export type { MatrixInput, VectorInput } from './util/inputs.js';
-export { registerGradientFixes, logSoftmax } from './grad/index.js';
+export { registerGradientFixes, logSoftmax, stopGradient } from './grad/index.js';
 
 // 1. CAN: classification with a label prior.
 export {

@@ -100,6 +100,33 @@ export class TextClassifier extends Module {
    * little padding is computed; the output keeps the input order.
    */
   predictProba(texts: readonly string[], batchSize = 64): Float32Array {
+    const run = this.probaBatches(texts, batchSize);
+    let step = run.next();
+    while (!step.done) step = run.next(step.value.dataSync() as Float32Array);
+    return step.value;
+  }
+
+  /**
+   * As `predictProba`, reading each batch with `await data()` (in a browser the page keeps responding).
+   *
+   * @example
+   * const clf = new TextClassifier(encoder, tokenizer, { classes: 3 });
+   * const probs = await clf.predictProbaAsync(texts); // Float32Array [texts.length · 3]
+   */
+  async predictProbaAsync(texts: readonly string[], batchSize = 64): Promise<Float32Array> {
+    const run = this.probaBatches(texts, batchSize);
+    let step = run.next();
+    while (!step.done) step = run.next((await step.value.data()) as Float32Array);
+    return step.value;
+  }
+
+  /** The batch loop of `predictProba`: yields each batch's probabilities and receives their values. */
+  private *probaBatches(
+    texts: readonly string[],
+    batchSize: number,
+  ): Generator<tf.Tensor, Float32Array, Float32Array> {
+    if (!(Number.isInteger(batchSize) && batchSize >= 1))
+      throw new InputError(`batchSize must be a positive integer, got ${batchSize}`);
     const wasTraining = this.training;
     this.train(false);
     const order = Array.from(texts.keys()).sort((a, b) => texts[a].length - texts[b].length);
@@ -108,8 +135,12 @@ export class TextClassifier extends Module {
       for (let s = 0; s < order.length; s += batchSize) {
         const idx = order.slice(s, s + batchSize);
         const probs = tf.tidy(() => tf.softmax(this.logits(idx.map((i) => texts[i]))));
-        const d = probs.dataSync();
-        probs.dispose();
+        let d: Float32Array;
+        try {
+          d = yield probs;
+        } finally {
+          probs.dispose();
+        }
         idx.forEach((i, r) =>
           out.set(d.subarray(r * this.classes, (r + 1) * this.classes), i * this.classes),
         );

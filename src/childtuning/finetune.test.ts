@@ -191,6 +191,15 @@ for (const setting of [
   });
 }
 
+test('predictProbaAsync gives what predictProba gives and leaks no tensors', async () => {
+  const model = tinyClassifier();
+  const before = tf.memory().numTensors;
+  assert.deepEqual(await model.predictProbaAsync(texts, 3), model.predictProba(texts, 3));
+  assert.equal(tf.memory().numTensors, before);
+  await assert.rejects(model.predictProbaAsync(texts, 0), /batchSize/);
+  model.dispose();
+});
+
 test('finetuneClassifier is reproducible per seed and rejects bad labels', async () => {
   const run = async (seed: number) => {
     const model = tinyClassifier();

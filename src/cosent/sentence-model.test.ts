@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Encoder, POOLINGS } from '../encoder/index.js';
 import { saveEncoder } from '../io/encoder-files.js';
@@ -81,4 +82,24 @@ test('bad model directories are input errors naming the file', async () => {
   assert.throws(() => loadSentenceModel(bad), /field maxLen/);
   fs.writeFileSync(path.join(bad, 'sentence.json'), '{');
   assert.throws(() => loadSentenceModel(bad), /not valid JSON/);
+});
+
+test('encodeAsync gives what encode gives, in every output form, and leaks no tensors', async () => {
+  const model = new SentenceEncoder(encoder(), tok, { pooling: 'mean', maxLen: 32 });
+  const before = tf.memory().numTensors;
+  assert.deepEqual(await model.encodeAsync(texts, { batchSize: 3 }), model.encode(texts, { batchSize: 3 }));
+  assert.deepEqual(
+    await model.encodeAsync('a cat', { normalize: true }),
+    model.encode('a cat', { normalize: true }),
+  );
+  const t = await model.encodeAsync(texts, { asTensor: true });
+  assert.deepEqual(t.shape, [texts.length, model.dim]);
+  assert.deepEqual(
+    t.arraySync(),
+    model.encode(texts).map((r) => Array.from(Float32Array.from(r))),
+  );
+  t.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  await assert.rejects(model.encodeAsync(texts, { batchSize: 0 }), /batchSize/);
+  model.encoder.dispose();
 });

@@ -74,18 +74,45 @@ export class SentenceEncoder {
     opts?: SentenceEncodeOptions,
   ): number[] | number[][] | tf.Tensor1D | tf.Tensor2D {
     const o = checkEncodeOptions(opts);
-    const single = typeof texts === 'string';
-    const list = single ? [texts] : texts;
-    const flat = this.encodeFlat(list, o);
+    const list = typeof texts === 'string' ? [texts] : texts;
+    return this.shapeEncoded(this.encodeFlat(list, o), list.length, typeof texts === 'string', o.asTensor);
+  }
+
+  /**
+   * As `encode`, reading each batch back with `await data()` instead of `dataSync()`: in a browser on
+   * webgl or webgpu the page keeps responding while a long list is encoded.
+   *
+   * @example
+   * const model = new SentenceEncoder(encoder, tokenizer);
+   * const vectors = await model.encodeAsync(texts, { normalize: true }); // number[][]
+   */
+  encodeAsync(texts: string, opts: SentenceEncodeOptions & { asTensor: true }): Promise<tf.Tensor1D>;
+  encodeAsync(texts: string, opts?: SentenceEncodeOptions): Promise<number[]>;
+  encodeAsync(
+    texts: readonly string[],
+    opts: SentenceEncodeOptions & { asTensor: true },
+  ): Promise<tf.Tensor2D>;
+  encodeAsync(texts: readonly string[], opts?: SentenceEncodeOptions): Promise<number[][]>;
+  async encodeAsync(
+    texts: string | readonly string[],
+    opts?: SentenceEncodeOptions,
+  ): Promise<number[] | number[][] | tf.Tensor1D | tf.Tensor2D> {
+    const o = checkEncodeOptions(opts);
+    const list = typeof texts === 'string' ? [texts] : texts;
+    const flat = await this.encodeFlatAsync(list, o);
+    return this.shapeEncoded(flat, list.length, typeof texts === 'string', o.asTensor);
+  }
+
+  /** Row-major vectors as `encode` returns them: rows or a tensor, one row for one text. */
+  private shapeEncoded(
+    flat: Float32Array,
+    n: number,
+    single: boolean,
+    asTensor: boolean | undefined,
+  ): number[] | number[][] | tf.Tensor1D | tf.Tensor2D {
     const d = this.dim;
-    if (o.asTensor) {
-      const t = tf.tensor2d(flat, [list.length, d]);
-      if (!single) return t;
-      const row = tf.reshape(t, [d]) as tf.Tensor1D;
-      t.dispose();
-      return row;
-    }
-    const rows = Array.from({ length: list.length }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
+    if (asTensor) return single ? tf.tensor1d(flat) : tf.tensor2d(flat, [n, d]);
+    const rows = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * d, (i + 1) * d)));
     return single ? rows[0] : rows;
   }
 
@@ -94,6 +121,31 @@ export class SentenceEncoder {
     texts: readonly string[],
     opts: Pick<SentenceEncodeOptions, 'batchSize' | 'normalize' | 'progress'> = {},
   ): Float32Array {
+    const run = this.batches(texts, opts);
+    let step = run.next();
+    while (!step.done) step = run.next(step.value.dataSync() as Float32Array);
+    return step.value;
+  }
+
+  /** `encodeFlat`, reading each batch with `await data()`. */
+  async encodeFlatAsync(
+    texts: readonly string[],
+    opts: Pick<SentenceEncodeOptions, 'batchSize' | 'normalize' | 'progress'> = {},
+  ): Promise<Float32Array> {
+    const run = this.batches(texts, opts);
+    let step = run.next();
+    while (!step.done) step = run.next((await step.value.data()) as Float32Array);
+    return step.value;
+  }
+
+  /**
+   * The batch loop of `encodeFlat`: yields each batch's vectors (a tensor it disposes) and receives their
+   * values, so one body serves the sync and the async readers.
+   */
+  private *batches(
+    texts: readonly string[],
+    opts: Pick<SentenceEncodeOptions, 'batchSize' | 'normalize' | 'progress'>,
+  ): Generator<tf.Tensor2D, Float32Array, Float32Array> {
     checkTexts(texts);
     const { batchSize, normalize, progress } = checkEncodeOptions(opts);
     const wasTraining = this.encoder.training;
@@ -103,8 +155,11 @@ export class SentenceEncoder {
       for (let start = 0; start < texts.length; start += batchSize) {
         const batch = texts.slice(start, start + batchSize);
         const vecs = tf.tidy(() => this.embed(batch));
-        out.set(vecs.dataSync(), start * this.dim);
-        vecs.dispose();
+        try {
+          out.set(yield vecs, start * this.dim);
+        } finally {
+          vecs.dispose();
+        }
         progress?.(start + batch.length, texts.length);
       }
     } finally {

@@ -7,6 +7,7 @@
  * dropping the high-variance score-function term; the decoder's gradient is unchanged.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { stopGradient } from '../grad/stop-gradient.js';
 import { logMeanExp } from './distributions.js';
 import type { Noise, VAE } from './vae.js';
 
@@ -56,11 +57,6 @@ function checkOptions(o: ObjectiveOptions): void {
   if (!Number.isInteger(o.k) || o.k < 1) throw new Error(`k must be a positive integer, got ${o.k}`);
 }
 
-/** A constant copy (no gradient path): tfjs-core has no stop_gradient op. */
-function constant<T extends tf.Tensor>(t: T): T {
-  return tf.tensor(t.dataSync(), t.shape) as T;
-}
-
 /**
  * The scalar to minimise for one minibatch and the batch-mean bound it corresponds to (a number, in
  * nats). Call inside `tf.variableGrads`/`optimizer.minimize`: for 'standard' the loss is −mean bound;
@@ -98,7 +94,7 @@ export function objectiveLoss(
     z: tf.Tensor2D,
   ) => tf.Tensor2D;
   const logw = vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise, hooks: { tap, cancelScore: true } });
-  const wt = constant(tf.softmax(logw, 1) as tf.Tensor2D);
+  const wt = stopGradient(tf.softmax(logw, 1) as tf.Tensor2D);
   ref.w = tf.reshape(wt, [B * o.k, 1]);
   const loss = tf.div(tf.neg(tf.sum(tf.mul(wt, logw))), B) as tf.Scalar;
   const b = tf.mean(logMeanExp(logw, 1));

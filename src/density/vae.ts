@@ -13,6 +13,7 @@
  *   log p(x) ≥ E[log (1/k) Σⱼ wⱼ] = L_k   (L₁ is the ELBO; L_k ↑ log p(x) as k → ∞).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { stopGradient } from '../grad/stop-gradient.js';
 import { applyNet, type Net } from './nets.js';
 import { bernoulliLogPmf, gaussianLogPdf, standardNormalLogPdf } from './distributions.js';
 
@@ -268,16 +269,16 @@ export class VAE {
         logw = tf.sub(logw, tf.reshape(gaussianLogPdf(zt[i], pi.mean, pi.logVar), [B, k]));
       }
       if (opts.hooks?.cancelScore) {
-        // c = Σ log q(z_i | ·) with the samples entering as constants (copied by value), so its gradient
+        // c = Σ log q(z_i | ·) with the samples entering as constants (no gradient path), so its gradient
         // w.r.t. φ is exactly the score-function part of −log q's; adding c − value(c) (zero forward)
         // removes that part and leaves the pathwise gradient.
-        const fixed = z.map((zi) => tf.tensor(zi.dataSync(), zi.shape) as tf.Tensor2D);
+        const fixed = z.map((zi) => stopGradient(zi));
         let c: tf.Tensor = gaussianLogPdf(shape3(fixed[0], 0), mean1, logVar1);
         for (let i = 1; i < L; i++) {
           const pi = this.posterior(i, fixed[i - 1]);
           c = tf.add(c, tf.reshape(gaussianLogPdf(fixed[i], pi.mean, pi.logVar), [B, k]));
         }
-        logw = tf.add(logw, tf.sub(c, tf.tensor(c.dataSync(), c.shape)));
+        logw = tf.add(logw, tf.sub(c, stopGradient(c)));
       }
       return logw as tf.Tensor2D;
     });

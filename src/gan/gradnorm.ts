@@ -28,6 +28,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../io/errors.js';
+import { stopGradient } from '../grad/stop-gradient.js';
 
 /** A critic: one value per sample of a batch x of shape [n, ...]. */
 export type ScalarField = (x: tf.Tensor) => tf.Tensor;
@@ -193,7 +194,7 @@ export function gradientNormalizeForGenerator(
   const f = asScalarField(critic, opts.training ?? true);
   return (x) =>
     tf.tidy(() => {
-      const x0 = tf.tensor(x.dataSync(), x.shape, 'float32');
+      const x0 = stopGradient(tf.cast(x, 'float32'));
       const { value: f0, norm } = valueAndInputGradient(f, x0);
       const den = tf.add(tf.add(norm, tf.abs(f0)), epsilon);
       const fhat0 = gnFromParts(f0, norm, epsilon);

@@ -12,6 +12,7 @@ import { softmaxGrad } from './softmax.js';
 import { structuralGrads } from './structural.js';
 
 export { logSoftmax } from './softmax.js';
+export { stopGradient } from './stop-gradient.js';
 
 let registered = false;
 
