@@ -134,3 +134,22 @@ test('bad inputs are errors, never a silently wrong answer; topk defaults to min
   assert.deepEqual(Array.from(r.adjusted), [1, 0]);
   assert.ok(r.probs.data[0] > 0.5, 'the prior favours class 0');
 });
+
+test('can reports progress over the uncertain rows (iterated and one-step) and rejects a non-function', () => {
+  const rows = Array.from({ length: 50 }, (_, i) => (i % 2 ? [0.34, 0.33, 0.33] : [0.9, 0.05, 0.05]));
+  for (const iters of [1, 3]) {
+    const calls: [number, number][] = [];
+    const r = can(rows, [0.2, 0.5, 0.3], { iters, onProgress: (d, t) => calls.push([d, t]) });
+    const uncertain = r.adjusted.filter(Boolean).length;
+    assert.equal(uncertain, 25);
+    assert.deepEqual(calls[calls.length - 1], [uncertain, uncertain]);
+    assert.ok(
+      calls.every(([d], i) => i === 0 || d > calls[i - 1][0]),
+      'monotone',
+    );
+  }
+  assert.throws(
+    () => can(rows, [0.2, 0.5, 0.3], { onProgress: 1 as unknown as () => void }),
+    /onProgress must be a function/,
+  );
+});

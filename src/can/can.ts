@@ -45,6 +45,11 @@ export interface CanOptions {
 export interface CanCallOptions extends CanOptions {
   /** `probs` holds logits: apply a row softmax (in float64) first. Default false. */
   fromLogits?: boolean;
+  /**
+   * Called as the uncertain rows are adjusted, with (rows done, uncertain rows): for a progress bar on
+   * large matrices with several iterations.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The defaults of `can`'s settings. */
@@ -225,6 +230,7 @@ function* adjustIterated(
   confident: number[],
   uncertain: number[],
   out: Float64Array,
+  onProgress?: (done: number, total: number) => void,
 ): Generator<tf.Tensor2D, void, ArrayLike<number>> {
   const k = p.cols;
   const m = confident.length;
@@ -251,6 +257,7 @@ function* adjustIterated(
       rows.forEach((u, i) => {
         for (let j = 0; j < k; j++) out[u * k + j] = y[i * k + j];
       });
+      onProgress?.(s + rows.length, uncertain.length);
     }
   } finally {
     tf.dispose([conf, priorT, ...z, ...zt]);
@@ -263,9 +270,11 @@ function canPlan(
   prior: ArrayLike<number>,
   opts: CanCallOptions,
 ): { result: CanMatrixResult; work: Generator<tf.Tensor2D, void, ArrayLike<number>> | null } {
-  const { fromLogits, ...settings } = opts;
+  const { fromLogits, onProgress, ...settings } = opts;
   if (fromLogits !== undefined && typeof fromLogits !== 'boolean')
     throw new InputError(`fromLogits must be true or false, got ${String(fromLogits)}`, 'options');
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    throw new InputError(`onProgress must be a function, got ${typeof onProgress}`, 'options');
   if (fromLogits) {
     checkProbMatrixShape(probs, 'probs (logits)');
     probs = softmaxRows(probs);
@@ -288,9 +297,13 @@ function canPlan(
   if (uncertain.length === 0) return { result, work: null };
   if (o.iters === 1) {
     adjustOneIteration(probs, pi, o.alpha, confident, uncertain, out);
+    onProgress?.(uncertain.length, uncertain.length);
     return { result, work: null };
   }
-  return { result, work: adjustIterated(probs, pi, o.alpha, o.iters, confident, uncertain, out) };
+  return {
+    result,
+    work: adjustIterated(probs, pi, o.alpha, o.iters, confident, uncertain, out, onProgress),
+  };
 }
 
 function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanCallOptions): CanMatrixResult {

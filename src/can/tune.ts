@@ -49,6 +49,8 @@ export const DEFAULT_GRID: Required<CanGrid> = {
 export interface CanTuneOptions {
   /** The validation matrix holds logits: apply a row softmax first (as `can`'s `fromLogits`). */
   fromLogits?: boolean;
+  /** Called after each setting of the grid is scored, with (settings done, settings in the grid). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The grid's settings in search order, after checking the grid. */
@@ -118,10 +120,11 @@ export function canTune(
   const pi = toVector(prior, 'prior');
   const settings = gridSettings(grid, v.cols);
   let best = { options: { ...CAN_DEFAULTS }, acc: -Infinity };
-  for (const options of settings) {
+  settings.forEach((options, i) => {
     const acc = accuracy(can(v, pi, options).probs, y);
     if (acc > best.acc) best = { options, acc };
-  }
+    opts.onProgress?.(i + 1, settings.length);
+  });
   return summarize(accuracy(v, y), best, settings.length);
 }
 
@@ -144,9 +147,10 @@ export async function canTuneAsync(
   const pi = await toVectorAsync(prior, 'prior');
   const settings = gridSettings(grid, v.cols);
   let best = { options: { ...CAN_DEFAULTS }, acc: -Infinity };
-  for (const options of settings) {
+  for (const [i, options] of settings.entries()) {
     const acc = accuracy((await canAsync(v, pi, options)).probs, y);
     if (acc > best.acc) best = { options, acc };
+    opts.onProgress?.(i + 1, settings.length);
   }
   return summarize(accuracy(v, y), best, settings.length);
 }

@@ -9,6 +9,8 @@ export interface ProgressOptions {
   every?: number;
   stream?: NodeJS.WriteStream;
   silent?: boolean;
+  /** When the work started (Date.now() ms), if before the bar was made; the ETA counts from it. */
+  startedAt?: number;
 }
 
 function fmtTime(s: number): string {
@@ -20,12 +22,13 @@ function fmtTime(s: number): string {
 
 export class Progress {
   private done = 0;
-  private readonly start = Date.now();
+  private readonly start: number;
   private lastPrint = 0;
   private readonly stream: NodeJS.WriteStream;
   private readonly tty: boolean;
 
   constructor(private readonly opts: ProgressOptions) {
+    this.start = opts.startedAt ?? Date.now();
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY) && !process.env.CI;
   }
@@ -57,4 +60,25 @@ export class Progress {
       this.stream.write(`${this.opts.label} ${pct} ${tail}\n`);
     }
   }
+}
+
+/**
+ * A `(done, total)` callback that shows a progress bar only once the work has run `afterMs`: quick runs
+ * stay quiet, long ones (a large matrix, a big grid) show their progress and ETA.
+ */
+export function lateProgress(
+  label: string,
+  opts: { afterMs?: number; silent?: boolean; stream?: NodeJS.WriteStream } = {},
+): (done: number, total: number) => void {
+  const startedAt = Date.now();
+  let bar: Progress | undefined;
+  let shown = 0;
+  return (done, total) => {
+    if (!bar) {
+      if (opts.silent || Date.now() - startedAt < (opts.afterMs ?? 2000)) return;
+      bar = new Progress({ label, total, startedAt, stream: opts.stream });
+    }
+    bar.tick(done - shown);
+    shown = done;
+  };
 }

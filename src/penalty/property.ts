@@ -77,14 +77,20 @@ export function quantile(sorted: number[], q: number): number {
 
 /**
  * Runs `count` random cases (see the file header) from `seed` (a number or a kexue `Rng`) and summarises
- * right/left; `tol` is the relative slack before a case counts as a violation.
+ * right/left; `tol` is the relative slack before a case counts as a violation; `onProgress` gets
+ * (cases done, count).
  *
  * @example
  * const s = inequalitySurvey(0, 500);
  * s.violations; // 0: the inequality held in every case
  * s.quantiles.find((q) => q.q === 0.5)?.ratio; // the median of right/left (≥ 1)
  */
-export function inequalitySurvey(seed: Seed, count: number, tol = 1e-9): RatioSummary {
+export function inequalitySurvey(
+  seed: Seed,
+  count: number,
+  tol = 1e-9,
+  onProgress?: (done: number, total: number) => void,
+): RatioSummary {
   const rng = rngOf(seed, 'rng');
   const ratios: number[] = [];
   const byDepth = new Map<number, number[]>();
@@ -93,6 +99,7 @@ export function inequalitySurvey(seed: Seed, count: number, tol = 1e-9): RatioSu
   for (let i = 0; i < count; i++) {
     const c = randomInequalityCase(rng);
     const r = gradientPenaltyInequality(c.mlp, c.x);
+    onProgress?.(i + 1, count);
     if (r.left === 0) {
       zeroLeft++;
       continue;

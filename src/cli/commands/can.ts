@@ -19,6 +19,7 @@ import { encodeNpy } from '../../io/npy.js';
 import { readLabels, readMatrix, readVector } from '../../io/table.js';
 import { initBackend } from '../../backend/index.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
+import { lateProgress } from '../progress.js';
 
 const usage = `
 Usage: kexue can --probs P --prior (LABELS_FILE|VECTOR_FILE|uniform|em) [options]
@@ -123,6 +124,7 @@ export const canCommand: Command = {
   },
   async run(v) {
     const probsFile = requireString(v.probs, 'probs');
+    const json = Boolean(v.json);
     const out = stringOption(v.out);
     if (out) {
       const inputs = [probsFile, v.labels, v['dev-probs'], v['dev-labels'], v.prior].map(stringOption);
@@ -149,13 +151,19 @@ export const canCommand: Command = {
         throw new InputError(`has ${dev.cols} classes, --probs has ${probs.cols}`, devProbsFile);
       const devLabels = readLabels(requireString(v['dev-labels'], 'dev-labels'));
       checkLabels(devLabels, dev.rows, dev.cols, stringOption(v['dev-labels']));
-      tuned = canTune(dev, devLabels, prior);
+      tuned = canTune(
+        dev,
+        devLabels,
+        prior,
+        {},
+        { onProgress: lateProgress('can: tuning on --dev-probs', { silent: json }) },
+      );
       options = tuned.options;
     }
     const labelsFile = stringOption(v.labels);
     const labels = labelsFile ? readLabels(labelsFile) : undefined;
     if (labels && labelsFile) checkLabels(labels, probs.rows, probs.cols, labelsFile);
-    const r = can(probs, prior, options);
+    const r = can(probs, prior, { ...options, onProgress: lateProgress('can', { silent: json }) });
     const outFile = stringOption(v.out);
     if (outFile) writeOutput(outFile, r.probs);
     const uncertain = r.adjusted.reduce((a, b) => a + b, 0);

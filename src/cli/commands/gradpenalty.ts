@@ -16,6 +16,7 @@ import {
   type Mlp,
 } from '../../penalty/inequality.js';
 import { inequalitySurvey } from '../../penalty/property.js';
+import { lateProgress } from '../progress.js';
 import { numberOption, stringOption, type Command } from '../command.js';
 
 const usage = `
@@ -127,7 +128,12 @@ export const gradpenaltyCommand: Command = {
     const json = Boolean(values.json);
     if (values.survey !== undefined) {
       const n = numberOption(values.survey, 'survey', 1000, { integer: true, min: 1 });
-      const s = inequalitySurvey(rng, n);
+      const s = inequalitySurvey(
+        rng,
+        n,
+        undefined,
+        lateProgress('gradpenalty --survey', { silent: Boolean(values.json) }),
+      );
       if (json) process.stdout.write(JSON.stringify(s) + '\n');
       else {
         process.stdout.write(`${s.cases} MLPs, ${s.zeroLeft} with ∇ₓf = 0, ${s.violations} violations\n`);

@@ -6,6 +6,7 @@ import { readNpy } from '../../io/npy.js';
 import { readLines } from '../../io/text.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
 import { sentenceOverride } from './encode.js';
+import { lateProgress } from '../progress.js';
 import { normalizeRowsInPlace } from '../../cosent/similarity.js';
 
 const usage = `
@@ -86,7 +87,11 @@ export const searchCommand: Command = {
     const dim = model.dim;
     const vectorsFile = stringOption(v.vectors);
     const corpus = normalizeRowsInPlace(
-      vectorsFile ? corpusVectors(vectorsFile, lines.length, dim) : model.encodeFlat(lines),
+      vectorsFile
+        ? corpusVectors(vectorsFile, lines.length, dim)
+        : model.encodeFlat(lines, {
+            progress: lateProgress('search: encoding --corpus', { silent: Boolean(v.json) }),
+          }),
       dim,
     );
     const q = normalizeRowsInPlace(model.encodeFlat([query]), dim);
