@@ -515,14 +515,16 @@ export function densityExperiment(opts: DensityExperimentOptions = {}): Experime
           });
         }),
       );
-      const oodUnit: RunUnit<Awaited<ReturnType<typeof runOod>>> = {
+      type Ood = Awaited<ReturnType<typeof runOod>>;
+      const oodUnit: RunUnit<Ood> = {
         id: `ood-seed${seeds[0]}`,
         key: oodKey(p),
         compute: () => runOod(p, seeds[0], ctx),
       };
-      // The longest runs first, so that processes sharing the store start them early.
-      const measured = await store.runAll([...longUnits, ...tableUnits]);
-      const [ood] = await store.runAll([oodUnit]);
+      // The longest runs first, then OOD (independent of the rest, so an idle process takes it).
+      const all = await store.runAll<Measured | Ood>([...longUnits, ...tableUnits, oodUnit]);
+      const measured = all.slice(0, -1) as Measured[];
+      const ood = all[all.length - 1] as Ood;
       const longRows = measured.slice(0, longUnits.length).map((m, i) => {
         const row = emptyRow(LONG_CONFIGS[i]);
         addTo(row, m);

@@ -21,7 +21,7 @@ export interface RunUnit<T> {
   key: unknown;
   compute: () => Promise<T>;
   /** Called with a record found on disk (to advance a progress bar, say). */
-  onReused?: (record: T) => void;
+  onReused?(record: T): void;
 }
 
 /** A folder of run records shared by the processes working on one experiment. */
