@@ -14,6 +14,7 @@
  * Sinkhorn-style scaling), done by TensorFlow.js in float32 on the active backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { InputError } from '../io/errors.js';
 import {
   fromMatrixAs,
@@ -308,10 +309,7 @@ function canPlan(
 
 function canMatrix(probs: ProbMatrix, prior: ArrayLike<number>, opts: CanCallOptions): CanMatrixResult {
   const { result, work } = canPlan(probs, prior, opts);
-  if (work) {
-    let step = work.next(new Float32Array(0));
-    while (!step.done) step = work.next(step.value.dataSync());
-  }
+  if (work) readBackSync(work);
   return result;
 }
 
@@ -321,10 +319,7 @@ async function canMatrixAsync(
   opts: CanCallOptions,
 ): Promise<CanMatrixResult> {
   const { result, work } = canPlan(probs, prior, opts);
-  if (work) {
-    let step = work.next(new Float32Array(0));
-    while (!step.done) step = work.next(await step.value.data());
-  }
+  if (work) await readBackAsync(work);
   return result;
 }
 

@@ -4,6 +4,7 @@
  * by name ("encoder.layers.0.…", "head.kernel"). Browser-safe: saving lives in the Node layer.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { Module } from '../nn/module.js';
 import { Linear, SeedStream, dropout } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
@@ -100,10 +101,7 @@ export class TextClassifier extends Module {
    * little padding is computed; the output keeps the input order.
    */
   predictProba(texts: readonly string[], batchSize = 64): Float32Array {
-    const run = this.probaBatches(texts, batchSize);
-    let step = run.next();
-    while (!step.done) step = run.next(step.value.dataSync() as Float32Array);
-    return step.value;
+    return readBackSync(this.probaBatches(texts, batchSize));
   }
 
   /**
@@ -114,10 +112,7 @@ export class TextClassifier extends Module {
    * const probs = await clf.predictProbaAsync(texts); // Float32Array [texts.length · 3]
    */
   async predictProbaAsync(texts: readonly string[], batchSize = 64): Promise<Float32Array> {
-    const run = this.probaBatches(texts, batchSize);
-    let step = run.next();
-    while (!step.done) step = run.next((await step.value.data()) as Float32Array);
-    return step.value;
+    return readBackAsync(this.probaBatches(texts, batchSize));
   }
 
   /** The batch loop of `predictProba`: yields each batch's probabilities and receives their values. */

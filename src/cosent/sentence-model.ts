@@ -4,6 +4,7 @@
  * saveSentenceModel/loadSentenceModel of kexue/node (io/sentence-files.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { Encoder, POOLINGS, encodeTexts, disposeInput, pool, type Pooling } from '../encoder/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
@@ -121,10 +122,7 @@ export class SentenceEncoder {
     texts: readonly string[],
     opts: Pick<SentenceEncodeOptions, 'batchSize' | 'normalize' | 'progress'> = {},
   ): Float32Array {
-    const run = this.batches(texts, opts);
-    let step = run.next();
-    while (!step.done) step = run.next(step.value.dataSync() as Float32Array);
-    return step.value;
+    return readBackSync(this.batches(texts, opts));
   }
 
   /** `encodeFlat`, reading each batch with `await data()`. */
@@ -132,10 +130,7 @@ export class SentenceEncoder {
     texts: readonly string[],
     opts: Pick<SentenceEncodeOptions, 'batchSize' | 'normalize' | 'progress'> = {},
   ): Promise<Float32Array> {
-    const run = this.batches(texts, opts);
-    let step = run.next();
-    while (!step.done) step = run.next((await step.value.data()) as Float32Array);
-    return step.value;
+    return readBackAsync(this.batches(texts, opts));
   }
 
   /**
