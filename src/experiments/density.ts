@@ -185,9 +185,10 @@ async function train(
 ): Promise<{ model: VAEModel; bound: number; seconds: number }> {
   const settings = { layers, objective, k, seed, ...p };
   let found = checkpointDir ? findTrainCheckpoint(checkpointDir) : undefined;
+  const saved = found ? readTrainState(found) : undefined;
   // A checkpoint of other settings (a longer plan, say) is not resumed: its schedule differs.
-  if (found && !isDeepStrictEqual(readTrainState(found).settings, settings)) found = undefined;
-  const state: TrainState = found ? readTrainState(found) : { epoch: 0, settings, history: [] };
+  if (!saved || !isDeepStrictEqual(saved.settings, settings)) found = undefined;
+  const state: TrainState = found ? saved! : { epoch: 0, settings, history: [] };
   const model = found
     ? await loadVAEDir(found)
     : VAEModel.build(paperConfig(layers), { seed, outputBias: logitMean(data, 784) });
