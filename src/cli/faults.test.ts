@@ -113,9 +113,11 @@ test('SIGKILL at random moments of training: the next run resumes, finishes and 
   const kill = new Rng(11);
   for (let round = 0; round < 3; round++) {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, KEXUE_QUIET: '1' } });
+    // Listen before the kill: on a fast machine the last rounds may finish before it.
+    const exited = new Promise((r) => child.once('exit', r));
     await new Promise((r) => setTimeout(r, 700 + kill.int(1500)));
     child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
   }
   const r = kexue(...args, '--json');
   assert.equal(r.code, 0, r.err);
