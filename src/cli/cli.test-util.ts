@@ -9,9 +9,17 @@ const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
 
 /** Runs `kexue ...args` in a child process (backend notice silenced). */
 export function kexue(...args: string[]): { code: number | null; out: string; err: string } {
+  return kexueWithEnv({}, ...args);
+}
+
+/** `kexue` with extra environment variables. */
+export function kexueWithEnv(
+  env: Record<string, string>,
+  ...args: string[]
+): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, KEXUE_QUIET: '1' },
+    env: { ...process.env, KEXUE_QUIET: '1', ...env },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }

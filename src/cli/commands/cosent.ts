@@ -10,6 +10,7 @@ import { readSentencePairs } from '../../io/sts.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
 import { sentenceOverride } from './encode.js';
+import { checkEncoderStep } from '../memory.js';
 
 const usage = `
 Usage: kexue cosent train --train FILE --dev FILE --encoder DIR --out DIR [options]
@@ -72,6 +73,9 @@ async function train(v: Record<string, unknown>): Promise<number> {
   }
   const backend = await initBackend();
   const model = loadSentenceModel(encoderDir, sentenceOverride(v));
+  // Both sides of every pair go through the encoder in one batch.
+  const run = { seq: model.config.maxLen, batch: 2 * Math.min(opts.batchSize, trainPairs.length) };
+  checkEncoderStep(model.encoder.config, run, 'a training step', ['batch-size', 'max-len']);
   const steps = opts.epochs * stepsPerEpochOf(trainPairs.length, opts.batchSize);
   const progress = new Progress({ label: `cosent train (${objective}, ${backend})`, total: steps });
   let recent = 0;

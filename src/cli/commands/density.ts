@@ -36,6 +36,7 @@ import {
 import { defaultDataDir } from '../../experiments/run.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
+import { checkMemory, vaeStepBytes } from '../memory.js';
 
 const usage = `
 Usage: kexue density train --data mnist|fashion-mnist|FILE.npy --out DIR [options]
@@ -152,9 +153,14 @@ async function train(v: Record<string, unknown>): Promise<number> {
   const limit = numberOption(v.limit, 'limit', Infinity, { integer: true, min: 1 });
   const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });
   const dataDir = stringOption(v['data-dir']) ?? defaultDataDir();
-  checkOutputFolder(out, '--out');
   const { data, dim, source } = loadTraining(dataSpec, dataDir, limit);
   if (likelihood === 'bernoulli') checkUnit(data, dim, source);
+  const rows = Math.min(batchSize, data.length / dim) * k;
+  checkMemory(vaeStepBytes(paperConfig(layers, dim, likelihood), rows), 'a training step', [
+    'batch-size',
+    'k',
+  ]);
+  checkOutputFolder(out, '--out');
   const settings = {
     data: dataSpec,
     objective,
@@ -270,6 +276,11 @@ async function score(v: Record<string, unknown>): Promise<number> {
   try {
     if (images.dim !== model.dataDim)
       throw new InputError(`rows have ${images.dim} values, the model expects ${model.dataDim}`, input);
+    // logLikelihood scores blocks of up to 100 inputs × chunk samples at once.
+    if (chunk !== undefined) {
+      const rows = Math.min(images.n, 100) * Math.min(chunk, k);
+      checkMemory(vaeStepBytes(model.config, rows, false), 'a block of samples', ['chunk']);
+    }
     const x = v.binarize ? binarizeFixed(images.data, seed) : images.data;
     try {
       checkData(model, x);

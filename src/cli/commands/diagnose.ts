@@ -18,6 +18,7 @@ import { Rng } from '../../util/rng.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
 import { buildTokenizer, readCorpus } from '../../experiments/pretraining.js';
 import { parseLang } from './pretrain.js';
+import { checkEncoderStep } from '../memory.js';
 
 const usage = `
 Usage: kexue diagnose --corpus FILE [--model DIR | model flags] [options]
@@ -43,7 +44,12 @@ initialization, where Post-LN's depth-dependent gradients show.
   --json             print the report as JSON
 `;
 
-function freshModel(v: Record<string, unknown>, docs: string[], seed: number) {
+function freshModel(
+  v: Record<string, unknown>,
+  docs: string[],
+  seed: number,
+  run: { seq: number; batch: number },
+) {
   const tokenizer = buildTokenizer(docs, {
     lang: parseLang(v.lang),
     kind: 'char',
@@ -60,10 +66,18 @@ function freshModel(v: Record<string, unknown>, docs: string[], seed: number) {
   const heads = numberOption(v.heads, 'heads', 4, { integer: true, min: 1 });
   if (hidden % heads !== 0)
     throw new InputError(`--hidden (${hidden}) must be divisible by --heads (${heads})`);
+  const layers = numberOption(v.layers, 'layers', 6, { integer: true, min: 1 });
+  const vocabSize = tokenizer.vocab.size;
+  checkEncoderStep(
+    { vocabSize, layers, hidden, heads, intermediate: 4 * hidden },
+    { ...run, outputVocab: vocabSize },
+    'this diagnosis step',
+    ['batch-size', 'seq', 'hidden', 'layers'],
+  );
   const model = new Encoder({
-    vocabSize: tokenizer.vocab.size,
+    vocabSize,
     padId: tokenizer.vocab.special.pad,
-    layers: numberOption(v.layers, 'layers', 6, { integer: true, min: 1 }),
+    layers,
     hidden,
     heads,
     norm,
@@ -152,9 +166,12 @@ export const diagnoseCommand: Command = {
     if (rule !== 'adam' && rule !== 'sgd') throw new InputError(`--rule must be adam or sgd, got '${rule}'`);
     await initBackend();
     const modelDir = stringOption(v.model);
-    const loaded = modelDir ? loadEncoder(modelDir) : freshModel(v, docs, seed);
+    const loaded = modelDir ? loadEncoder(modelDir) : freshModel(v, docs, seed, { seq, batch: batchSize });
     if (!loaded.tokenizer) throw new InputError('the model directory has no tokenizer (vocab.txt)', modelDir);
     const { model, tokenizer } = loaded;
+    // A loaded model fits (it was saved); its step at this size might not.
+    const run = { seq, batch: batchSize, outputVocab: model.config.vocabSize };
+    if (modelDir) checkEncoderStep(model.config, run, 'this diagnosis step', ['batch-size', 'seq']);
     if (model.config.position === 'learned' && seq > model.config.maxPositions) {
       throw new InputError(`--seq ${seq} exceeds the model's maxPositions ${model.config.maxPositions}`);
     }

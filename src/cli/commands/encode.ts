@@ -9,6 +9,7 @@ import { readLines } from '../../io/text.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
 import { normalizeRowsInPlace } from '../../cosent/similarity.js';
+import { checkEncoderStep } from '../memory.js';
 
 const usage = `
 Usage: kexue encode --model DIR --in TEXT_FILE --out VECTORS.npy [options]
@@ -61,17 +62,23 @@ export const encodeCommand: Command = {
     if (texts.length === 0) throw new InputError('no lines to encode', inFile);
     await initBackend();
     const model = loadSentenceModel(modelDir, override);
-    const progress = new Progress({ label: 'encode', total: texts.length });
-    let done = 0;
-    const vecs = model.encodeFlat(texts, {
-      batchSize,
-      progress: (now) => {
-        progress.tick(now - done);
-        done = now;
-      },
-    });
+    let vecs: Float32Array;
+    try {
+      const run = { seq: model.config.maxLen, batch: Math.min(batchSize, texts.length), training: false };
+      checkEncoderStep(model.encoder.config, run, 'an encoding batch', ['batch-size', 'max-len']);
+      const progress = new Progress({ label: 'encode', total: texts.length });
+      let done = 0;
+      vecs = model.encodeFlat(texts, {
+        batchSize,
+        progress: (now) => {
+          progress.tick(now - done);
+          done = now;
+        },
+      });
+    } finally {
+      model.dispose();
+    }
     const dim = model.dim;
-    model.dispose();
     writeNpy(outFile, v.normalize ? normalizeRowsInPlace(vecs, dim) : vecs, [texts.length, dim]);
     process.stdout.write(`${texts.length} × ${dim} vectors written to ${outFile}\n`);
     return 0;

@@ -28,6 +28,7 @@ import {
 } from '../../childtuning/index.js';
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
+import { checkEncoderStep } from '../memory.js';
 
 const usage = `
 Usage: kexue finetune --encoder DIR --train FILE --dev FILE [--test FILE] --out DIR [options]
@@ -148,6 +149,8 @@ async function run(v: Record<string, unknown>): Promise<number> {
     seed: o.seed,
   });
   try {
+    const batch = Math.min(o.batchSize, train.length);
+    checkEncoderStep(encoder.config, { seq: maxLen, batch }, 'a fine-tuning step', ['batch-size', 'max-len']);
     // Written into <out>.partial and renamed at the end: a failed or interrupted run leaves no partial output.
     let message = '';
     await writeFolderAtomic(path.resolve(out), async (tmp) => {

@@ -18,6 +18,7 @@ import {
 import { inequalitySurvey } from '../../penalty/property.js';
 import { lateProgress } from '../progress.js';
 import { numberOption, stringOption, type Command } from '../command.js';
+import { checkMemory, mlpStepBytes } from '../memory.js';
 
 const usage = `
 Usage: kexue gradpenalty [--model FILE | --depth N --width N --input-dim N --activation A] [options]
@@ -154,7 +155,11 @@ export const gradpenaltyCommand: Command = {
       const act = (stringOption(values.activation) ?? 'relu') as Activation;
       if (!ACTIVATIONS.includes(act))
         throw new InputError(`--activation must be one of ${ACTIVATIONS.join(', ')}`);
-      mlp = randomMlp(rng, { inputDim, widths: Array(depth - 1).fill(width), activation: act });
+      const widths = Array<number>(depth - 1).fill(width);
+      // Plain float64 weights, and as much again for each layer's spectral norm and gradients.
+      const bytes = 2 * 2 * mlpStepBytes([inputDim, ...widths, 1], 1, false);
+      checkMemory(bytes, 'this network', ['width', 'depth', 'input-dim']);
+      mlp = randomMlp(rng, { inputDim, widths, activation: act });
     }
     const dim = mlp.layers[0].inDim;
     const xFile = stringOption(values.x);

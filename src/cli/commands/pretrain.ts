@@ -21,6 +21,7 @@ import {
 import { Progress } from '../progress.js';
 import { numberOption, requireString, stringOption, type Command } from '../command.js';
 import { ATTENTION_OPTIONS, ATTENTION_USAGE, parseAttentionFlags } from './attention-flags.js';
+import { checkEncoderStep } from '../memory.js';
 
 export function parseLang(v: unknown): Lang {
   const s = stringOption(v) ?? 'zh';
@@ -229,6 +230,19 @@ export const pretrainCommand: Command = {
   async run(v) {
     const out = path.resolve(requireString(v.out, 'out'));
     const { spec, resume } = resolveSpec(v, out);
+    const vocab = spec.tokenizer.vocabSize;
+    checkEncoderStep(
+      {
+        vocabSize: vocab,
+        layers: spec.layers,
+        hidden: spec.hidden,
+        heads: spec.heads,
+        intermediate: 4 * spec.hidden,
+      },
+      { seq: spec.seq, batch: spec.batchSize, outputVocab: vocab },
+      'this pretraining step',
+      ['batch-size', 'seq', 'hidden', 'layers', 'vocab-size'],
+    );
     await initBackend();
     const progress = new Progress({ label: 'pretrain', total: spec.steps, silent: Boolean(v.json) });
     let ticked = false;
