@@ -288,6 +288,7 @@ export {
   evaluatePairs,
   type TrainOptions,
   type EpochRecord,
+  type SentenceTrainingState,
   type TrainResult,
 } from './cosent/trainer.js';
 export type { SentencePair } from './io/sts.js';

@@ -28,10 +28,17 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   findCheckpoint,
+  readCheckpointTensors,
   type CheckpointState,
 } from './io/encoder-files.js';
 export { saveTokenizer, loadTokenizer } from './io/tokenizer-files.js';
-export { saveSentenceModel, loadSentenceModel, saveTrainingTo } from './io/sentence-files.js';
+export {
+  saveSentenceModel,
+  loadSentenceModel,
+  saveTrainingTo,
+  sentenceCheckpointTo,
+  loadSentenceCheckpoint,
+} from './io/sentence-files.js';
 export {
   directoryHandler,
   loadVAEDir,

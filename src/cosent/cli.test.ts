@@ -2,6 +2,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { initBackend } from '../backend/index.js';
 import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { encodeNpy, readNpy } from '../io/npy.js';
@@ -32,6 +34,7 @@ const trainFile = put('train.tsv', rows.join('\n') + '\n');
 const devFile = put('dev.tsv', 'sentence1\tsentence2\tscore\n' + rows.slice(0, 20).join('\n') + '\n');
 const corpusFile = put('corpus.txt', words.join('\n') + '\n\n');
 const out = path.join(dir, 'model');
+const bin = fileURLToPath(new URL('../../bin/kexue.js', import.meta.url));
 
 test('cosent train → eval → encode → search round trip', () => {
   const t = kexue(
@@ -186,4 +189,61 @@ test('malformed input: one line naming file, line and problem; exit code 2', () 
     assert.match(r.err, pattern);
     assert.equal(r.err.trim().split('\n').length, 1, r.err);
   }
+});
+
+test('cosent train: killed mid-run, --resume finishes with the weights of an uninterrupted run', async () => {
+  const args = (to: string) => [
+    'cosent',
+    'train',
+    '--train',
+    trainFile,
+    '--dev',
+    devFile,
+    '--encoder',
+    encoderDir,
+    '--out',
+    to,
+    '--epochs',
+    '10',
+    '--batch-size',
+    '16',
+    '--lr',
+    '1e-3',
+    '--checkpoint-every',
+    '1',
+  ];
+  const whole = path.join(dir, 'whole');
+  const w = kexue(...args(whole));
+  assert.equal(w.code, 0, w.err);
+  assert.ok(!fs.existsSync(path.join(whole, 'checkpoint')), 'a finished run keeps no checkpoint');
+
+  const cut = path.join(dir, 'cut');
+  const child = spawn(process.execPath, [bin, ...args(cut)], { env: { ...process.env, KEXUE_QUIET: '1' } });
+  const exited = new Promise((r) => child.once('exit', r));
+  const state = path.join(cut, 'checkpoint', 'state.json');
+  while (!fs.existsSync(state)) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGKILL');
+  await exited;
+
+  const refused: [string[], RegExp][] = [
+    [args(cut), /cut: holds an unfinished run \(checkpoint\/\); add --resume/],
+    [[...args(cut), '--resume', '--lr', '2e-3'], /started with lr = 0\.001, this command gives 0\.002/],
+    [[...args(path.join(dir, 'none')), '--resume'], /none\/checkpoint: no checkpoint to resume from/],
+  ];
+  for (const [a, pattern] of refused) {
+    const r = kexue(...a);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, pattern);
+  }
+  const r = kexue(...args(cut), '--resume');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /resumed at step \d+; best epoch/);
+  for (const f of ['weights.bin', 'sentence.json'])
+    assert.deepEqual(fs.readFileSync(path.join(cut, f)), fs.readFileSync(path.join(whole, f)), f);
+  const log = (d: string) => JSON.parse(fs.readFileSync(path.join(d, 'train-log.json'), 'utf8'));
+  assert.deepEqual(
+    log(cut).history.map((h: { meanLoss: number }) => h.meanLoss),
+    log(whole).history.map((h: { meanLoss: number }) => h.meanLoss),
+  );
+  assert.ok(!fs.existsSync(path.join(cut, 'checkpoint')));
 });

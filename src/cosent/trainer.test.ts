@@ -11,8 +11,19 @@ import { Rng } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
 import { rowCosine } from './loss.js';
 import { SentenceEncoder } from './sentence-model.js';
-import { loadSentenceModel, saveTrainingTo } from '../io/sentence-files.js';
-import { evaluatePairs, pairCosines, stepsPerEpochOf, trainSentenceEncoder } from './trainer.js';
+import {
+  loadSentenceCheckpoint,
+  loadSentenceModel,
+  saveTrainingTo,
+  sentenceCheckpointTo,
+} from '../io/sentence-files.js';
+import {
+  evaluatePairs,
+  pairCosines,
+  stepsPerEpochOf,
+  trainSentenceEncoder,
+  type SentenceTrainingState,
+} from './trainer.js';
 import { OBJECTIVES } from './objectives.js';
 
 await initBackend({ quiet: true });
@@ -100,6 +111,86 @@ test('CoSENT training raises dev Spearman; the best epoch is kept on disk and in
   assert.equal(log.bestEpoch, res.bestEpoch);
   model.dispose();
   loaded.dispose();
+});
+
+/** All encoder weights, flattened in name order. */
+const weightsOf = (m: SentenceEncoder) =>
+  [...m.encoder.namedParameters()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([, v]) => v.dataSync().slice());
+
+test('a run resumed from any checkpoint ends bit-identical to the uninterrupted run', async () => {
+  const train = synthetic(40, 6);
+  const dev = synthetic(16, 7);
+  const o = { objective: 'softmax' as const, epochs: 3, batchSize: 8, lr: 3e-3, seed: 4, checkpointEvery: 3 };
+  const whole = tiny(9);
+  const full = await trainSentenceEncoder(whole, train, dev, o);
+  const want = weightsOf(whole);
+  whole.dispose();
+  // Mid-epoch (steps 3, 9, 12) and at an epoch's end (step 5), through the files a checkpoint is saved to.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-cosent-resume-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let withBest = 0;
+  for (const stopAt of [3, 5, 9, 12]) {
+    const ckpt = path.join(dir, `at${stopAt}`);
+    const save = sentenceCheckpointTo(ckpt, { note: 'kept' });
+    const first = tiny(9);
+    await assert.rejects(
+      trainSentenceEncoder(first, train, dev, {
+        ...o,
+        onCheckpoint: async (m, st: SentenceTrainingState) => {
+          await save.onCheckpoint(m, st);
+          if (st.step === stopAt) throw new Error('interrupted');
+        },
+      }),
+      /interrupted/,
+    );
+    first.dispose();
+    const before = tf.memory().numTensors;
+    const { model, resumeFrom, extra } = await loadSentenceCheckpoint(ckpt, { pooling: 'mean', maxLen: 16 });
+    assert.equal(extra.note, 'kept');
+    assert.equal(resumeFrom.step, stopAt);
+    assert.ok(resumeFrom.objective.length > 0, 'the softmax classifier is saved');
+    if (resumeFrom.bestWeights.length) withBest++;
+    const res = await trainSentenceEncoder(model, train, dev, { ...o, resumeFrom });
+    assert.deepEqual(
+      res.history.map((h) => h.meanLoss),
+      full.history.map((h) => h.meanLoss),
+    );
+    assert.equal(res.bestEpoch, full.bestEpoch);
+    const got = weightsOf(model);
+    got.forEach((w, i) => assert.deepEqual(w, want[i], `weights differ after resuming at step ${stopAt}`));
+    model.dispose();
+    tf.dispose(
+      [...resumeFrom.optimizer, ...resumeFrom.objective, ...resumeFrom.bestWeights].map((w) => w.tensor),
+    );
+    assert.equal(tf.memory().numTensors, before);
+  }
+  assert.equal(full.bestEpoch, 1, 'an early best epoch, so that later checkpoints carry its weights');
+  assert.equal(withBest, 2);
+});
+
+test('resumeFrom that does not belong to the run is refused', async () => {
+  const train = synthetic(16, 6);
+  let saved: SentenceTrainingState | undefined;
+  const m = tiny(9);
+  await trainSentenceEncoder(m, train, undefined, {
+    objective: 'softmax',
+    batchSize: 8,
+    onCheckpoint: (_m, st) => {
+      saved = {
+        ...st,
+        optimizer: st.optimizer.map((w) => ({ name: w.name, tensor: w.tensor.clone() })),
+        objective: [],
+      };
+    },
+  });
+  await assert.rejects(
+    trainSentenceEncoder(m, train, undefined, { objective: 'softmax', batchSize: 8, resumeFrom: saved }),
+    /objective parameters/,
+  );
+  tf.dispose(saved!.optimizer.map((w) => w.tensor));
+  m.dispose();
 });
 
 test('every objective trains under the same loop, moves the weights and leaks no tensors', async () => {

@@ -3,13 +3,15 @@
  * baseline) under the same loop: shuffled batches of pairs (both sides encoded in one forward pass),
  * AdamW with linear warmup and decay, dropout on during training, Spearman(cos, label) on a dev set
  * after every epoch, and the best epoch's weights kept (and handed to `onBest`, e.g. to save them).
+ * Each epoch's order and each step's dropout come from their own seeds, so a run resumed from a
+ * checkpoint (`onCheckpoint` → `resumeFrom`) continues exactly as if it had not stopped.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
 import { yieldToEventLoop } from '../util/yield.js';
-import { AdamW } from '../nn/optim.js';
+import { AdamW, type NamedTensor } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
-import { Rng } from '../util/rng.js';
+import { Rng, stepSeed } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
 import { spearman } from './spearman.js';
 import { makeObjective, type ObjectiveName, type PairObjective } from './objectives.js';
@@ -41,6 +43,35 @@ export interface TrainOptions {
   onLog?: (log: Record<string, unknown>) => Promise<void> | void;
   onStep?: (s: { step: number; steps: number; loss: number; lr: number }) => void;
   onEpoch?: (r: EpochRecord) => void;
+  /**
+   * Called (and awaited) every `checkpointEvery` steps and after every epoch with the model (its
+   * weights) and the rest of the run's state, to be saved; the state's tensors are freed afterwards.
+   */
+  onCheckpoint?: (model: SentenceEncoder, state: SentenceTrainingState) => Promise<void> | void;
+  /** Steps between `onCheckpoint` calls within an epoch (default: only at the end of each epoch). */
+  checkpointEvery?: number;
+  /**
+   * Continue the run that saved this state; the model must already hold the weights saved with it,
+   * and the data and settings must be the same. The run then ends exactly as the uninterrupted run.
+   */
+  resumeFrom?: SentenceTrainingState;
+}
+
+/** What a training run needs besides the encoder's weights to continue exactly where it stopped. */
+export interface SentenceTrainingState {
+  /** Optimizer steps done. */
+  step: number;
+  /** The finished epochs. */
+  history: EpochRecord[];
+  bestEpoch?: number;
+  /** Sum and count of the unfinished epoch's batch losses. */
+  epochLoss: [number, number];
+  /** AdamW's state (`getWeights`): the step count and both moments. */
+  optimizer: NamedTensor[];
+  /** The objective's own parameters (the softmax objective's classifier; none for CoSENT). */
+  objective: NamedTensor[];
+  /** The best epoch's encoder weights when they are not the model's current ones (else empty). */
+  bestWeights: NamedTensor[];
 }
 
 /** One epoch of `trainSentenceEncoder`: mean training loss, dev Spearman ×100, wall time in seconds. */
@@ -152,6 +183,29 @@ function step(
   return loss;
 }
 
+/** Puts a saved run's optimizer state and objective parameters back, checking they belong to this run. */
+async function restore(
+  state: SentenceTrainingState,
+  opt: AdamW,
+  objective: PairObjective,
+  step: number,
+): Promise<void> {
+  const params = objective.parameters();
+  for (const { name, tensor } of state.objective) {
+    const v = params.get(name);
+    if (!v || !tf.util.arraysEqual(tensor.shape, v.shape))
+      throw new Error(`resumeFrom: objective parameter '${name}' does not match this run's objective`);
+    v.assign(tensor);
+  }
+  if (state.objective.length !== params.size)
+    throw new Error(
+      `resumeFrom: holds ${state.objective.length} objective parameters, this run has ${params.size}`,
+    );
+  await opt.setWeights(state.optimizer);
+  if (opt.iterations !== step)
+    throw new Error(`resumeFrom: the optimizer has taken ${opt.iterations} steps, the state says ${step}`);
+}
+
 /** Dev Spearman for comparing epochs; an undefined correlation (constant cosines) ranks lowest. */
 const score = (r: EpochRecord) => (Number.isFinite(r.devSpearman) ? (r.devSpearman as number) : -Infinity);
 
@@ -214,10 +268,12 @@ export async function trainSentenceEncoder(
     warmupSteps: Math.round((opts.warmupRatio ?? 0.1) * total),
     totalSteps: total,
   });
-  const rng = new Rng(opts.seed ?? 1);
-  const history: EpochRecord[] = [];
-  let best: EpochRecord | undefined;
-  let stepNo = 0;
+  const seed = opts.seed ?? 1;
+  const resumed = opts.resumeFrom;
+  const history: EpochRecord[] = resumed ? [...resumed.history] : [];
+  let best = resumed?.bestEpoch ? history[resumed.bestEpoch - 1] : undefined;
+  let stepNo = resumed?.step ?? 0;
+  let [sum, steps] = resumed?.epochLoss ?? [0, 0];
   let snapshot: Map<string, tf.Tensor> | undefined;
   const meta = {
     objective: objective.describe(),
@@ -225,27 +281,59 @@ export async function trainSentenceEncoder(
     batchSize,
     epochs,
     lr: opts.lr ?? 2e-5,
-    seed: opts.seed ?? 1,
+    seed,
+  };
+  const checkpoint = async () => {
+    // Right after the best epoch the model holds its weights: no need to save them twice.
+    const bestIsCurrent = best !== undefined && stepNo === best.epoch * stepsPerEpoch;
+    const state: SentenceTrainingState = {
+      step: stepNo,
+      history,
+      bestEpoch: best?.epoch,
+      epochLoss: [sum, steps],
+      optimizer: await opt.getWeights(),
+      objective: [...objective.parameters()].map(([name, tensor]) => ({ name, tensor })),
+      bestWeights:
+        snapshot && !bestIsCurrent ? [...snapshot].map(([name, tensor]) => ({ name, tensor })) : [],
+    };
+    try {
+      await opts.onCheckpoint?.(model, state);
+    } finally {
+      // Only the step count is a new tensor; the moments and parameters stay the optimizer's.
+      state.optimizer.find((w) => w.name === 'iterations')?.tensor.dispose();
+    }
   };
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    if (resumed) {
+      await restore(resumed, opt, objective, stepNo);
+      if (resumed.bestWeights.length)
+        snapshot = new Map(resumed.bestWeights.map((w) => [w.name, tf.clone(w.tensor)]));
+      else if (dev && best && best.epoch < epochs && stepNo === best.epoch * stepsPerEpoch)
+        snapshot = replaceSnapshot(undefined, model);
+    }
+    for (let epoch = Math.floor(stepNo / stepsPerEpoch) + 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
-      const order = rng.shuffle(Array.from(train.keys()));
-      let sum = 0;
-      let steps = 0;
+      const order = new Rng(stepSeed(seed, epoch, 17)).shuffle(Array.from(train.keys()));
       model.encoder.train(true);
-      for (let s = 0; s < stepsPerEpoch; s++) {
+      for (let s = stepNo - (epoch - 1) * stepsPerEpoch; s < stepsPerEpoch; s++) {
         await yieldToEventLoop();
         const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => train[i]);
         const rate = lr(stepNo);
+        model.encoder.dropoutRng.reseed(stepSeed(seed, stepNo, 2));
         const loss = step(model, objective, opt, params, batch, rate);
         sum += loss;
         steps++;
         stepNo++;
         opts.onStep?.({ step: stepNo, steps: total, loss, lr: rate });
+        if (opts.checkpointEvery && stepNo % opts.checkpointEvery === 0 && s + 1 < stepsPerEpoch) {
+          model.encoder.train(false);
+          await checkpoint();
+          model.encoder.train(true);
+        }
       }
       model.encoder.train(false);
       const record: EpochRecord = { epoch, meanLoss: sum / steps, seconds: 0 };
+      [sum, steps] = [0, 0];
       if (dev) record.devSpearman = evaluatePairs(model, dev, opts.evalBatchSize);
       record.seconds = (performance.now() - t0) / 1000;
       history.push(record);
@@ -256,6 +344,7 @@ export async function trainSentenceEncoder(
         await opts.onBest?.(model, { ...meta, bestEpoch: epoch, devSpearman: record.devSpearman });
       }
       await opts.onLog?.({ ...meta, history, bestEpoch: best?.epoch });
+      await checkpoint();
     }
     // Leave the model holding the best epoch's weights, as saved.
     if (snapshot && best && best.epoch !== epochs)

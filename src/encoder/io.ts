@@ -135,7 +135,8 @@ export function readWeightFiles(
       group.paths.map((p) => {
         const bytes = files.read(p);
         if (!bytes) throw new InputError(`weights file named in ${manifestName} is missing`, files.where(p));
-        return bytes.slice().buffer as ArrayBuffer;
+        // A copy: a small file read by Node may be a view into a larger shared pool.
+        return new Uint8Array(bytes).buffer as ArrayBuffer;
       }),
     );
     checkWeights(data, group.weights, files.where(group.paths[0]));

@@ -13,7 +13,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { DivergenceError } from '../io/errors.js';
-import { Rng } from '../util/rng.js';
+import { Rng, stepSeed } from '../util/rng.js';
 import { yieldToEventLoop } from '../util/yield.js';
 import { namedGradients } from '../nn/module.js';
 import { AdamW } from '../nn/optim.js';
@@ -96,8 +96,6 @@ export function prepareCorpus(
     eval: packSequences(held, seqLen, s.cls, s.sep, s.sep),
   };
 }
-
-const stepSeed = (seed: number, step: number, salt: number) => (seed * 1000003 + step * 7919 + salt) >>> 0;
 
 class BatchOrder {
   private epoch = -1;

@@ -94,8 +94,8 @@ export interface CheckpointState {
 }
 
 /**
- * Writes a resumable checkpoint (model, tokenizer, optimizer state, step) to `dir`, replacing any old one
- * only once the new one is complete.
+ * Writes a resumable checkpoint (model, tokenizer, optimizer state, step, and any other named tensor
+ * groups as `<group>.bin`/`<group>.json`) to `dir`, replacing any old one only once the new one is complete.
  *
  * @example
  * const opt = new AdamW(encoder.namedParameters(), { weightDecay: 0.01 });
@@ -103,11 +103,19 @@ export interface CheckpointState {
  */
 export async function saveCheckpoint(
   dir: string,
-  parts: { model: Encoder; tokenizer?: Tokenizer; optimizer?: StatefulOptimizer; state: CheckpointState },
+  parts: {
+    model: Encoder;
+    tokenizer?: Tokenizer;
+    optimizer?: StatefulOptimizer;
+    tensors?: Record<string, NamedTensor[]>;
+    state: CheckpointState;
+  },
 ): Promise<void> {
   await writeFolderAtomic(dir, async (tmp) => {
     await writeModelFiles(tmp, parts.model, parts.tokenizer);
     if (parts.optimizer) await writeWeights(tmp, 'optimizer', await parts.optimizer.getWeights());
+    for (const [group, tensors] of Object.entries(parts.tensors ?? {}))
+      if (tensors.length) await writeWeights(tmp, group, tensors);
     writeJsonAtomic(path.join(tmp, 'state.json'), parts.state);
   });
 }
@@ -121,6 +129,19 @@ export async function saveCheckpoint(
  */
 export function findCheckpoint(dir: string): string | undefined {
   return findFolder(dir, 'state.json');
+}
+
+/**
+ * A tensor group saved with the checkpoint in `dir` (`saveCheckpoint`'s `tensors`, or 'optimizer'),
+ * checked like weights; an empty list when the checkpoint has none.
+ *
+ * @example
+ * const state = readCheckpointTensors('ckpt', 'optimizer'); // [{ name: 'iterations', tensor }, ...]
+ */
+export function readCheckpointTensors(dir: string, group: string): NamedTensor[] {
+  const found = findCheckpoint(dir);
+  if (!found) throw new InputError('no checkpoint (state.json) here', dir);
+  return fs.existsSync(path.join(found, `${group}.json`)) ? readWeights(found, `${group}.json`) : [];
 }
 
 /**

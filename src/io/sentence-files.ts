@@ -9,7 +9,16 @@ import { POOLINGS, type Pooling } from '../encoder/index.js';
 import { DEFAULT_SENTENCE, SentenceEncoder, type SentenceConfig } from '../cosent/sentence-model.js';
 import { InputError } from './errors.js';
 import { writeJsonAtomic } from './atomic.js';
-import { loadEncoder, saveEncoder } from './encoder-files.js';
+import {
+  findCheckpoint,
+  loadCheckpoint,
+  readCheckpointTensors,
+  saveCheckpoint,
+  saveEncoder,
+  loadEncoder,
+} from './encoder-files.js';
+import { readJsonFile } from './text.js';
+import type { SentenceTrainingState } from '../cosent/trainer.js';
 
 const META = 'sentence.json';
 
@@ -92,4 +101,70 @@ export function saveTrainingTo(outDir: string): {
     onBest: (model, training) => saveSentenceModel(outDir, model, { training }),
     onLog: (log) => writeJsonAtomic(path.join(outDir, 'train-log.json'), log),
   };
+}
+
+/**
+ * `onCheckpoint` for trainSentenceEncoder that keeps a resumable checkpoint in `dir` (the encoder,
+ * tokenizer, optimizer and objective state, and the run's progress), with `extra` JSON beside it —
+ * e.g. the settings a resumed run must match. `loadSentenceCheckpoint` reads it back.
+ *
+ * @example
+ * const st = loadSentenceModel('bert-dir/');
+ * const trainPairs = readSentencePairs('train.tsv');
+ * await trainSentenceEncoder(st, trainPairs, undefined, { epochs: 3, ...sentenceCheckpointTo('out/checkpoint') });
+ */
+export function sentenceCheckpointTo(
+  dir: string,
+  extra: Record<string, unknown> = {},
+): { onCheckpoint: (model: SentenceEncoder, state: SentenceTrainingState) => Promise<void> } {
+  return {
+    onCheckpoint: (model, st) =>
+      saveCheckpoint(dir, {
+        model: model.encoder,
+        tokenizer: model.tokenizer,
+        tensors: { optimizer: st.optimizer, objective: st.objective, best: st.bestWeights },
+        state: {
+          step: st.step,
+          extra: { ...extra, history: st.history, bestEpoch: st.bestEpoch, epochLoss: st.epochLoss },
+        },
+      }),
+  };
+}
+
+/**
+ * The checkpoint `sentenceCheckpointTo(dir)` saved: the model (with `config`) holding its weights,
+ * the state to pass as `resumeFrom` (its tensors are the caller's to dispose after training), and the
+ * `extra` JSON saved with it.
+ *
+ * @example
+ * const { model: st, resumeFrom } = await loadSentenceCheckpoint('out/checkpoint', { pooling: 'cls', maxLen: 64 });
+ * const trainPairs = readSentencePairs('train.tsv');
+ * await trainSentenceEncoder(st, trainPairs, undefined, { epochs: 3, resumeFrom });
+ */
+export async function loadSentenceCheckpoint(
+  dir: string,
+  config: SentenceConfig,
+): Promise<{ model: SentenceEncoder; resumeFrom: SentenceTrainingState; extra: Record<string, unknown> }> {
+  const found = findCheckpoint(dir);
+  if (!found) throw new InputError('no checkpoint (state.json) here', dir);
+  const stateFile = path.join(found, 'state.json');
+  const extra = readJsonFile<{ extra?: Record<string, unknown> }>(stateFile).extra ?? {};
+  const { history, bestEpoch, epochLoss } = extra as Partial<SentenceTrainingState>;
+  if (!Array.isArray(history) || !Array.isArray(epochLoss) || epochLoss.length !== 2)
+    throw new InputError('not a sentence-training checkpoint (no history or epochLoss)', stateFile);
+  const { model, tokenizer, state } = await loadCheckpoint(dir);
+  if (!tokenizer) {
+    model.dispose();
+    throw new InputError('the checkpoint has no tokenizer (vocab.txt)', found);
+  }
+  const resumeFrom: SentenceTrainingState = {
+    step: state.step,
+    history,
+    bestEpoch,
+    epochLoss,
+    optimizer: readCheckpointTensors(dir, 'optimizer'),
+    objective: readCheckpointTensors(dir, 'objective'),
+    bestWeights: readCheckpointTensors(dir, 'best'),
+  };
+  return { model: new SentenceEncoder(model, tokenizer, config), resumeFrom, extra };
 }

@@ -58,3 +58,13 @@ export function rngOf(seed: Seed, name = 'seed'): Rng {
   if (typeof seed === 'number' && Number.isFinite(seed)) return new Rng(seed);
   throw new Error(`${name}: must be a number or a kexue Rng, got ${String(seed)}`);
 }
+
+/**
+ * A seed for one (step, purpose) of a run: trainers that draw each step's randomness from its own seed
+ * (rather than from one stream) resume from a checkpoint exactly as if never stopped.
+ *
+ * @example
+ * const order = new Rng(stepSeed(seed, epoch, 17)).shuffle([...Array(n).keys()]);
+ */
+export const stepSeed = (seed: number, step: number, salt: number): number =>
+  (seed * 1000003 + step * 7919 + salt) >>> 0;

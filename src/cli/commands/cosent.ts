@@ -1,9 +1,21 @@
 /** `kexue cosent train|eval`: fine-tune a sentence encoder on sentence pairs (CoSENT or a baseline) and evaluate it. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../backend/index.js';
 import { OBJECTIVES, evaluatePairs, trainSentenceEncoder, type ObjectiveName } from '../../cosent/index.js';
 import { stepsPerEpochOf } from '../../cosent/trainer.js';
-import { loadSentenceModel, saveTrainingTo } from '../../io/sentence-files.js';
+import {
+  loadSentenceCheckpoint,
+  loadSentenceModel,
+  saveTrainingTo,
+  sentenceCheckpointTo,
+} from '../../io/sentence-files.js';
+import type { SentenceTrainingState } from '../../cosent/trainer.js';
+import { findCheckpoint } from '../../io/encoder-files.js';
+import { checkOutputFolder } from '../../io/atomic.js';
+import { readJsonFile } from '../../io/text.js';
 import { POOLINGS } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { readSentencePairs } from '../../io/sts.js';
@@ -14,6 +26,7 @@ import { checkEncoderStep } from '../memory.js';
 
 const usage = `
 Usage: kexue cosent train --train FILE --dev FILE --encoder DIR --out DIR [options]
+       kexue cosent train ... --resume     (the same command again, to continue an interrupted run)
        kexue cosent eval --model DIR --data FILE [--json]
 
 Sentence embeddings trained with CoSENT (https://kexue.fm/archives/8847) or, for comparison, the
@@ -35,13 +48,49 @@ train:
   --warmup R           fraction of steps of linear warmup (default 0.1), then linear decay
   --max-len N          tokens per sentence incl. [CLS]/[SEP] (default 64)
   --scale X            CoSENT's λ (default 20)
-  --seed N             data order and the softmax classifier's initialisation (default 1)
+  --seed N             data order, dropout and the softmax classifier's initialisation (default 1)
+  --checkpoint-every N steps between checkpoints in DIR/checkpoint (default 200; also after every
+                       epoch); the checkpoint is removed when training finishes
+  --resume             continue the run in --out from its checkpoint; the files and settings must be
+                       the same (checked), and the result is the one an uninterrupted run gives
 eval:
   --model DIR          a model written by 'cosent train' (or a plain encoder, with --pooling)
   --data FILE          pairs to evaluate
   --pooling P, --max-len N   override the model's settings
   --json               print a JSON summary on stdout
 `;
+
+/** A file's content digest: a resumed run refuses data that changed since the checkpoint. */
+const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** The checkpoint to continue (or undefined for a new run), refusing a run that does not match it. */
+function checkResume(
+  v: Record<string, unknown>,
+  ckptDir: string,
+  settings: Record<string, unknown>,
+): string | undefined {
+  const found = findCheckpoint(ckptDir);
+  if (!v.resume) {
+    if (found)
+      throw new InputError(
+        'holds an unfinished run (checkpoint/); add --resume to continue it or choose another --out',
+        path.dirname(ckptDir),
+      );
+    return undefined;
+  }
+  if (!found) throw new InputError('no checkpoint to resume from', ckptDir);
+  const stateFile = path.join(found, 'state.json');
+  const saved =
+    readJsonFile<{ extra?: { settings?: Record<string, unknown> } }>(stateFile).extra?.settings ?? {};
+  for (const [key, val] of Object.entries(settings)) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(val))
+      throw new InputError(
+        `the run was started with ${key} = ${JSON.stringify(saved[key])}, this command gives ${JSON.stringify(val)}; resume with the same files and flags`,
+        stateFile,
+      );
+  }
+  return found;
+}
 
 async function train(v: Record<string, unknown>): Promise<number> {
   const trainFile = requireString(v.train, 'train');
@@ -60,6 +109,10 @@ async function train(v: Record<string, unknown>): Promise<number> {
     scale: numberOption(v.scale, 'scale', 20, { above: 0 }),
     seed: numberOption(v.seed, 'seed', 1, { integer: true }),
   };
+  const checkpointEvery = numberOption(v['checkpoint-every'], 'checkpoint-every', 200, {
+    integer: true,
+    min: 1,
+  });
   const trainPairs = readSentencePairs(trainFile);
   const devPairs = readSentencePairs(devFile);
   if (trainPairs.length < 2) throw new InputError('needs at least 2 pairs', trainFile);
@@ -71,30 +124,60 @@ async function train(v: Record<string, unknown>): Promise<number> {
         trainFile,
       );
   }
+  const ckptDir = path.join(out, 'checkpoint');
+  const override = sentenceOverride(v);
+  const settings = {
+    ...opts,
+    ...override,
+    encoder: path.resolve(encoderDir),
+    train: digest(trainFile),
+    dev: digest(devFile),
+  };
+  const found = checkResume(v, ckptDir, settings);
   const backend = await initBackend();
-  const model = loadSentenceModel(encoderDir, sentenceOverride(v));
+  let model = loadSentenceModel(encoderDir, override);
+  let resumeFrom: SentenceTrainingState | undefined;
+  if (found) {
+    const config = model.config;
+    model.dispose();
+    ({ model, resumeFrom } = await loadSentenceCheckpoint(ckptDir, config));
+  }
   // Both sides of every pair go through the encoder in one batch.
   const run = { seq: model.config.maxLen, batch: 2 * Math.min(opts.batchSize, trainPairs.length) };
   checkEncoderStep(model.encoder.config, run, 'a training step', ['batch-size', 'max-len']);
+  checkOutputFolder(out, '--out');
   const steps = opts.epochs * stepsPerEpochOf(trainPairs.length, opts.batchSize);
   const progress = new Progress({ label: `cosent train (${objective}, ${backend})`, total: steps });
+  progress.tick(resumeFrom?.step ?? 0);
   let recent = 0;
-  const res = await trainSentenceEncoder(model, trainPairs, devPairs, {
-    ...opts,
-    ...saveTrainingTo(out),
-    onStep: (s) => {
-      recent = recent === 0 ? s.loss : 0.9 * recent + 0.1 * s.loss;
-      progress.tick(1, `loss ${recent.toFixed(4)}`);
-    },
-    onEpoch: (r) =>
-      process.stderr.write(
-        `epoch ${r.epoch}: mean loss ${r.meanLoss.toFixed(4)}, dev Spearman ${r.devSpearman?.toFixed(2)} (${r.seconds.toFixed(1)} s)\n`,
-      ),
-  });
-  model.dispose();
-  process.stdout.write(
-    `best epoch ${res.bestEpoch}: dev Spearman ${res.bestSpearman?.toFixed(2)}; model saved to ${path.resolve(out)}\n`,
-  );
+  try {
+    const res = await trainSentenceEncoder(model, trainPairs, devPairs, {
+      ...opts,
+      ...saveTrainingTo(out),
+      ...sentenceCheckpointTo(ckptDir, { settings }),
+      checkpointEvery,
+      resumeFrom,
+      onStep: (s) => {
+        recent = recent === 0 ? s.loss : 0.9 * recent + 0.1 * s.loss;
+        progress.tick(1, `loss ${recent.toFixed(4)}`);
+      },
+      onEpoch: (r) =>
+        process.stderr.write(
+          `epoch ${r.epoch}: mean loss ${r.meanLoss.toFixed(4)}, dev Spearman ${r.devSpearman?.toFixed(2)} (${r.seconds.toFixed(1)} s)\n`,
+        ),
+    });
+    // Finished: the best model is in --out, and the checkpoint has nothing left to resume.
+    for (const d of [ckptDir, `${ckptDir}.old`]) fs.rmSync(d, { recursive: true, force: true });
+    process.stdout.write(
+      `${resumeFrom ? `resumed at step ${resumeFrom.step}; ` : ''}best epoch ${res.bestEpoch}: dev Spearman ${res.bestSpearman?.toFixed(2)}; model saved to ${path.resolve(out)}\n`,
+    );
+  } finally {
+    model.dispose();
+    if (resumeFrom)
+      tf.dispose(
+        [...resumeFrom.optimizer, ...resumeFrom.objective, ...resumeFrom.bestWeights].map((w) => w.tensor),
+      );
+  }
   return 0;
 }
 
@@ -141,6 +224,8 @@ export const cosentCommand: Command = {
       'max-len',
       'scale',
       'seed',
+      'checkpoint-every',
+      'resume',
       'json',
     ],
     eval: ['model', 'data', 'pooling', 'max-len', 'json'],
@@ -159,6 +244,8 @@ export const cosentCommand: Command = {
     'max-len': { type: 'string' },
     scale: { type: 'string' },
     seed: { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    resume: { type: 'boolean' },
     model: { type: 'string' },
     data: { type: 'string' },
     json: { type: 'boolean' },
