@@ -25,6 +25,7 @@ import {
   type SentenceTrainingState,
 } from './trainer.js';
 import { OBJECTIVES } from './objectives.js';
+import { DivergenceError } from '../io/errors.js';
 
 await initBackend({ quiet: true });
 
@@ -190,6 +191,17 @@ test('resumeFrom that does not belong to the run is refused', async () => {
     /objective parameters/,
   );
   tf.dispose(saved!.optimizer.map((w) => w.tensor));
+  m.dispose();
+});
+
+test('a model the updates have broken stops training with a DivergenceError, even on the last step', async () => {
+  const m = tiny(9);
+  const train = synthetic(8, 6);
+  await assert.rejects(
+    trainSentenceEncoder(m, train, train, { batchSize: 8, lr: 1e30 }),
+    (e: Error) =>
+      e instanceof DivergenceError && /a dev sentence vector is not finite at step 1/.test(e.message),
+  );
   m.dispose();
 });
 

@@ -90,7 +90,7 @@ export interface TrainResult {
   bestSpearman?: number;
 }
 
-/** Cosine similarity of each pair's two sentence vectors, in inference mode. */
+/** Cosine similarity of each pair's two sentence vectors, in inference mode (NaN for non-finite vectors). */
 export function pairCosines(
   model: SentenceEncoder,
   pairs: readonly SentencePair[],
@@ -111,7 +111,8 @@ export function pairCosines(
       uu += a * a;
       vv += b * b;
     }
-    out[i] = uu > 0 && vv > 0 ? uv / Math.sqrt(uu * vv) : 0;
+    // A zero vector has cosine 0 with anything; a non-finite one (a diverged model) has none: NaN.
+    out[i] = !Number.isFinite(uu + vv) ? NaN : uu > 0 && vv > 0 ? uv / Math.sqrt(uu * vv) : 0;
   }
   return out;
 }
@@ -128,14 +129,15 @@ export function evaluatePairs(
   pairs: readonly SentencePair[],
   batchSize = 64,
 ): number {
-  return (
-    100 *
-    spearman(
-      pairCosines(model, pairs, batchSize),
-      pairs.map((p) => p.label),
-    )
-  );
+  return spearmanOf(pairCosines(model, pairs, batchSize), pairs);
 }
+
+const spearmanOf = (cos: Float32Array, pairs: readonly SentencePair[]) =>
+  100 *
+  spearman(
+    cos,
+    pairs.map((p) => p.label),
+  );
 
 /** Encoder parameters the pooled sentence vector depends on: all but the MLM head's own. */
 function sentenceParameters(model: SentenceEncoder): Map<string, tf.Variable> {
@@ -334,7 +336,11 @@ export async function trainSentenceEncoder(
       model.encoder.train(false);
       const record: EpochRecord = { epoch, meanLoss: sum / steps, seconds: 0 };
       [sum, steps] = [0, 0];
-      if (dev) record.devSpearman = evaluatePairs(model, dev, opts.evalBatchSize);
+      if (dev) {
+        const cos = pairCosines(model, dev, opts.evalBatchSize);
+        if (cos.some(Number.isNaN)) throw new DivergenceError('a dev sentence vector', stepNo);
+        record.devSpearman = spearmanOf(cos, dev);
+      }
       record.seconds = (performance.now() - t0) / 1000;
       history.push(record);
       opts.onEpoch?.(record);

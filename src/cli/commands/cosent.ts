@@ -145,6 +145,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
   // Both sides of every pair go through the encoder in one batch.
   const run = { seq: model.config.maxLen, batch: 2 * Math.min(opts.batchSize, trainPairs.length) };
   checkEncoderStep(model.encoder.config, run, 'a training step', ['batch-size', 'max-len']);
+  const created = !fs.existsSync(out);
   checkOutputFolder(out, '--out');
   const steps = opts.epochs * stepsPerEpochOf(trainPairs.length, opts.batchSize);
   const progress = new Progress({ label: `cosent train (${objective}, ${backend})`, total: steps });
@@ -171,6 +172,11 @@ async function train(v: Record<string, unknown>): Promise<number> {
     process.stdout.write(
       `${resumeFrom ? `resumed at step ${resumeFrom.step}; ` : ''}best epoch ${res.bestEpoch}: dev Spearman ${res.bestSpearman?.toFixed(2)}; model saved to ${path.resolve(out)}\n`,
     );
+  } catch (e) {
+    // A new run that failed before saving anything (no checkpoint, no best epoch) leaves no folder.
+    if (created && !findCheckpoint(ckptDir) && !fs.existsSync(path.join(out, 'config.json')))
+      fs.rmSync(out, { recursive: true, force: true });
+    throw e;
   } finally {
     model.dispose();
     if (resumeFrom)
