@@ -47,7 +47,7 @@ export { priorFromLabels, uniformPrior, normalizePrior } from './can/prior.js';
 export { uncertainties } from './can/uncertainty.js';
 
 // 2. BERT's initialization and training: TF.js optimizers, initializers, schedules, diagnostics.
-export { AdamW, type AdamWOptions, type AdamWConfig } from './nn/optim.js';
+export { AdamW, readLossAndNorm, type AdamWOptions, type AdamWConfig } from './nn/optim.js';
 export { BertTruncatedNormal, type BertTruncatedNormalArgs } from './nn/tfjs-init.js';
 export {
   warmupSchedule,

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
 import { yieldToEventLoop } from '../util/yield.js';
-import { AdamW } from '../nn/optim.js';
+import { AdamW, readLossAndNorm } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import { Rng } from '../util/rng.js';
 import { top1Accuracy, type TextClassifier } from './classifier.js';
@@ -77,17 +77,21 @@ function batches<T>(items: readonly T[], order: number[], size: number): T[][] {
   return out;
 }
 
-/** Mean |a − b| over all elements of the paired tensors. */
-function meanAbsChange(after: Map<string, tf.Variable>, before: Map<string, tf.Tensor>): number {
-  let sum = 0;
+/** Mean |a − b| over all elements of the paired tensors (one asynchronous read-back). */
+async function meanAbsChange(
+  after: Map<string, tf.Variable>,
+  before: Map<string, tf.Tensor>,
+): Promise<number> {
   let n = 0;
-  for (const [name, v] of after) {
-    const s = tf.tidy(() => tf.sum(tf.abs(tf.sub(v, before.get(name)!))));
-    sum += s.dataSync()[0];
-    s.dispose();
-    n += v.size;
+  for (const v of after.values()) n += v.size;
+  const sum = tf.tidy(() =>
+    tf.addN([...after].map(([name, v]) => tf.sum(tf.abs(tf.sub(v, before.get(name)!))))),
+  );
+  try {
+    return (await sum.data())[0] / n;
+  } finally {
+    sum.dispose();
   }
-  return sum / n;
 }
 
 function snapshot(params: Map<string, tf.Variable>): Map<string, tf.Tensor> {
@@ -202,17 +206,21 @@ export async function finetuneClassifier(
             ),
           [...params.values()],
         );
-        const loss = value.dataSync()[0];
+        const named = new Map<string, tf.Tensor>();
+        for (const [n, v] of params) if (grads[v.name]) named.set(n, grads[v.name]);
+        const [loss, norm] = await readLossAndNorm(value, named.values());
         if (!Number.isFinite(loss)) {
           tf.dispose([value, ...Object.values(grads)]);
           throw new DivergenceError('the loss', stepNo + 1);
         }
-        const named = new Map<string, tf.Tensor>();
-        for (const [n, v] of params) if (grads[v.name]) named.set(n, grads[v.name]);
-        opt.step(named, rate);
-        tf.dispose([value, ...Object.values(grads)]);
+        try {
+          if (opt instanceof AdamW) opt.step(named, rate, undefined, norm);
+          else opt.step(named, rate, norm);
+        } finally {
+          tf.dispose([value, ...Object.values(grads)]);
+        }
         if (before) {
-          updateSum += meanAbsChange(params, before);
+          updateSum += await meanAbsChange(params, before);
           tf.dispose([...before.values()]);
         }
         lossSum += loss;

@@ -258,15 +258,15 @@ export class ChildTuningAdamW extends ChildTuningOptimizer {
     super(inner, masker);
   }
 
-  /** One update, as `AdamW.step`; returns the pre-clip gradient norm. */
-  step(grads: Map<string, tf.Tensor>, lr: number): number {
+  /** One update, as `AdamW.step` (with `gradNorm` when already read); returns the pre-clip gradient norm. */
+  step(grads: Map<string, tf.Tensor>, lr: number, gradNorm?: number): number {
     const step = this.inner.iterations;
     this.masker.beginStep([...grads.keys()]);
     const hooks: AdamWHooks = {
       gradient: (name, g) => this.masker.gradient(name, g, step),
       update: (name, u) => this.masker.update(name, u, step),
     };
-    return this.inner.step(grads, lr, hooks);
+    return this.inner.step(grads, lr, hooks, gradNorm);
   }
 }
 

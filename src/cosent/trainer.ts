@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
 import { yieldToEventLoop } from '../util/yield.js';
-import { AdamW, type NamedTensor } from '../nn/optim.js';
+import { AdamW, readLossAndNorm, type NamedTensor } from '../nn/optim.js';
 import { warmupSchedule } from '../nn/schedule.js';
 import { Rng, stepSeed } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
@@ -160,14 +160,14 @@ function batchLoss(model: SentenceEncoder, objective: PairObjective, batch: Sent
 }
 
 /** One optimisation step; returns the batch loss. */
-function step(
+async function step(
   model: SentenceEncoder,
   objective: PairObjective,
   opt: AdamW,
   params: Map<string, tf.Variable>,
   batch: SentencePair[],
   lr: number,
-): number {
+): Promise<number> {
   const names = [...params.keys()];
   const { value, grads } = tf.variableGrads(() => batchLoss(model, objective, batch), [...params.values()]);
   const named = new Map<string, tf.Tensor>();
@@ -175,14 +175,14 @@ function step(
     const g = grads[params.get(n)!.name];
     if (g) named.set(n, g);
   });
-  const loss = value.dataSync()[0];
   try {
+    const [loss, norm] = await readLossAndNorm(value, named.values());
     if (!Number.isFinite(loss)) throw new DivergenceError('the loss', opt.iterations + 1);
-    opt.step(named, lr);
+    opt.step(named, lr, undefined, norm);
+    return loss;
   } finally {
     tf.dispose([value, ...Object.values(grads)]);
   }
-  return loss;
 }
 
 /** Puts a saved run's optimizer state and objective parameters back, checking they belong to this run. */
@@ -322,7 +322,7 @@ export async function trainSentenceEncoder(
         const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => train[i]);
         const rate = lr(stepNo);
         model.encoder.dropoutRng.reseed(stepSeed(seed, stepNo, 2));
-        const loss = step(model, objective, opt, params, batch, rate);
+        const loss = await step(model, objective, opt, params, batch, rate);
         sum += loss;
         steps++;
         stepNo++;

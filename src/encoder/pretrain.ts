@@ -16,7 +16,7 @@ import { DivergenceError } from '../io/errors.js';
 import { Rng, stepSeed } from '../util/rng.js';
 import { yieldToEventLoop } from '../util/yield.js';
 import { namedGradients } from '../nn/module.js';
-import { AdamW } from '../nn/optim.js';
+import { AdamW, readLossAndNorm } from '../nn/optim.js';
 import { warmupSchedule, type DecayKind } from '../nn/schedule.js';
 import type { Tokenizer } from '../tokenizers/types.js';
 import { Encoder } from './model.js';
@@ -121,7 +121,7 @@ class BatchOrder {
   }
 }
 
-function evaluate(
+async function evaluate(
   model: Encoder,
   seqs: number[][],
   masker: MlmMasker,
@@ -137,10 +137,12 @@ function evaluate(
     const batch = makeMlmBatch(seqs.slice(i, i + batchSize), masker, padId, rng);
     const m = batch.targets.size;
     const r = mlmLoss(model, batch, false);
-    loss += r.loss.dataSync()[0] * m;
-    acc += r.accuracy.dataSync()[0] * m;
+    const both = tf.stack([r.loss, r.accuracy]);
+    const [l, a] = await both.data();
+    loss += l * m;
+    acc += a * m;
     count += m;
-    tf.dispose([r.loss, r.accuracy]);
+    tf.dispose([r.loss, r.accuracy, both]);
     disposeBatch(batch);
   }
   return { evalLoss: count ? loss / count : NaN, evalAccuracy: count ? acc / count : NaN };
@@ -211,13 +213,16 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     model.dropoutRng.reseed(stepSeed(seed, step, 2));
     const { value, grads } = namedGradients(model, () => mlmLoss(model, batch, true).loss);
     const lr = schedule(step);
-    const loss = value.dataSync()[0];
+    const [loss, norm] = await readLossAndNorm(value, grads.values());
     if (!Number.isFinite(loss)) {
       tf.dispose([value, ...grads.values()]);
       throw new DivergenceError('the loss', step + 1);
     }
-    opt.step(grads, lr);
-    tf.dispose([value, ...grads.values()]);
+    try {
+      opt.step(grads, lr, undefined, norm);
+    } finally {
+      tf.dispose([value, ...grads.values()]);
+    }
     disposeBatch(batch);
     lossSum += loss;
     lossCount++;
@@ -228,7 +233,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         step: done,
         seconds: seconds + (performance.now() - t0) / 1000,
         trainLoss: lossSum / lossCount,
-        ...evaluate(model, evalSeqs, masker, o.batchSize, tok.vocab.special.pad, seed),
+        ...(await evaluate(model, evalSeqs, masker, o.batchSize, tok.vocab.special.pad, seed)),
       };
       history.push(rec);
       lossSum = lossCount = 0;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { AdamW } from './optim.js';
+import { AdamW, readLossAndNorm } from './optim.js';
 
 await initBackend();
 
@@ -90,4 +90,42 @@ test('AdamW refuses a non-finite gradient before touching the weights or its ste
   assert.equal(opt.iterations, 0);
   tf.dispose([w, bad]);
   opt.dispose();
+});
+
+test('readLossAndNorm reads the loss and the global norm at once; a known norm gives the same step', async () => {
+  const make = () =>
+    new Map([
+      [
+        'w',
+        tf.variable(
+          tf.tensor2d([
+            [1, -2],
+            [3, 0.5],
+          ]),
+        ),
+      ],
+    ]);
+  const grads = new Map([
+    [
+      'w',
+      tf.tensor2d([
+        [3, 0],
+        [0, 4],
+      ]),
+    ],
+  ]);
+  const loss = tf.scalar(2.5);
+  const [l, n] = await readLossAndNorm(loss, grads.values());
+  assert.equal(l, 2.5);
+  assert.ok(Math.abs(n - 5) < 1e-6);
+  const [a, b] = [make(), make()];
+  const [oa, ob] = [new AdamW(a, { clipNorm: 1 }), new AdamW(b, { clipNorm: 1 })];
+  assert.equal(oa.step(grads, 0.1), ob.step(grads, 0.1, undefined, n));
+  assert.deepEqual(a.get('w')!.dataSync(), b.get('w')!.dataSync());
+  const before = tf.memory().numTensors;
+  await readLossAndNorm(loss, grads.values());
+  assert.equal(tf.memory().numTensors, before, 'no tensors left behind');
+  tf.dispose([loss, ...grads.values(), ...a.values(), ...b.values()]);
+  oa.dispose();
+  ob.dispose();
 });

@@ -61,6 +61,33 @@ export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
   return tf.tidy(() => tf.sqrt(tf.addN([...grads].map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
 }
 
+/**
+ * A training step's loss and its gradients' global norm, read back together asynchronously: one
+ * `await data()` per step instead of synchronous reads, which stall a WebGL/WebGPU pipeline and block
+ * the page. Pass the norm to `AdamW.step` so it does not read it again.
+ *
+ * @example
+ * const params = new Map([['w', tf.variable(tf.randomNormal([x.shape[1], 2]))]]);
+ * const opt = new AdamW(params, { clipNorm: 1 });
+ * const lossFn = () => tf.sum(tf.square(tf.matMul(x, params.get('w')!))) as tf.Scalar;
+ * const { value, grads } = tf.variableGrads(lossFn, [...params.values()]);
+ * const byName = new Map([...params].map(([n, v]) => [n, grads[v.name]] as const));
+ * const [loss, norm] = await readLossAndNorm(value, byName.values());
+ * if (Number.isFinite(loss)) opt.step(byName, 1e-3, undefined, norm);
+ */
+export async function readLossAndNorm(
+  loss: tf.Tensor,
+  grads: Iterable<tf.Tensor>,
+): Promise<[number, number]> {
+  const both = tf.tidy(() => tf.stack([tf.reshape(loss, []), globalNorm(grads)]));
+  try {
+    const d = await both.data();
+    return [d[0], d[1]];
+  } finally {
+    both.dispose();
+  }
+}
+
 /** `new AdamW(config)`: the options plus the learning rate, for `model.compile` and `applyGradients`. */
 export interface AdamWConfig extends AdamWOptions {
   /** Default 0.001. Change it between steps by assigning `learningRate` (what `warmupCallback` does). */
@@ -184,17 +211,22 @@ export class AdamW extends tf.Optimizer implements StatefulOptimizer {
   /**
    * One update of named parameters; gradients keyed by parameter name (missing ones are skipped).
    * Returns the pre-clip global gradient norm, and throws `DivergenceError` before any change when it
-   * is not finite. `hooks` (optional) transform the clipped gradient and the adaptive step.
+   * is not finite. `hooks` (optional) transform the clipped gradient and the adaptive step. `gradNorm`,
+   * when the caller has already read the norm of these gradients (`readLossAndNorm`), saves a
+   * synchronous read-back.
    */
-  step(grads: Map<string, tf.Tensor>, lr: number, hooks?: AdamWHooks): number {
+  step(grads: Map<string, tf.Tensor>, lr: number, hooks?: AdamWHooks, gradNorm?: number): number {
     if (!this.params)
       throw new InputError('step() needs an AdamW made over named parameters; use applyGradients', 'AdamW');
     if (!(grads instanceof Map)) throw new InputError('must be a Map name → gradient tensor', 'grads');
     if (!(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0))
       throw new InputError(`must be a finite number ≥ 0, got ${String(lr)}`, 'lr');
-    const norm = globalNorm(grads.values());
-    const normValue = norm.dataSync()[0];
-    norm.dispose();
+    let normValue = gradNorm;
+    if (normValue === undefined) {
+      const norm = globalNorm(grads.values());
+      normValue = norm.dataSync()[0];
+      norm.dispose();
+    }
     if (!Number.isFinite(normValue)) throw new DivergenceError('the gradient norm', this.iterations + 1);
     const { clipNorm } = this.o;
     const clipScale = clipNorm !== undefined && normValue > clipNorm ? clipNorm / normValue : 1;
