@@ -43,6 +43,7 @@ export {
   directoryHandler,
   loadVAEDir,
   saveTrainCheckpoint,
+  trainEpochsWithCheckpoints,
   findTrainCheckpoint,
   readTrainState,
   loadOptimizerState,

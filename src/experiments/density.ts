@@ -19,10 +19,9 @@ import { readImageSet } from '../io/idx.js';
 import {
   directoryHandler,
   findTrainCheckpoint,
-  loadOptimizerState,
+  trainEpochsWithCheckpoints,
   loadVAEDir,
   readTrainState,
-  saveTrainCheckpoint,
   type TrainState,
 } from '../io/vae-files.js';
 import {
@@ -206,21 +205,17 @@ async function train(
     model.namedParameters(),
   );
   try {
-    if (found) {
-      await loadOptimizerState(found, tr.optimizer);
-      tr.epoch = state.epoch;
-    }
     const bar = new Progress({
       label,
-      total: (p.epochs - tr.epoch) * tr.batchesPerEpoch,
+      total: (p.epochs - (found ? state.epoch : 0)) * tr.batchesPerEpoch,
       silent: quiet,
     });
-    while (tr.epoch < p.epochs) {
-      const e = tr.trainEpoch((b) => bar.tick(1, `epoch ${tr.epoch + 1}/${p.epochs} bound ${b.toFixed(2)}`));
-      state.epoch = tr.epoch;
-      state.history.push(e);
-      if (checkpointDir) await saveTrainCheckpoint(checkpointDir, model, tr.optimizer, state);
-    }
+    await trainEpochsWithCheckpoints(tr, model, state, {
+      epochs: p.epochs,
+      dir: checkpointDir,
+      resumeFrom: found,
+      onBatch: (b) => bar.tick(1, `epoch ${tr.epoch + 1}/${p.epochs} bound ${b.toFixed(2)}`),
+    });
   } finally {
     tr.dispose();
   }

@@ -12,7 +12,7 @@ import { readJsonFile } from './text.js';
 import { InputError } from './errors.js';
 import { findFolder, writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from './atomic.js';
 import { packageVersion } from '../util/env.js';
-import { saveVAE, vaeFromArtifacts, type VAEModel } from '../density/index.js';
+import { saveVAE, vaeFromArtifacts, type VAEModel, type VAETrainer } from '../density/index.js';
 import type { NamedTensor, StatefulOptimizer } from '../nn/optim.js';
 import { firstNonFinite } from '../encoder/io.js';
 
@@ -205,5 +205,33 @@ export async function loadOptimizerState(dir: string, optimizer: StatefulOptimiz
     throw new InputError((e as Error).message, path.join(dir, 'optimizer.json'));
   } finally {
     tf.dispose(named.map((n) => n.tensor));
+  }
+}
+
+/**
+ * Trains on from where `state` says (restoring Adam's moments from `resumeFrom`, a found checkpoint) up
+ * to `epochs`, recording each epoch in `state` and, with `dir`, saving a checkpoint there after every
+ * epoch — the loop `kexue density train` and the density experiment share.
+ *
+ * @example
+ * const trainer = new VAETrainer(vae, images, { objective: 'iwae', k: 5, epochs: 10 });
+ * const state: TrainState = { epoch: 0, settings: {}, history: [] };
+ * await trainEpochsWithCheckpoints(trainer, vae, state, { epochs: 10, dir: 'ckpt' });
+ */
+export async function trainEpochsWithCheckpoints(
+  trainer: VAETrainer,
+  model: VAEModel,
+  state: TrainState,
+  o: { epochs: number; dir?: string; resumeFrom?: string; onBatch?: (bound: number) => void },
+): Promise<void> {
+  if (o.resumeFrom) {
+    await loadOptimizerState(o.resumeFrom, trainer.optimizer);
+    trainer.epoch = state.epoch;
+  }
+  while (trainer.epoch < o.epochs) {
+    const e = trainer.trainEpoch((b) => o.onBatch?.(b));
+    state.epoch = trainer.epoch;
+    state.history.push(e);
+    if (o.dir) await saveTrainCheckpoint(o.dir, model, trainer.optimizer, state);
   }
 }

@@ -13,10 +13,9 @@ import { readNpy, writeNpy } from '../../io/npy.js';
 import {
   findTrainCheckpoint,
   directoryHandler,
-  loadOptimizerState,
+  trainEpochsWithCheckpoints,
   loadVAEDir,
   readTrainState,
-  saveTrainCheckpoint,
 } from '../../io/vae-files.js';
 import {
   binarizeFixed,
@@ -211,25 +210,18 @@ async function train(v: Record<string, unknown>): Promise<number> {
     model.namedParameters(),
   );
   try {
-    if (found) {
-      await loadOptimizerState(found, trainer.optimizer);
-      trainer.epoch = state.epoch;
-    }
-    const startEpoch = trainer.epoch;
-    const remaining = Math.max(0, epochs - startEpoch);
+    const startEpoch = found ? state.epoch : 0;
     const bar = new Progress({
       label: `density ${objective} k=${k}`,
-      total: remaining * trainer.batchesPerEpoch,
+      total: Math.max(0, epochs - startEpoch) * trainer.batchesPerEpoch,
       silent: Boolean(v.json),
     });
-    while (trainer.epoch < epochs) {
-      const s = trainer.trainEpoch((b) =>
-        bar.tick(1, `epoch ${trainer.epoch + 1}/${epochs} bound ${b.toFixed(2)}`),
-      );
-      state.epoch = trainer.epoch;
-      state.history.push(s);
-      await saveTrainCheckpoint(ckptDir, model, trainer.optimizer, state);
-    }
+    await trainEpochsWithCheckpoints(trainer, model, state, {
+      epochs,
+      dir: ckptDir,
+      resumeFrom: found,
+      onBatch: (b) => bar.tick(1, `epoch ${trainer.epoch + 1}/${epochs} bound ${b.toFixed(2)}`),
+    });
     await saveVAE(model, directoryHandler(out));
     const last = state.history[state.history.length - 1];
     const summary = {
