@@ -87,6 +87,13 @@ test('finetune with ChildTuning-D writes the best classifier, log and dev/test p
   };
   assert.equal(log.history.length, 2);
   assert.equal(log.childTuning.mode, 'D');
+  // The model card: what it is, from what, how it did, how to load it.
+  const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+  assert.match(card, /^# Text classifier, 2 classes \(ChildTuning-D, p = 0\.5\)/);
+  assert.ok(card.includes(`Fine-tuned from \`${encoderDir}\``), card);
+  assert.match(card, /\| training \| 8 examples \|/);
+  assert.match(card, new RegExp(`\\| test accuracy % \\| ${summary.testAccuracy.toFixed(2)} \\|`));
+  assert.match(card, /loadClassifier\(/);
   // The saved classifier reproduces the test probabilities (the best epoch's weights were saved).
   const { model, meta } = loadClassifier(out);
   assert.deepEqual(meta.labels, ['animal', 'vehicle']);

@@ -65,6 +65,15 @@ test('cosent train → eval → encode → search round trip', () => {
   const log = JSON.parse(fs.readFileSync(path.join(out, 'train-log.json'), 'utf8'));
   assert.equal(log.history.length, 2);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'sentence.json'), 'utf8')).pooling, 'mean');
+  const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+  assert.match(card, /^# Sentence encoder \(cosent\)/);
+  assert.match(card, /\| training \| train\.tsv \(64 pairs\) \|/);
+  assert.match(
+    card,
+    new RegExp(
+      `dev Spearman ×100 \\(best epoch ${log.bestEpoch} of 2\\) \\| ${log.history[log.bestEpoch - 1].devSpearman.toFixed(2)}`,
+    ),
+  );
 
   // eval on the dev file reproduces the best epoch's dev Spearman.
   const e = kexue('cosent', 'eval', '--model', out, '--data', devFile, '--json');

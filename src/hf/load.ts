@@ -14,6 +14,8 @@ import { encoderConfigFromHf, hfConfigFromEncoder, hfModelType, type HfModelType
 import { encodeSafetensors, parseSafetensors, type SafeTensor } from './safetensors.js';
 import { hfTokenizer, hfTokenizerConfig } from './tokenizer.js';
 import { hfAliases, hfDecoderWeight, hfParam, transpose2d } from './weights.js';
+import type { EncoderConfig } from '../encoder/config.js';
+import { describeEncoder, renderModelCard } from '../util/model-card.js';
 
 /** Reads one file of a checkpoint by its relative name ('config.json', '1_Pooling/config.json'); undefined if absent. */
 export type HfFileReader = (name: string) => Promise<Uint8Array | undefined>;
@@ -389,5 +391,36 @@ export async function huggingFaceBertFiles(
     );
     files.set('sentence_bert_config.json', json({ max_seq_length: maxLen, do_lower_case: false }));
   }
+  files.set('README.md', exportCard(hf.model_type, cfg, opts.sentenceTransformers ?? true));
   return files;
+}
+
+/** The model card of an export: what it is and how to load it in Python and in transformers.js. */
+function exportCard(type: string, cfg: EncoderConfig, sentence: boolean): string {
+  const arch = (cfg.mlmHead ?? true) ? 'ForMaskedLM' : 'Model';
+  const cls = `${type === 'roberta' ? 'Roberta' : 'Bert'}${arch}`;
+  return renderModelCard({
+    frontMatter: {
+      library_name: sentence ? 'sentence-transformers' : 'transformers',
+      tags: ['kexue', type, ...(sentence ? ['sentence-transformers', 'feature-extraction'] : [])],
+    },
+    title: `${cls} exported from kexue`,
+    summary: `A kexue encoder in Hugging Face's ${type} layout (model.safetensors, config.json, vocab.txt)${sentence ? ', with the sentence-transformers pooling configuration' : ''}.`,
+    architecture: describeEncoder(cfg),
+    usage: [
+      {
+        lang: 'python',
+        lines: sentence
+          ? [
+              'from sentence_transformers import SentenceTransformer',
+              "model = SentenceTransformer('path/to/this/folder')",
+              "vectors = model.encode(['第一句', '第二句'])",
+            ]
+          : [
+              'from transformers import AutoModel, AutoTokenizer',
+              "model = AutoModel.from_pretrained('path/to/this/folder')",
+            ],
+      },
+    ],
+  });
 }

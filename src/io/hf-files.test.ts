@@ -273,8 +273,12 @@ test('export → re-import is bit-identical, and the exported files give the ref
     'modules.json',
     '1_Pooling/config.json',
     'sentence_bert_config.json',
+    'README.md',
   ])
     assert.ok(fs.existsSync(path.join(out, f)), `${f} written`);
+  const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+  assert.match(card, /^---\nlibrary_name: sentence-transformers\ntags:\n- kexue\n/);
+  assert.match(card, /SentenceTransformer\('path\/to\/this\/folder'\)/);
   assert.equal(
     fs.existsSync(path.join(out, 'tokenizer.json')),
     false,

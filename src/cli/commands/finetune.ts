@@ -9,7 +9,8 @@ import { initBackend } from '../../backend/index.js';
 import { POOLINGS, type Pooling } from '../../encoder/index.js';
 import { loadEncoder } from '../../io/encoder-files.js';
 import { InputError } from '../../io/errors.js';
-import { writeFolderAtomic, writeJsonAtomic } from '../../io/atomic.js';
+import { writeFileAtomic, writeFolderAtomic, writeJsonAtomic } from '../../io/atomic.js';
+import { describeEncoder, renderModelCard } from '../../util/model-card.js';
 import { writeNpy } from '../../io/npy.js';
 import {
   labelSpace,
@@ -103,6 +104,45 @@ function readDataset(v: Record<string, unknown>) {
     dev: resolveLabels(readRawExamples(devFile), labels, devFile),
     test: testFile ? resolveLabels(readRawExamples(testFile), labels, testFile) : undefined,
   };
+}
+
+/** The model card of a fine-tuned classifier. */
+function classifierCard(
+  meta: Record<string, unknown>,
+  summary: Record<string, unknown>,
+  labels: string[],
+  out: string,
+  architecture: string,
+): string {
+  const { encoder, childTuning, ...settings } = meta;
+  const ct = childTuning as { mode: string; p: number } | undefined;
+  const pct = (x: unknown) => (typeof x === 'number' ? x : undefined);
+  return renderModelCard({
+    title: `Text classifier, ${labels.length} classes${ct ? ` (ChildTuning-${ct.mode}, p = ${ct.p})` : ''}`,
+    summary: `A softmax head on the encoder's pooled vector, fine-tuned end to end; classes: ${labels.slice(0, 20).join(', ')}${labels.length > 20 ? ', …' : ''}.`,
+    baseModel: String(encoder),
+    architecture,
+    data: {
+      training: `${String(summary.trainExamples)} examples`,
+      dev: `${String(summary.devExamples)} examples`,
+      ...(summary.testExamples !== undefined ? { test: `${String(summary.testExamples)} examples` } : {}),
+    },
+    settings: { ...settings, childTuning: ct ? `${ct.mode}, p = ${ct.p}` : 'none' },
+    metrics: {
+      [`dev accuracy % (best epoch ${String(summary.bestEpoch)})`]: pct(summary.devAccuracy),
+      'test accuracy %': pct(summary.testAccuracy),
+    },
+    usage: [
+      {
+        lang: 'ts',
+        lines: [
+          "import { loadClassifier } from 'kexue/node';",
+          `const { model, meta } = loadClassifier('${out}');`,
+          "const probs = await model.predictProbaAsync(['一段新闻标题']); // Float32Array, n × meta.labels.length",
+        ],
+      },
+    ],
+  });
 }
 
 async function run(v: Record<string, unknown>): Promise<number> {
@@ -219,6 +259,10 @@ async function run(v: Record<string, unknown>): Promise<number> {
         }
       }
       writeJsonAtomic(path.join(tmp, 'train-log.json'), { ...meta, ...summary, history: res.history });
+      writeFileAtomic(
+        path.join(tmp, 'README.md'),
+        classifierCard(meta, summary, data.labels, out, describeEncoder(encoder.config)),
+      );
       message = v.json
         ? JSON.stringify(summary) + '\n'
         : `best epoch ${res.bestEpoch}: dev accuracy ${res.bestDevAccuracy.toFixed(2)}%` +
