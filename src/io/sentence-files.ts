@@ -77,6 +77,14 @@ export function loadSentenceModel(dir: string, override: Partial<SentenceConfig>
   const config = { ...DEFAULT_SENTENCE, ...meta, ...stripUndefined(override) };
   const c = model.config;
   const maxPositions = c.position === 'learned' ? c.maxPositions - (c.positionOffset ?? 0) : Infinity;
+  // A saved or default length is capped to the model's positions; one asked for explicitly is not.
+  if (override.maxLen !== undefined && override.maxLen > maxPositions) {
+    model.dispose();
+    throw new InputError(
+      `maxLen (--max-len) ${override.maxLen} exceeds the model's ${maxPositions} learned positions: use 3 to ${maxPositions}`,
+      dir,
+    );
+  }
   return new SentenceEncoder(model, tokenizer, { ...config, maxLen: Math.min(config.maxLen, maxPositions) });
 }
 

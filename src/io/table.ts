@@ -50,8 +50,14 @@ function readCsvMatrix(file: string): Matrix {
   const sep = ext(file) === '.tsv' ? '\t' : ',';
   const rows: number[][] = [];
   const lines: number[] = [];
+  let blank = 0;
   readLines(file).forEach((text, i) => {
-    if (text.trim() === '') return;
+    // Blank lines at the end are fine; one between rows would silently shift every later row.
+    if (text.trim() === '') {
+      if (lines.length && !blank) blank = i + 1;
+      return;
+    }
+    if (blank) throw new InputError('is empty between rows: fill in the row or remove the line', file, blank);
     const cells = text.split(sep);
     // Only a first line of text in every cell is a header; anything else is data, checked cell by cell.
     if (rows.length === 0 && lines.length === 0 && isHeader(cells)) {

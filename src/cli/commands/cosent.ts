@@ -93,6 +93,34 @@ function checkResume(
   return found;
 }
 
+/** Pairs to evaluate Spearman on need at least two different labels (else it is undefined). */
+function checkRankable(pairs: readonly { label: number }[], file: string): void {
+  if (pairs.every((p) => p.label === pairs[0].label))
+    throw new InputError(
+      `every pair has the label ${pairs[0].label}: Spearman's correlation is undefined; evaluation needs at least two different labels`,
+      file,
+    );
+}
+
+/** `--out` must not overwrite the encoder or a folder of the user's that holds something else. */
+function checkOut(out: string, encoderDir: string): void {
+  const o = path.resolve(out);
+  const e = path.resolve(encoderDir);
+  if (o === e || o.startsWith(e + path.sep))
+    throw new InputError(
+      'is the --encoder folder or inside it, which would be overwritten; choose another --out',
+      out,
+    );
+  if (fs.existsSync(o) && fs.statSync(o).isDirectory()) {
+    const entries = fs.readdirSync(o);
+    if (entries.length && !entries.includes('train-log.json') && !entries.includes('checkpoint'))
+      throw new InputError(
+        'is a non-empty folder that is not a cosent train output; choose another --out',
+        out,
+      );
+  }
+}
+
 async function train(v: Record<string, unknown>): Promise<number> {
   const trainFile = requireString(v.train, 'train');
   const devFile = requireString(v.dev, 'dev');
@@ -116,6 +144,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
   });
   const trainPairs = readSentencePairs(trainFile);
   const devPairs = readSentencePairs(devFile);
+  checkRankable(devPairs, devFile);
   if (trainPairs.length < 2) throw new InputError('needs at least 2 pairs', trainFile);
   if (objective === 'softmax') {
     const bad = trainPairs.findIndex((p) => p.label < 0);
@@ -134,6 +163,7 @@ async function train(v: Record<string, unknown>): Promise<number> {
     train: digest(trainFile),
     dev: digest(devFile),
   };
+  checkOut(out, encoderDir);
   const found = checkResume(v, ckptDir, settings);
   const backend = await initBackend();
   let model = loadSentenceModel(encoderDir, override);
@@ -221,9 +251,14 @@ async function evaluate(v: Record<string, unknown>): Promise<number> {
   const modelDir = requireString(v.model, 'model');
   const dataFile = requireString(v.data, 'data');
   const pairs = readSentencePairs(dataFile);
+  checkRankable(pairs, dataFile);
   await initBackend();
   const model = loadSentenceModel(modelDir, sentenceOverride(v));
   const rho = evaluatePairs(model, pairs);
+  if (Number.isNaN(rho)) {
+    model.dispose();
+    throw new InputError("gives every pair the same cosine: Spearman's correlation is undefined", modelDir);
+  }
   const summary = {
     data: dataFile,
     pairs: pairs.length,

@@ -255,7 +255,7 @@ async function score(v: Record<string, unknown>): Promise<number> {
   const modelDir = requireString(v.model, 'model');
   const input = requireString(v.in, 'in');
   const out = requireString(v.out, 'out');
-  const k = numberOption(v.k, 'k', 5000, { integer: true, min: 1 });
+  const k = numberOption(v.k, 'k', 5000, { integer: true, min: 1, max: 1_000_000 });
   const chunk =
     v.chunk === undefined ? undefined : numberOption(v.chunk, 'chunk', 1, { integer: true, min: 1 });
   const seed = numberOption(v.seed, 'seed', 0, { integer: true, min: 0 });

@@ -10,7 +10,7 @@ import { prepareCorpus } from '../../encoder/pretrain.js';
 import { diagnoseGradients, type GradientReport } from '../../nn/diagnose.js';
 import { INIT_NAMES, type InitName } from '../../nn/init.js';
 import { InputError } from '../../io/errors.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../../io/atomic.js';
 import { renderChart } from '../../report/svg.js';
 import type { Chart } from '../../experiments/types.js';
 import type { Tokenizer } from '../../tokenizers/index.js';
@@ -156,8 +156,11 @@ export const diagnoseCommand: Command = {
     json: { type: 'boolean' },
   },
   async run(v) {
-    const docs = readCorpus([requireString(v.corpus, 'corpus')]);
-    if (!docs.length) throw new InputError('no text', String(v.corpus));
+    const corpus = requireString(v.corpus, 'corpus');
+    const chartFile = stringOption(v.chart);
+    if (chartFile) checkOutputFile(chartFile, '--chart', { extensions: ['.svg'], inputs: [corpus] });
+    const docs = readCorpus([corpus]);
+    if (!docs.length) throw new InputError('no text', corpus);
     const seq = numberOption(v.seq, 'seq', 64, { integer: true, min: 3 });
     const batchSize = numberOption(v['batch-size'], 'batch-size', 8, { integer: true, min: 1 });
     const lr = numberOption(v.lr, 'lr', 1e-4, { above: 0 });
@@ -179,7 +182,6 @@ export const diagnoseCommand: Command = {
     const report = diagnoseGradients(model, batch, (m, b) => mlmLoss(m, b, false).loss, { lr, rule });
     disposeBatch(batch);
     model.dispose();
-    const chartFile = stringOption(v.chart);
     if (chartFile)
       writeFileAtomic(chartFile, renderChart(diagnoseChart(report), { width: 720, height: 400 }));
     if (v.json) {

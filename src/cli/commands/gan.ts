@@ -1,7 +1,7 @@
 /** `kexue gan`: train a GAN with a chosen Lipschitz method on a 2-D toy or MNIST; write samples as PNG. */
 import path from 'node:path';
 import { initBackend } from '../../backend/index.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../../io/atomic.js';
 import { InputError } from '../../io/errors.js';
 import { readImageSet } from '../../io/idx.js';
 import { encodeGrayPng } from '../../io/png.js';
@@ -68,7 +68,7 @@ export const ganCommand: Command = {
     const data = choice(values.data, 'data', [...TOY_NAMES, 'mnist'] as const, '8gaussians');
     const method = choice<LipschitzMethod>(values.method, 'method', LIPSCHITZ_METHODS, 'gn');
     const loss = choice<GanLoss>(values.loss, 'loss', GAN_LOSSES, 'hinge');
-    const iters = numberOption(values.iters, 'iters', 2000, { integer: true, min: 1 });
+    const iters = numberOption(values.iters, 'iters', 2000, { integer: true, min: 1, max: 10_000_000 });
     const nDis = numberOption(values['n-dis'], 'n-dis', 1, { integer: true, min: 1 });
     const isMnist = data === 'mnist';
     const lr = numberOption(values.lr, 'lr', isMnist ? 2e-4 : 1e-3, { above: 0 });
@@ -77,6 +77,7 @@ export const ganCommand: Command = {
     const emaDecay = numberOption(values.ema, 'ema', 0, { min: 0, below: 1 });
     const seed = numberOption(values.seed, 'seed', 0, { integer: true, min: 0 });
     const out = stringOption(values.out) ?? `gan-${data}-${method}.png`;
+    checkOutputFile(out, '--out', { extensions: ['.png'] });
     await initBackend();
     let sampler: (n: number, rng: Rng) => Float32Array;
     if (isMnist) {

@@ -128,7 +128,7 @@ export const gradpenaltyCommand: Command = {
     const rng = new Rng(seed);
     const json = Boolean(values.json);
     if (values.survey !== undefined) {
-      const n = numberOption(values.survey, 'survey', 1000, { integer: true, min: 1 });
+      const n = numberOption(values.survey, 'survey', 1000, { integer: true, min: 1, max: 1_000_000 });
       const s = inequalitySurvey(
         rng,
         n,
@@ -165,8 +165,9 @@ export const gradpenaltyCommand: Command = {
     const xFile = stringOption(values.x);
     const points = xFile
       ? parsePoints(xFile, dim)
-      : Array.from({ length: numberOption(values.points, 'points', 5, { integer: true, min: 1 }) }, () =>
-          Array.from({ length: dim }, () => rng.normal()),
+      : Array.from(
+          { length: numberOption(values.points, 'points', 5, { integer: true, min: 1, max: 1_000_000 }) },
+          () => Array.from({ length: dim }, () => rng.normal()),
         );
     const norms = weightSpectralNormsSq(mlp);
     const results = points.map((x) => gradientPenaltyInequality(mlp, x, norms));

@@ -1,4 +1,6 @@
 /** `kexue report`: rebuild the static HTML report from results/*.json without running anything. */
+import fs from 'node:fs';
+import { InputError } from '../../io/errors.js';
 import path from 'node:path';
 import { experiments, summarizeResult } from '../../experiments/index.js';
 import { stringOption, type Command } from '../command.js';
@@ -26,14 +28,27 @@ export const reportCommand: Command = {
   },
   async run(values) {
     // Loaded on use: the report brings KaTeX, which nothing else (and no library user) needs.
-    const { buildReport } = await import('../../report/build.js');
+    const { buildReport, readResults } = await import('../../report/build.js');
+    const resultsDir = stringOption(values.results) ?? 'results';
+    if (!fs.existsSync(resultsDir) || !fs.statSync(resultsDir).isDirectory())
+      throw new InputError('no such results folder (kexue lab or kexue experiment writes one)', resultsDir);
+    const found = readResults(resultsDir);
+    if (!found.results.length) {
+      const p = found.problems;
+      throw new InputError(
+        p.length
+          ? `no readable results: ${p[0].reason}${p.length > 1 ? ` (and ${p.length - 1} more)` : ''}`
+          : 'holds no results (*.json or full/*.json)',
+        resultsDir,
+      );
+    }
     const summary = buildReport({
-      resultsDir: stringOption(values.results) ?? 'results',
+      resultsDir,
       reportDir: stringOption(values.report) ?? 'report',
       order: experiments.map((e) => e.name),
       summarize: summarizeResult,
     });
-    for (const p of summary.problems) process.stderr.write(`kexue report: skipped ${p.reason}\n`);
+    for (const p of summary.problems) process.stderr.write(`kexue: skipped ${p.reason}\n`);
     if (values.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else {
       const n = summary.experiments.length;

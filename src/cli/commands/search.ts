@@ -56,6 +56,12 @@ function corpusVectors(file: string, lines: number, dim: number): Float32Array {
       file,
     );
   }
+  const bad = npy.data.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0)
+    throw new InputError(
+      `row ${Math.floor(bad / dim) + 1} (corpus line ${Math.floor(bad / dim) + 1}) holds a non-finite value (${npy.data[bad]}); re-encode the corpus`,
+      file,
+    );
   return Float32Array.from(npy.data);
 }
 
