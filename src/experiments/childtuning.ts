@@ -79,7 +79,7 @@ const BUDGETS: Record<Budget, BudgetSettings> = {
     lr: 1e-3,
     maxLen: 48,
   },
-  // About two hours on 2 unloaded cores (two processes sharing the work folder, one thread each).
+  // 108 min on 2 unloaded cores (two processes sharing the work folder, one thread each; 2026-12-02).
   // The whole training sets first (≥ 3 seeds, the note's setting), then the few-shot regimes where the
   // paper's claims are strongest (10 seeds), with the keep-probability sweep at 16 shots. IFLYTEK is
   // only run on its whole training set: its 119 classes are not learnt from a few examples each.
