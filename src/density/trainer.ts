@@ -7,6 +7,7 @@
  * resumed from an epoch checkpoint continues exactly as the uninterrupted run would.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DivergenceError } from '../io/errors.js';
 import { AdamW } from '../nn/optim.js';
 import { Rng } from '../util/rng.js';
 import { binarize, binarizeFixed, gatherRows } from './data.js';
@@ -147,7 +148,7 @@ export class VAETrainer {
     value.dispose();
     try {
       if (!Number.isFinite(bound))
-        throw new Error(`training diverged: the bound is ${bound} at epoch ${this.epoch + 1}`);
+        throw new DivergenceError(`the bound (${bound})`, this.optimizer.iterations + 1);
       const named = new Map<string, tf.Tensor>();
       for (const [name, v] of this.params) if (grads[v.name]) named.set(name, grads[v.name]);
       this.optimizer.step(named, lr);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
+import { DivergenceError } from '../io/errors.js';
 import { GanTrainer, type GanLoss, type LipschitzMethod } from './trainer.js';
 import { TOY_NAMES, toy } from './toys.js';
 
@@ -77,4 +78,14 @@ test('toy metrics: real samples are high quality and cover every mode; a collaps
     const collapsed = new Float32Array(4000 * 2).map((_, i) => one[i % 2]);
     assert.equal(t.metrics(collapsed, 4000).covered, 1, name);
   }
+});
+
+test('a non-finite loss stops training with a DivergenceError', () => {
+  const tr = new GanTrainer({ dataDim: 2, genHidden: [8], criticHidden: [8], batchSize: 8, seed: 1 });
+  const broken = (n: number) => new Float32Array(2 * n).fill(NaN);
+  assert.throws(
+    () => tr.step(broken),
+    (e: Error) => e instanceof DivergenceError && /the critic loss is not finite at step 1/.test(e.message),
+  );
+  tr.dispose();
 });

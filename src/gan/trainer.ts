@@ -15,6 +15,7 @@
  * sampling when `emaDecay` > 0.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { DivergenceError } from '../io/errors.js';
 import { Rng } from '../util/rng.js';
 import { inputGradientPenalty, interpolate } from '../penalty/penalties.js';
 import { gradientNormalize, gradientNormalizeForGenerator, granNormalize } from './gradnorm.js';
@@ -249,8 +250,12 @@ export class GanTrainer {
   step(data: DataSampler): StepStats {
     const t0 = performance.now();
     let lossD = 0;
-    for (let k = 0; k < this.config.nDis; k++) lossD = this.criticStep(data);
+    for (let k = 0; k < this.config.nDis; k++) {
+      lossD = this.criticStep(data);
+      if (!Number.isFinite(lossD)) throw new DivergenceError('the critic loss', this.steps + 1);
+    }
     const lossG = this.generatorStep();
+    if (!Number.isFinite(lossG)) throw new DivergenceError('the generator loss', this.steps + 1);
     this.steps++;
     if (this.emaGenerator) this.copyToEma(1 - this.config.emaDecay);
     return { lossD, lossG, ms: performance.now() - t0 };
