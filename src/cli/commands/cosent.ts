@@ -113,7 +113,9 @@ function checkOut(out: string, encoderDir: string): void {
     );
   if (fs.existsSync(o) && fs.statSync(o).isDirectory()) {
     const entries = fs.readdirSync(o);
-    if (entries.length && !entries.includes('train-log.json') && !entries.includes('checkpoint'))
+    // Ours: a finished run's log, or a checkpoint (also one a killed run left half-written).
+    const ours = entries.some((f) => f === 'train-log.json' || f.startsWith('checkpoint'));
+    if (entries.length && !ours)
       throw new InputError(
         'is a non-empty folder that is not a cosent train output; choose another --out',
         out,
