@@ -286,6 +286,7 @@ export async function trainSentenceEncoder(
     seed,
   };
   const checkpoint = async () => {
+    if (!opts.onCheckpoint) return;
     // Right after the best epoch the model holds its weights: no need to save them twice.
     const bestIsCurrent = best !== undefined && stepNo === best.epoch * stepsPerEpoch;
     const state: SentenceTrainingState = {
@@ -299,7 +300,7 @@ export async function trainSentenceEncoder(
         snapshot && !bestIsCurrent ? [...snapshot].map(([name, tensor]) => ({ name, tensor })) : [],
     };
     try {
-      await opts.onCheckpoint?.(model, state);
+      await opts.onCheckpoint(model, state);
     } finally {
       // Only the step count is a new tensor; the moments and parameters stay the optimizer's.
       state.optimizer.find((w) => w.name === 'iterations')?.tensor.dispose();
