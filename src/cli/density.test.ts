@@ -120,7 +120,7 @@ test('score rejects bad input with one line and no output file', () => {
   );
   rejects(
     ['density', 'score', '--model', model, '--in', test8, '--k', '0', '--out', out],
-    /--k must be an integer ≥ 1, got '0'/,
+    /--k must be an integer from 1 to 1000000, got '0'/,
     out,
   );
   rejects(
