@@ -9,7 +9,6 @@
  * The encoder is the zh recipe's (src/experiments/pretraining.ts), in the same folder the CoSENT
  * experiment trains it into (runs/cosent/encoder-zh-<budget>), so `kexue lab` pretrains it once.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Progress } from '../cli/progress.js';
@@ -40,6 +39,7 @@ import { pretrainedEncoder, recipeSpec } from './pretraining.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 import { RunStore, type RunUnit } from './run-store.js';
 import { InputError } from '../io/errors.js';
+import { fileSha256 } from '../io/text.js';
 
 export type TaskKey = 'tnews' | 'iflytek';
 
@@ -280,10 +280,7 @@ async function runRegime(
   // sharing the work folder split the runs.
   const store = new RunStore(outDir);
   // The weights' digest, not only the folder's name: a retrained encoder in the same place reruns.
-  const fingerprint = crypto
-    .createHash('sha256')
-    .update(fs.readFileSync(path.join(encoderDir, 'weights.bin')))
-    .digest('hex');
+  const fingerprint = fileSha256(path.join(encoderDir, 'weights.bin'));
   const units: RunUnit<RunRecord>[] = [];
   for (const seed of seeds) {
     const split = splitFor(r, ds, seed, fixedDev);

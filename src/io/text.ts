@@ -1,4 +1,5 @@
 /** Plain-text input: whole files and their lines, with a clear error when a file cannot be read. */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { InputError } from './errors.js';
 
@@ -78,4 +79,9 @@ export function readJsonl(file: string): { line: number; value: unknown }[] {
     }
   });
   return out;
+}
+
+/** A file's SHA-256 (hex): what runs record to notice that an input changed since they started. */
+export function fileSha256(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }

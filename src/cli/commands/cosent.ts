@@ -1,5 +1,4 @@
 /** `kexue cosent train|eval`: fine-tune a sentence encoder on sentence pairs (CoSENT or a baseline) and evaluate it. */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,7 +15,7 @@ import type { SentenceTrainingState } from '../../cosent/trainer.js';
 import { findCheckpoint } from '../../io/encoder-files.js';
 import { checkOutputFolder, writeFileAtomic } from '../../io/atomic.js';
 import { describeEncoder, renderModelCard } from '../../util/model-card.js';
-import { readJsonFile } from '../../io/text.js';
+import { fileSha256, readJsonFile } from '../../io/text.js';
 import { POOLINGS } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
 import { readSentencePairs } from '../../io/sts.js';
@@ -60,9 +59,6 @@ eval:
   --pooling P, --max-len N   override the model's settings
   --json               print a JSON summary on stdout
 `;
-
-/** A file's content digest: a resumed run refuses data that changed since the checkpoint. */
-const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 /** The checkpoint to continue (or undefined for a new run), refusing a run that does not match it. */
 function checkResume(
@@ -162,8 +158,9 @@ async function train(v: Record<string, unknown>): Promise<number> {
     ...opts,
     ...override,
     encoder: path.resolve(encoderDir),
-    train: digest(trainFile),
-    dev: digest(devFile),
+    // Digests: a resumed run refuses data that changed since the checkpoint.
+    train: fileSha256(trainFile),
+    dev: fileSha256(devFile),
   };
   checkOut(out, encoderDir);
   const found = checkResume(v, ckptDir, settings);
