@@ -180,6 +180,7 @@ export { Mlp, type MlpOptions, type Net } from './density/nets.js';
 export {
   bound,
   objectiveLoss,
+  objectiveTensors,
   type Objective,
   type Estimator,
   type ObjectiveOptions,
@@ -200,6 +201,7 @@ export {
   PAPER_EPOCHS,
   type TrainerOptions,
   type EpochStats,
+  type OnBatch,
   type Binarization,
 } from './density/trainer.js';
 export { saveVAE, loadVAE, vaeArtifacts, vaeFromArtifacts, VAE_FORMAT } from './density/io.js';

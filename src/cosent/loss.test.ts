@@ -262,3 +262,49 @@ test('cosentLoss takes number[][] and tensors alike, spearman and auroc take ten
   tf.dispose([a, b, ut, vt, lt, s1, s2, out]);
   assert.equal(tf.memory().numTensors, before);
 });
+
+test('label tensors are never read back: both forms equal the array path, gradients too; a NaN label gives NaN', () => {
+  const rng = new Rng(21);
+  /** A label tensor whose host reads throw, so any read-back fails the test. */
+  const onDevice = (labels: number[]) => {
+    const t = tf.tensor1d(labels);
+    for (const read of ['dataSync', 'data', 'arraySync', 'array'] as const)
+      (t as unknown as Record<string, () => never>)[read] = () => assert.fail(`labels.${read}() was called`);
+    return t;
+  };
+  for (const [b, draw] of [
+    [9, (r: Rng) => r.int(3)],
+    [9, () => 1],
+    [300, (r: Rng) => r.int(6)],
+    [300, (r: Rng) => r.next()],
+  ] as const) {
+    const cos = tf.tensor1d(Array.from({ length: b }, () => 2 * rng.next() - 1));
+    const labels = Array.from({ length: b }, () => draw(rng));
+    const lt = onDevice(labels);
+    for (const method of METHODS) {
+      const f = (l: number[] | tf.Tensor1D) => (c: tf.Tensor) =>
+        cosentFromCosines(c as tf.Tensor1D, l, { method });
+      const [want, got] = [f(labels)(cos), f(lt)(cos)].map((x) => x.dataSync()[0]);
+      assert.ok(
+        Math.abs(got - want) <= 1e-5 * Math.max(1, Math.abs(want)),
+        `B=${b} ${method}: ${got} vs ${want}`,
+      );
+      const [gw, gg] = [tf.grad(f(labels))(cos).dataSync(), tf.grad(f(lt))(cos).dataSync()];
+      const largest = Math.max(1e-6, ...Array.from(gw, Math.abs));
+      const worst = Math.max(...Array.from(gw, (g, i) => Math.abs(g - gg[i])));
+      // Same terms, summed in another order when labels tie: measured ≤ 1e-7 of max |g|.
+      assert.ok(worst <= 1e-5 * largest, `B=${b} ${method}: max |Δg| ${worst} (largest |g| ${largest})`);
+    }
+    tf.dispose([cos, lt]);
+  }
+  const cos = tf.tensor1d([0.1, 0.5, 0.2]);
+  for (const method of METHODS) {
+    const bad = cosentFromCosines(cos, tf.tensor1d([0, NaN, 1]), { method });
+    assert.ok(Number.isNaN(bad.dataSync()[0]), method);
+  }
+  assert.throws(() => cosentFromCosines(cos, tf.tensor1d([0, 1])), /labels: has 2 entries, the batch has 3/);
+  assert.throws(
+    () => cosentFromCosines(cos, tf.tensor2d([[0, 1, 2]]) as never),
+    /labels: must be a 1-D tensor/,
+  );
+});

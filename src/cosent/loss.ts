@@ -34,7 +34,11 @@ export interface CosentOptions {
   method?: CosentMethod;
 }
 
-/** Pair labels [B]: a 1-D tensor or an array of finite numbers; only their order matters to CoSENT. */
+/**
+ * Pair labels [B]: a 1-D tensor or an array of finite numbers; only their order matters to CoSENT. A
+ * tensor is never read back (the masks are built on its device); a non-finite value in it makes the
+ * loss NaN, while an array's is refused with an Error naming the entry.
+ */
 export type Labels = tf.Tensor1D | ArrayLike<number>;
 
 /** Smallest norm divided by, as in torch's F.normalize: a zero vector stays zero. */
@@ -167,6 +171,46 @@ export function cosentSorted(s: tf.Tensor1D, labels: Float64Array): tf.Scalar {
 }
 
 /**
+ * The pairwise form with labels on the device: the mask lᵢ > lⱼ is computed there, never read back.
+ * Ties and all-equal batches need no special case: masked terms are exp(−10¹²) = 0.
+ */
+function cosentPairwiseOnDevice(s: tf.Tensor1D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const b = s.shape[0];
+    const greater = tf.greater(tf.expandDims(labels, 1), tf.expandDims(labels, 0)); // [i, j] = lᵢ > lⱼ
+    const diff = tf.sub(tf.expandDims(s, 0), tf.expandDims(s, 1));
+    return logOnePlusSumExp(tf.logSumExp(tf.where(greater, diff, tf.fill([b, b], -1e12)), 1));
+  });
+}
+
+/**
+ * The sorted form with labels on the device: sort by label (`topk`), then each entry's group start by a
+ * left `searchSorted` of the sorted labels into themselves; entries of the smallest label are masked.
+ */
+function cosentSortedOnDevice(s: tf.Tensor1D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const b = s.shape[0];
+    // topk of −l is the ascending order; the int32 indices keep the gather differentiable in s.
+    const { values, indices } = tf.topk(tf.neg(labels), b);
+    const ascending = tf.neg(values) as tf.Tensor1D;
+    const x = tf.gather(s, indices);
+    const prefix = logCumSumExp(x);
+    const start = tf.reshape(tf.searchSorted(ascending, ascending, 'left'), [b]);
+    const prev = tf.maximum(tf.sub(start, tf.scalar(1, 'int32')), tf.scalar(0, 'int32'));
+    const terms = tf.where(tf.greater(start, 0), tf.sub(tf.gather(prefix, prev), x), tf.fill([b], -1e12));
+    return logOnePlusSumExp(terms);
+  });
+}
+
+/** A [B] label tensor checked for shape (its values stay on the device). */
+function labelTensor(labels: tf.Tensor, batch: number): tf.Tensor1D {
+  if (labels.rank !== 1) throw new InputError(`must be a 1-D tensor, got shape [${labels.shape}]`, 'labels');
+  if (labels.shape[0] !== batch)
+    throw new InputError(`has ${labels.shape[0]} entries, the batch has ${batch}`, 'labels');
+  return labels as tf.Tensor1D;
+}
+
+/**
  * CoSENT loss on cosine similarities [B] (already computed) and labels [B]:
  * log(1 + Σ_{lᵢ > lⱼ} exp(λ(cosⱼ − cosᵢ))), λ = `scale` (default 20). A scalar tensor, differentiable
  * with respect to `cos`.
@@ -182,11 +226,20 @@ export function cosentFromCosines(cos: tf.Tensor1D, labels: Labels, opts: Cosent
       `must be a 1-D tensor of cosines, got ${cos instanceof tf.Tensor ? `[${cos.shape}]` : typeof cos}`,
       'cos',
     );
+  const method = opts.method ?? 'auto';
+  const pairwise = method === 'pairwise' || (method === 'auto' && cos.shape[0] <= AUTO_PAIRWISE_MAX);
+  if (labels instanceof tf.Tensor) {
+    const l = labelTensor(labels, cos.shape[0]);
+    return tf.tidy(() => {
+      const s = tf.mul(cos, scale) as tf.Tensor1D;
+      const loss = pairwise ? cosentPairwiseOnDevice(s, l) : cosentSortedOnDevice(s, l);
+      // l × 0 is 0 for finite labels and NaN otherwise: a bad label makes the loss NaN, not a wrong number.
+      return tf.add(loss, tf.sum(tf.mul(tf.cast(l, 'float32'), 0))) as tf.Scalar;
+    });
+  }
   const l = labelArray(labels, cos.shape[0]);
   return tf.tidy(() => {
     const s = tf.mul(cos, scale) as tf.Tensor1D;
-    const method = opts.method ?? 'auto';
-    const pairwise = method === 'pairwise' || (method === 'auto' && l.length <= AUTO_PAIRWISE_MAX);
     return pairwise ? cosentPairwise(s, l) : cosentSorted(s, l);
   });
 }

@@ -73,11 +73,36 @@ export function objectiveLoss(
   x: tf.Tensor2D,
   o: ObjectiveOptions,
 ): { loss: tf.Scalar; bound: number } {
+  const { loss, bound } = objectiveTensors(vae, x, o);
+  const value = bound.dataSync()[0];
+  bound.dispose();
+  return { loss, bound: value };
+}
+
+/**
+ * As `objectiveLoss`, with the batch-mean bound left as a scalar tensor (not read back), so a training
+ * loop can read it with `await data()` (no stall on webgl/webgpu) or batch the reads. Inside
+ * `tf.variableGrads` the bound is disposed with the other intermediates unless `tf.keep`-ed.
+ *
+ * @example
+ * let boundT: tf.Scalar | undefined;
+ * const { grads, value } = tf.variableGrads(() => {
+ *   const r = objectiveTensors(vae, xb, { objective: 'iwae', k: 5 });
+ *   boundT = tf.keep(r.bound);
+ *   return r.loss;
+ * });
+ * const l5 = (await boundT!.data())[0]; // the minibatch's mean L₅, nats
+ */
+export function objectiveTensors(
+  vae: VAE,
+  x: tf.Tensor2D,
+  o: ObjectiveOptions,
+): { loss: tf.Scalar; bound: tf.Scalar } {
   checkOptions(o);
   if ((o.estimator ?? 'standard') === 'standard') {
     const b = boundFromLogWeights(vae.logWeights(x, o.k, { seed: o.seed, noise: o.noise }), o.objective);
     const loss = tf.neg(tf.mean(b)) as tf.Scalar;
-    return { loss, bound: -loss.dataSync()[0] };
+    return { loss, bound: tf.neg(loss) };
   }
   // DReG: z enters the densities through `tap`, identity forward, whose backward scales row (b, j) by w̃_bj;
   // the surrogate Σ w̃ log w then gives w̃² on the pathwise encoder terms and w̃ on the decoder's.
@@ -97,7 +122,5 @@ export function objectiveLoss(
   const wt = stopGradient(tf.softmax(logw, 1) as tf.Tensor2D);
   ref.w = tf.reshape(wt, [B * o.k, 1]);
   const loss = tf.div(tf.neg(tf.sum(tf.mul(wt, logw))), B) as tf.Scalar;
-  const b = tf.mean(logMeanExp(logw, 1));
-  const value = b.dataSync()[0];
-  return { loss, bound: value };
+  return { loss, bound: tf.mean(logMeanExp(logw, 1)) as tf.Scalar };
 }

@@ -94,6 +94,28 @@ test('a run resumed from a saved model and optimizer state continues exactly lik
   for (const m of [a, b, c]) m.dispose();
 });
 
+test('trainEpochAsync and stepAsync train exactly like trainEpoch and step', async () => {
+  const data = images(40, 7);
+  const opts = { objective: 'iwae' as const, k: 3, epochs: 2, batchSize: 10, learningRate: 5e-3, seed: 8 };
+  const a = VAEModel.build(tiny, { seed: 9 });
+  const b = VAEModel.build(tiny, { seed: 9 });
+  const ta = new VAETrainer(a, data, opts, a.namedParameters());
+  const tb = new VAETrainer(b, data, opts, b.namedParameters());
+  const seen: number[] = [];
+  for (let e = 0; e < 2; e++) {
+    const sa = ta.trainEpoch();
+    const sb = await tb.trainEpochAsync((running) => seen.push(running));
+    assert.equal(sb.bound, sa.bound);
+  }
+  assert.equal(seen.length, 2 * tb.batchesPerEpoch);
+  const x = tf.tensor2d(binarizeFixed(data.subarray(0, 120), 1), [10, 12]);
+  assert.equal(await tb.stepAsync(x, 1e-3, 5), ta.step(x, 1e-3, 5));
+  x.dispose();
+  assert.deepEqual(weights(b), weights(a));
+  for (const t of [ta, tb]) t.dispose();
+  for (const m of [a, b]) m.dispose();
+});
+
 test('a NaN bound stops training with a DivergenceError before the update', () => {
   const data = images(10, 6);
   data[5] = NaN;

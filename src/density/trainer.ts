@@ -11,7 +11,8 @@ import { DivergenceError } from '../io/errors.js';
 import { AdamW } from '../nn/optim.js';
 import { Rng } from '../util/rng.js';
 import { binarize, binarizeFixed, gatherRows } from './data.js';
-import { objectiveLoss, type Estimator, type Objective } from './objectives.js';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { objectiveTensors, type Estimator, type Objective } from './objectives.js';
 import type { VAE } from './vae.js';
 
 const STAGE_EPOCHS = [1, 3, 9, 27, 81, 243, 729, 2187];
@@ -60,6 +61,9 @@ export interface TrainerOptions {
   binarization?: Binarization;
   seed?: number;
 }
+
+/** `VAETrainer.trainEpoch`'s progress callback: the running mean bound after `batch` of `batches`. */
+export type OnBatch = (runningBound: number, batch: number, batches: number) => void;
 
 /** What `VAETrainer.trainEpoch` returns. */
 export interface EpochStats {
@@ -133,29 +137,45 @@ export class VAETrainer {
 
   /** One update on `x` [B, D] at learning rate `lr`; returns the minibatch's mean bound (nats). */
   step(x: tf.Tensor2D, lr: number, seed: number): number {
+    return readBackSync(this.stepWork(x, lr, seed));
+  }
+
+  /** As `step`, reading the bound with `await data()` (keeps a browser page responsive on webgl). */
+  stepAsync(x: tf.Tensor2D, lr: number, seed: number): Promise<number> {
+    return readBackAsync(this.stepWork(x, lr, seed));
+  }
+
+  /** The gradients, then the bound read back (yielded) and checked before the update is applied. */
+  private *stepWork(
+    x: tf.Tensor2D,
+    lr: number,
+    seed: number,
+  ): Generator<tf.Tensor, number, ArrayLike<number>> {
     const vars = [...this.params.values()].filter((v) => v.trainable);
-    let bound = NaN;
+    let boundT: tf.Scalar | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const r = objectiveLoss(this.vae, x, {
+      const r = objectiveTensors(this.vae, x, {
         objective: this.o.objective,
         k: this.o.k,
         estimator: this.o.estimator,
         seed,
       });
-      bound = r.bound;
+      boundT = tf.keep(r.bound);
       return r.loss;
     }, vars);
     value.dispose();
     try {
+      const bound = (yield boundT!)[0];
       if (!Number.isFinite(bound))
         throw new DivergenceError(`the bound (${bound})`, this.optimizer.iterations + 1);
       const named = new Map<string, tf.Tensor>();
       for (const [name, v] of this.params) if (grads[v.name]) named.set(name, grads[v.name]);
       this.optimizer.step(named, lr);
+      return bound;
     } finally {
+      boundT!.dispose();
       tf.dispose(Object.values(grads));
     }
-    return bound;
   }
 
   /** Frees the optimizer state (the VAE belongs to the caller). */
@@ -164,7 +184,16 @@ export class VAETrainer {
   }
 
   /** Trains one epoch (shuffled, binarized per minibatch); `onBatch` gets the running mean bound. */
-  trainEpoch(onBatch?: (runningBound: number, batch: number, batches: number) => void): EpochStats {
+  trainEpoch(onBatch?: OnBatch): EpochStats {
+    return readBackSync(this.epochWork(onBatch));
+  }
+
+  /** As `trainEpoch`, reading each minibatch's bound with `await data()` instead of `dataSync()`. */
+  trainEpochAsync(onBatch?: OnBatch): Promise<EpochStats> {
+    return readBackAsync(this.epochWork(onBatch));
+  }
+
+  private *epochWork(onBatch?: OnBatch): Generator<tf.Tensor, EpochStats, ArrayLike<number>> {
     const t0 = Date.now();
     const e = this.epoch;
     const rng = new Rng(this.o.seed * 1_000_003 + e * 7_919 + 17);
@@ -180,7 +209,7 @@ export class VAETrainer {
       const progress = (e + b / batches) / this.o.epochs;
       const x = tf.tensor2d(values, [idx.length, D]);
       try {
-        const bound = this.step(x, this.o.learningRate(progress), rng.seed());
+        const bound = yield* this.stepWork(x, this.o.learningRate(progress), rng.seed());
         total += bound * idx.length;
         count += idx.length;
       } finally {

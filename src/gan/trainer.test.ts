@@ -89,3 +89,23 @@ test('a non-finite loss stops training with a DivergenceError', () => {
   );
   tr.dispose();
 });
+
+test('stepAsync and sampleAsync give exactly what step and sample give, with no leaks', async () => {
+  const config = { dataDim: 2, genHidden: [8], criticHidden: [8], batchSize: 16, nDis: 3, emaDecay: 0.9 };
+  const a = new GanTrainer({ ...config, lipschitz: 'gp', loss: 'wasserstein', seed: 4 });
+  const b = new GanTrainer({ ...config, lipschitz: 'gp', loss: 'wasserstein', seed: 4 });
+  a.step(gaussian);
+  await b.stepAsync(gaussian);
+  const count = tf.memory().numTensors;
+  for (let i = 0; i < 4; i++) {
+    const sa = a.step(gaussian);
+    const sb = await b.stepAsync(gaussian);
+    assert.deepEqual([sa.lossD, sa.lossG], [sb.lossD, sb.lossG]);
+  }
+  assert.equal(tf.memory().numTensors, count);
+  assert.equal(b.iterations, 5);
+  assert.deepEqual(await b.sampleAsync(50, 20), a.sample(50, 20));
+  assert.equal(tf.memory().numTensors, count);
+  a.dispose();
+  b.dispose();
+});

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { Rng } from '../util/rng.js';
 import { inputGradientPenalty, interpolate } from '../penalty/penalties.js';
 import { gradientNormalize, gradientNormalizeForGenerator, granNormalize } from './gradnorm.js';
@@ -193,7 +194,8 @@ export class GanTrainer {
     return tf.tensor2d(z, [n, this.config.zDim]);
   }
 
-  private criticStep(data: DataSampler): number {
+  /** One critic update; returns its loss, not read back. */
+  private criticStep(data: DataSampler): tf.Scalar {
     const c = this.config;
     const n = c.batchSize;
     if (c.lipschitz === 'sn') this.critic.powerIteration();
@@ -211,7 +213,7 @@ export class GanTrainer {
         return l;
       }, vars);
       this.optD.applyGradients(grads);
-      return v.dataSync()[0];
+      return v;
     });
     if (c.lipschitz === 'clip') {
       tf.tidy(() => {
@@ -221,7 +223,8 @@ export class GanTrainer {
     return value;
   }
 
-  private generatorStep(): number {
+  /** One generator update; returns its loss, not read back. */
+  private generatorStep(): tf.Scalar {
     const c = this.config;
     const n = c.batchSize;
     const raw = (x: tf.Tensor) => tf.reshape(this.critic.apply(x), [-1]);
@@ -235,7 +238,7 @@ export class GanTrainer {
         vars,
       );
       this.optG.applyGradients(grads);
-      return value.dataSync()[0];
+      return value;
     });
   }
 
@@ -248,17 +251,38 @@ export class GanTrainer {
 
   /** One iteration: n_dis critic steps, one generator step, EMA update. */
   step(data: DataSampler): StepStats {
+    return readBackSync(this.stepWork(data));
+  }
+
+  /**
+   * As `step`, reading the losses with `await data()` instead of `dataSync()`, so a browser page stays
+   * responsive on webgl/webgpu.
+   */
+  stepAsync(data: DataSampler): Promise<StepStats> {
+    return readBackAsync(this.stepWork(data));
+  }
+
+  /** The iteration's updates, then one read-back of all its losses (yielded), checked for divergence. */
+  private *stepWork(data: DataSampler): Generator<tf.Tensor, StepStats, ArrayLike<number>> {
     const t0 = performance.now();
-    let lossD = 0;
-    for (let k = 0; k < this.config.nDis; k++) {
-      lossD = this.criticStep(data);
-      if (!Number.isFinite(lossD)) throw new DivergenceError('the critic loss', this.steps + 1);
+    const losses: tf.Scalar[] = [];
+    let all: tf.Tensor | undefined;
+    try {
+      for (let k = 0; k < this.config.nDis; k++) losses.push(this.criticStep(data));
+      losses.push(this.generatorStep());
+      all = tf.stack(losses);
+      const values = yield all;
+      const lossD = values[this.config.nDis - 1];
+      const lossG = values[this.config.nDis];
+      for (let k = 0; k < this.config.nDis; k++)
+        if (!Number.isFinite(values[k])) throw new DivergenceError('the critic loss', this.steps + 1);
+      if (!Number.isFinite(lossG)) throw new DivergenceError('the generator loss', this.steps + 1);
+      this.steps++;
+      if (this.emaGenerator) this.copyToEma(1 - this.config.emaDecay);
+      return { lossD, lossG, ms: performance.now() - t0 };
+    } finally {
+      tf.dispose([...losses, ...(all ? [all] : [])]);
     }
-    const lossG = this.generatorStep();
-    if (!Number.isFinite(lossG)) throw new DivergenceError('the generator loss', this.steps + 1);
-    this.steps++;
-    if (this.emaGenerator) this.copyToEma(1 - this.config.emaDecay);
-    return { lossD, lossG, ms: performance.now() - t0 };
   }
 
   get iterations(): number {
@@ -267,13 +291,25 @@ export class GanTrainer {
 
   /** n generated samples (from the EMA generator when enabled), row-major [n, dataDim]. */
   sample(n: number, chunk = 1000): Float32Array {
+    return readBackSync(this.sampleWork(n, chunk));
+  }
+
+  /** As `sample`, reading each chunk with `await data()`. */
+  sampleAsync(n: number, chunk = 1000): Promise<Float32Array> {
+    return readBackAsync(this.sampleWork(n, chunk));
+  }
+
+  private *sampleWork(n: number, chunk: number): Generator<tf.Tensor, Float32Array, ArrayLike<number>> {
     const g = this.emaGenerator ?? this.generator;
     const out = new Float32Array(n * this.config.dataDim);
     for (let i = 0; i < n; i += chunk) {
       const m = Math.min(chunk, n - i);
       const x = tf.tidy(() => g.apply(this.noise(m)));
-      out.set(x.dataSync(), i * this.config.dataDim);
-      x.dispose();
+      try {
+        out.set(yield x, i * this.config.dataDim);
+      } finally {
+        x.dispose();
+      }
     }
     return out;
   }
