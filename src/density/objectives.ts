@@ -85,6 +85,7 @@ export function objectiveLoss(
  * `tf.variableGrads` the bound is disposed with the other intermediates unless `tf.keep`-ed.
  *
  * @example
+ * const xb = tf.tensor2d(binarize(images.subarray(0, 20 * 784), 1), [20, 784]);
  * let boundT: tf.Scalar | undefined;
  * const { grads, value } = tf.variableGrads(() => {
  *   const r = objectiveTensors(vae, xb, { objective: 'iwae', k: 5 });
