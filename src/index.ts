@@ -292,6 +292,8 @@ export {
   type EpochRecord,
   type SentenceTrainingState,
   type TrainResult,
+  type SentenceEmbedder,
+  type SentenceModel,
 } from './cosent/trainer.js';
 export type { SentencePair } from './io/sts.js';
 

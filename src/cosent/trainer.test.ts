@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../backend/index.js';
 import { Encoder } from '../encoder/index.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
@@ -22,6 +23,7 @@ import {
   pairCosines,
   stepsPerEpochOf,
   trainSentenceEncoder,
+  type SentenceEmbedder,
   type SentenceTrainingState,
 } from './trainer.js';
 import { OBJECTIVES } from './objectives.js';
@@ -257,4 +259,117 @@ test('bad options are rejected', async () => {
   );
   await assert.rejects(trainSentenceEncoder(model, synthetic(4, 1), undefined, { epochs: 0 }), /epochs/);
   model.dispose();
+});
+
+/** A user's tf.LayersModel over letter ids (embedding → mean → dense) as a SentenceEmbedder. */
+function layersEmbedder(seed: number): SentenceEmbedder & { model: tfl.LayersModel } {
+  const init = (s: number) => tfl.initializers.glorotUniform({ seed: seed * 10 + s });
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.embedding({ inputDim: 9, outputDim: 16, inputLength: 4, embeddingsInitializer: init(1) }),
+      tfl.layers.globalAveragePooling1d(),
+      tfl.layers.dense({ units: 16, activation: 'tanh', kernelInitializer: init(2) }),
+    ],
+  });
+  const ids = (texts: readonly string[]) =>
+    tf.tensor2d(
+      texts.map((t) => t.split(' ').map((c) => LETTERS.indexOf(c) + 1)),
+      [texts.length, 4],
+      'int32',
+    );
+  return {
+    model,
+    embed: (texts) => tf.tidy(() => model.apply(ids(texts)) as tf.Tensor2D),
+    // Named by position: layer names differ between instances, and a resumed run matches by name.
+    variables: new Map(model.trainableWeights.map((w, i) => [`w${i}`, w.read() as tf.Variable])),
+  };
+}
+
+const layersWeights = (e: { model: tfl.LayersModel }) =>
+  e.model.getWeights().map((w) => w.dataSync().slice());
+
+test('any SentenceEmbedder trains: a tf.LayersModel learns, an evaluator picks the kept epoch, resuming is exact', async () => {
+  const train = synthetic(64, 11);
+  const dev = synthetic(32, 12);
+  const o = { epochs: 4, batchSize: 16, lr: 3e-2, warmupRatio: 0, seed: 5 };
+  const before = tf.memory().numTensors;
+  const learner = layersEmbedder(1);
+  const res = await trainSentenceEncoder(learner, train, dev, o);
+  assert.ok(
+    res.history.at(-1)!.devSpearman! > res.history[0].devSpearman! + 10,
+    `dev Spearman ${res.history.map((h) => h.devSpearman?.toFixed(1)).join(' → ')}`,
+  );
+  learner.model.dispose();
+
+  // The evaluator's scores decide: epoch 2 is best, and its weights are the ones kept.
+  const judged = layersEmbedder(1);
+  const scores = [1, 5, 2, 3];
+  const r0: number[] = [];
+  let atEpoch2: Float32Array[] = [];
+  const r = await trainSentenceEncoder(judged, train, undefined, {
+    ...o,
+    evaluator: (m) => {
+      assert.equal(m, judged);
+      return scores[r0.length];
+    },
+    onEpoch: (rec) => {
+      r0.push(rec.epoch);
+      if (rec.epoch === 2) atEpoch2 = layersWeights(judged) as Float32Array[];
+    },
+  });
+  assert.deepEqual(
+    r.history.map((h) => h.evaluation),
+    scores,
+  );
+  assert.equal(r.bestEpoch, 2);
+  assert.equal(r.bestEvaluation, 5);
+  layersWeights(judged).forEach((w, i) => assert.deepEqual(w, atEpoch2[i]));
+
+  // Stop at step 6 (mid-epoch 2), keep the state and weights in memory, resume in a fresh model.
+  const whole = layersEmbedder(2);
+  await trainSentenceEncoder(whole, train, dev, o);
+  const first = layersEmbedder(2);
+  let saved: { state: SentenceTrainingState; weights: tf.Tensor[] } | undefined;
+  await assert.rejects(
+    trainSentenceEncoder(first, train, dev, {
+      ...o,
+      checkpointEvery: 3,
+      onCheckpoint: (m, st) => {
+        if (st.step !== 6) return;
+        const copy = (ws: typeof st.optimizer) =>
+          ws.map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+        saved = {
+          state: { ...st, optimizer: copy(st.optimizer), bestWeights: copy(st.bestWeights), objective: [] },
+          weights: m.model.getWeights().map((w) => tf.clone(w)),
+        };
+        throw new Error('interrupted');
+      },
+    }),
+    /interrupted/,
+  );
+  const second = layersEmbedder(3);
+  second.model.setWeights(saved!.weights);
+  await trainSentenceEncoder(second, train, dev, { ...o, resumeFrom: saved!.state });
+  const want = layersWeights(whole);
+  layersWeights(second).forEach((w, i) => assert.deepEqual(w, want[i], 'weights differ after resuming'));
+  tf.dispose([
+    ...saved!.weights,
+    ...saved!.state.optimizer.map((w) => w.tensor),
+    ...saved!.state.bestWeights.map((w) => w.tensor),
+  ]);
+  for (const e of [judged, whole, first, second]) e.model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  await assert.rejects(
+    trainSentenceEncoder(
+      { embed: () => tf.zeros([1, 2]), variables: [tf.zeros([1]) as never] },
+      train,
+      dev,
+      o,
+    ),
+    /model.variables must be a list or map of tf.Variable/,
+  );
+  await assert.rejects(
+    trainSentenceEncoder(layersEmbedder(4), train, undefined, { ...o, evaluator: () => 'high' as never }),
+    /evaluator must return a number/,
+  );
 });

@@ -15,13 +15,13 @@ import { Rng, stepSeed } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
 import { spearman } from './spearman.js';
 import { makeObjective, type ObjectiveName, type PairObjective } from './objectives.js';
-import type { SentenceEncoder } from './sentence-model.js';
+import { SentenceEncoder } from './sentence-model.js';
 
 /**
  * Settings of `trainSentenceEncoder`. Defaults: objective 'cosent', 1 epoch, batch size 32, lr 2e-5,
  * warmup ratio 0.1, weight decay 0.01, scale 20, seed 1, evalBatchSize 64.
  */
-export interface TrainOptions {
+export interface TrainOptions<M extends SentenceModel = SentenceEncoder> {
   objective?: ObjectiveName;
   epochs?: number;
   batchSize?: number;
@@ -38,16 +38,22 @@ export interface TrainOptions {
    * with the model holding that epoch's weights and the training metadata to store beside it; e.g.
    * `saveTrainingTo(dir)` of kexue/node saves the model there.
    */
-  onBest?: (model: SentenceEncoder, training: Record<string, unknown>) => Promise<void> | void;
+  onBest?: (model: M, training: Record<string, unknown>) => Promise<void> | void;
   /** Called (and awaited) after every epoch with the training log so far (settings, history, best epoch). */
   onLog?: (log: Record<string, unknown>) => Promise<void> | void;
   onStep?: (s: { step: number; steps: number; loss: number; lr: number }) => void;
   onEpoch?: (r: EpochRecord) => void;
   /**
+   * Scores the model after every epoch (in inference mode; higher is better), as sentence-transformers'
+   * evaluators do. When given, it chooses the best epoch instead of the dev Spearman; its score is
+   * recorded as `EpochRecord.evaluation`.
+   */
+  evaluator?: (model: M) => number | Promise<number>;
+  /**
    * Called (and awaited) every `checkpointEvery` steps and after every epoch with the model (its
    * weights) and the rest of the run's state, to be saved; the state's tensors are freed afterwards.
    */
-  onCheckpoint?: (model: SentenceEncoder, state: SentenceTrainingState) => Promise<void> | void;
+  onCheckpoint?: (model: M, state: SentenceTrainingState) => Promise<void> | void;
   /** Steps between `onCheckpoint` calls within an epoch (default: only at the end of each epoch). */
   checkpointEvery?: number;
   /**
@@ -80,6 +86,8 @@ export interface EpochRecord {
   meanLoss: number;
   /** Spearman ×100 on the dev set, when there is one. */
   devSpearman?: number;
+  /** The `evaluator`'s score, when there is one. */
+  evaluation?: number;
   seconds: number;
 }
 
@@ -88,6 +96,122 @@ export interface TrainResult {
   history: EpochRecord[];
   bestEpoch: number;
   bestSpearman?: number;
+  /** The evaluator's score of the best epoch, when there is an evaluator. */
+  bestEvaluation?: number;
+}
+
+/**
+ * Any differentiable sentence model `trainSentenceEncoder` can train besides kexue's `SentenceEncoder`:
+ * e.g. a user's `tf.LayersModel` over token ids behind a tokenizer and a pooling.
+ *
+ * @example
+ * // `model`: a tf.LayersModel from [n, 32] int32 token ids to [n, d] sentence vectors.
+ * const toIds = (t: string) => Array.from({ length: 32 }, (_, i) => t.charCodeAt(i) % 1000 || 0);
+ * const ids = (batch: readonly string[]) => tf.tensor2d(batch.map(toIds), [batch.length, 32], 'int32');
+ * const embedder: SentenceEmbedder = {
+ *   embed: (batch) => model.apply(ids(batch)) as tf.Tensor2D,
+ *   variables: model.trainableWeights.map((w) => w.read() as tf.Variable),
+ * };
+ * await trainSentenceEncoder(embedder, pairs.slice(500), pairs.slice(0, 500), { epochs: 2, lr: 1e-3 });
+ */
+export interface SentenceEmbedder {
+  /** Sentence vectors [n, d] of `texts`, differentiable with respect to `variables`. */
+  embed(texts: readonly string[]): tf.Tensor2D;
+  /**
+   * The weights to train: a list (named by `Variable.name`) or a map by name. The names key the best
+   * epoch's weights and the checkpoint state, so they must be stable across runs to resume.
+   */
+  variables: readonly tf.Variable[] | ReadonlyMap<string, tf.Variable>;
+  /** Switches dropout and other training-only behaviour on (for steps) and off (for evaluation). */
+  setTraining?(on: boolean): void;
+}
+
+/** What `trainSentenceEncoder` trains: kexue's `SentenceEncoder` or any `SentenceEmbedder`. */
+export type SentenceModel = SentenceEncoder | SentenceEmbedder;
+
+/** The trainer's view of either kind of model. */
+interface Trainee {
+  embed(texts: readonly string[]): tf.Tensor2D;
+  /** The variables the optimizer updates, by name. */
+  params: Map<string, tf.Variable>;
+  /** The weights the best epoch's copy holds, by name. */
+  weights: Map<string, tf.Variable>;
+  setTraining(on: boolean): void;
+  /** Reseeds dropout for a step, so a resumed run draws what the uninterrupted one did. */
+  reseed(seed: number): void;
+  /** Inference-mode vectors of `texts`, row-major, read back asynchronously. */
+  vectors(texts: readonly string[], batchSize: number): Promise<{ flat: Float32Array; dim: number }>;
+}
+
+function traineeOf(model: SentenceModel): Trainee {
+  if (model instanceof SentenceEncoder) {
+    return {
+      embed: (texts) => model.embed(texts),
+      params: sentenceParameters(model),
+      weights: new Map(model.encoder.namedParameters()),
+      setTraining: (on) => model.encoder.train(on),
+      reseed: (seed) => model.encoder.dropoutRng.reseed(seed),
+      vectors: async (texts, batchSize) => ({
+        flat: await model.encodeFlatAsync(texts, { batchSize }),
+        dim: model.dim,
+      }),
+    };
+  }
+  if (typeof model?.embed !== 'function')
+    throw new Error('model must be a SentenceEncoder or have embed(texts) and variables');
+  const weights = namedVariables(model.variables);
+  return {
+    embed: (texts) => model.embed(texts),
+    params: new Map([...weights].filter(([, v]) => v.trainable)),
+    weights,
+    setTraining: (on) => model.setTraining?.(on),
+    reseed: () => {},
+    vectors: async (texts, batchSize) => {
+      const parts: Float32Array[] = [];
+      let dim = 0;
+      for (let i = 0; i < texts.length; i += batchSize) {
+        const v = tf.tidy(() => model.embed(texts.slice(i, i + batchSize)));
+        dim = v.shape[1];
+        parts.push((await v.data()) as Float32Array);
+        v.dispose();
+      }
+      const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+      parts.reduce((at, p) => (flat.set(p, at), at + p.length), 0);
+      return { flat, dim };
+    },
+  };
+}
+
+function namedVariables(vars: SentenceEmbedder['variables']): Map<string, tf.Variable> {
+  if (vars instanceof Map) return new Map(vars);
+  if (!Array.isArray(vars) || !vars.every((v) => v instanceof tf.Variable))
+    throw new Error('model.variables must be a list or map of tf.Variable');
+  const out = new Map<string, tf.Variable>();
+  for (const v of vars) {
+    if (out.has(v.name)) throw new Error(`model.variables: two variables are named '${v.name}'`);
+    out.set(v.name, v);
+  }
+  return out;
+}
+
+/** Cosine of each pair (rows 2i and 2i + 1 of `flat`): 0 with a zero vector, NaN with a non-finite one. */
+function cosinesOfRows(flat: Float32Array, d: number, pairs: number): Float32Array {
+  const out = new Float32Array(pairs);
+  for (let i = 0; i < pairs; i++) {
+    let uv = 0;
+    let uu = 0;
+    let vv = 0;
+    for (let k = 0; k < d; k++) {
+      const a = flat[2 * i * d + k];
+      const b = flat[(2 * i + 1) * d + k];
+      uv += a * b;
+      uu += a * a;
+      vv += b * b;
+    }
+    // A zero vector has cosine 0 with anything; a non-finite one (a diverged model) has none: NaN.
+    out[i] = !Number.isFinite(uu + vv) ? NaN : uu > 0 && vv > 0 ? uv / Math.sqrt(uu * vv) : 0;
+  }
+  return out;
 }
 
 /** Cosine similarity of each pair's two sentence vectors, in inference mode (NaN for non-finite vectors). */
@@ -97,24 +221,7 @@ export function pairCosines(
   batchSize = 64,
 ): Float32Array {
   const texts = pairs.flatMap((p) => [p.s1, p.s2]);
-  const vecs = model.encodeFlat(texts, { batchSize });
-  const d = model.dim;
-  const out = new Float32Array(pairs.length);
-  for (let i = 0; i < pairs.length; i++) {
-    let uv = 0;
-    let uu = 0;
-    let vv = 0;
-    for (let k = 0; k < d; k++) {
-      const a = vecs[2 * i * d + k];
-      const b = vecs[(2 * i + 1) * d + k];
-      uv += a * b;
-      uu += a * a;
-      vv += b * b;
-    }
-    // A zero vector has cosine 0 with anything; a non-finite one (a diverged model) has none: NaN.
-    out[i] = !Number.isFinite(uu + vv) ? NaN : uu > 0 && vv > 0 ? uv / Math.sqrt(uu * vv) : 0;
-  }
-  return out;
+  return cosinesOfRows(model.encodeFlat(texts, { batchSize }), model.dim, pairs.length);
 }
 
 /**
@@ -147,7 +254,7 @@ function sentenceParameters(model: SentenceEncoder): Map<string, tf.Variable> {
   return out;
 }
 
-function batchLoss(model: SentenceEncoder, objective: PairObjective, batch: SentencePair[]): tf.Scalar {
+function batchLoss(model: Trainee, objective: PairObjective, batch: SentencePair[]): tf.Scalar {
   const b = batch.length;
   const vecs = model.embed([...batch.map((p) => p.s1), ...batch.map((p) => p.s2)]);
   const u = tf.slice(vecs, [0, 0], [b, -1]);
@@ -161,7 +268,7 @@ function batchLoss(model: SentenceEncoder, objective: PairObjective, batch: Sent
 
 /** One optimisation step; returns the batch loss. */
 async function step(
-  model: SentenceEncoder,
+  model: Trainee,
   objective: PairObjective,
   opt: AdamW,
   params: Map<string, tf.Variable>,
@@ -208,16 +315,19 @@ async function restore(
     throw new Error(`resumeFrom: the optimizer has taken ${opt.iterations} steps, the state says ${step}`);
 }
 
-/** Dev Spearman for comparing epochs; an undefined correlation (constant cosines) ranks lowest. */
-const score = (r: EpochRecord) => (Number.isFinite(r.devSpearman) ? (r.devSpearman as number) : -Infinity);
+/**
+ * The evaluator's score, else dev Spearman, for comparing epochs; an undefined one (e.g. constant
+ * cosines) ranks lowest.
+ */
+const score = (r: EpochRecord) => {
+  const v = r.evaluation ?? r.devSpearman;
+  return v !== undefined && Number.isFinite(v) ? v : -Infinity;
+};
 
-/** A copy of all encoder weights (the previous copy is freed). */
-function replaceSnapshot(
-  old: Map<string, tf.Tensor> | undefined,
-  model: SentenceEncoder,
-): Map<string, tf.Tensor> {
+/** A copy of the model's weights (the previous copy is freed). */
+function replaceSnapshot(old: Map<string, tf.Tensor> | undefined, model: Trainee): Map<string, tf.Tensor> {
   if (old) tf.dispose([...old.values()]);
-  return new Map([...model.encoder.namedParameters()].map(([n, v]) => [n, tf.clone(v)]));
+  return new Map([...model.weights].map(([n, v]) => [n, tf.clone(v)]));
 }
 
 /**
@@ -229,8 +339,10 @@ export function stepsPerEpochOf(pairs: number, batchSize: number): number {
 }
 
 /**
- * Trains `model` in place. Afterwards it holds the weights of the best epoch by dev Spearman (the
- * last epoch without a dev set); `onBest` and `onLog` see each new best epoch and the log.
+ * Trains `model` in place: kexue's `SentenceEncoder`, or any `SentenceEmbedder` (texts → [n, d] tensor
+ * with its variables, e.g. a user's `tf.LayersModel` behind a tokenizer). Afterwards it holds the
+ * weights of the best epoch by the `evaluator`'s score, else by dev Spearman (the last epoch when there
+ * is neither); `onBest` and `onLog` see each new best epoch and the log.
  *
  * @example
  * const st = new SentenceEncoder(encoder, tokenizer, { pooling: 'cls', maxLen: 64 });
@@ -238,11 +350,11 @@ export function stepsPerEpochOf(pairs: number, batchSize: number): number {
  * const r = await trainSentenceEncoder(st, trainPairs, devPairs, { objective: 'cosent', epochs: 2 });
  * r.bestSpearman; // dev Spearman ×100 of epoch r.bestEpoch, e.g. 78.4
  */
-export async function trainSentenceEncoder(
-  model: SentenceEncoder,
+export async function trainSentenceEncoder<M extends SentenceModel>(
+  model: M,
   train: readonly SentencePair[],
   dev: readonly SentencePair[] | undefined,
-  opts: TrainOptions = {},
+  opts: TrainOptions<M> = {},
 ): Promise<TrainResult> {
   const epochs = opts.epochs ?? 1;
   const batchSize = opts.batchSize ?? 32;
@@ -251,15 +363,16 @@ export async function trainSentenceEncoder(
   if (!(Number.isInteger(batchSize) && batchSize >= 2))
     throw new Error(`batchSize must be an integer ≥ 2 (got ${batchSize})`);
   if (train.length < 2) throw new Error('need at least 2 training pairs');
+  const trainee = traineeOf(model);
   const objectiveName = opts.objective ?? 'cosent';
   const objective = makeObjective(
     objectiveName,
-    model.dim,
+    model instanceof SentenceEncoder ? model.dim : (await trainee.vectors([train[0].s1], 1)).dim,
     train.map((p) => p.label),
     { scale: opts.scale, seed: opts.seed },
   );
   const params = new Map([
-    ...sentenceParameters(model),
+    ...trainee.params,
     ...[...objective.parameters()].map(([n, v]) => [`objective.${n}`, v] as const),
   ]);
   const opt = new AdamW(params, { weightDecay: opts.weightDecay ?? 0.01 });
@@ -271,6 +384,8 @@ export async function trainSentenceEncoder(
     totalSteps: total,
   });
   const seed = opts.seed ?? 1;
+  /** Whether epochs are compared (by the evaluator, else dev Spearman) or the last one is kept. */
+  const judged = dev !== undefined || opts.evaluator !== undefined;
   const resumed = opts.resumeFrom;
   const history: EpochRecord[] = resumed ? [...resumed.history] : [];
   let best = resumed?.bestEpoch ? history[resumed.bestEpoch - 1] : undefined;
@@ -309,57 +424,82 @@ export async function trainSentenceEncoder(
   try {
     if (resumed) {
       await restore(resumed, opt, objective, stepNo);
+      for (const { name, tensor } of resumed.bestWeights) {
+        const v = trainee.weights.get(name);
+        if (!v || !tf.util.arraysEqual(v.shape, tensor.shape))
+          throw new Error(`resumeFrom: best-epoch weight '${name}' does not match the model's variables`);
+      }
       if (resumed.bestWeights.length)
         snapshot = new Map(resumed.bestWeights.map((w) => [w.name, tf.clone(w.tensor)]));
-      else if (dev && best && best.epoch < epochs && stepNo === best.epoch * stepsPerEpoch)
-        snapshot = replaceSnapshot(undefined, model);
+      else if (judged && best && best.epoch < epochs && stepNo === best.epoch * stepsPerEpoch)
+        snapshot = replaceSnapshot(undefined, trainee);
     }
     for (let epoch = Math.floor(stepNo / stepsPerEpoch) + 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
       const order = new Rng(stepSeed(seed, epoch, 17)).shuffle(Array.from(train.keys()));
-      model.encoder.train(true);
+      trainee.setTraining(true);
       for (let s = stepNo - (epoch - 1) * stepsPerEpoch; s < stepsPerEpoch; s++) {
         await yieldToEventLoop();
         const batch = order.slice(s * batchSize, (s + 1) * batchSize).map((i) => train[i]);
         const rate = lr(stepNo);
-        model.encoder.dropoutRng.reseed(stepSeed(seed, stepNo, 2));
-        const loss = await step(model, objective, opt, params, batch, rate);
+        trainee.reseed(stepSeed(seed, stepNo, 2));
+        const loss = await step(trainee, objective, opt, params, batch, rate);
         sum += loss;
         steps++;
         stepNo++;
         opts.onStep?.({ step: stepNo, steps: total, loss, lr: rate });
         if (opts.checkpointEvery && stepNo % opts.checkpointEvery === 0 && s + 1 < stepsPerEpoch) {
-          model.encoder.train(false);
+          trainee.setTraining(false);
           await checkpoint();
-          model.encoder.train(true);
+          trainee.setTraining(true);
         }
       }
-      model.encoder.train(false);
+      trainee.setTraining(false);
       const record: EpochRecord = { epoch, meanLoss: sum / steps, seconds: 0 };
       [sum, steps] = [0, 0];
       if (dev) {
-        const cos = pairCosines(model, dev, opts.evalBatchSize);
+        const { flat, dim } = await trainee.vectors(
+          dev.flatMap((p) => [p.s1, p.s2]),
+          opts.evalBatchSize ?? 64,
+        );
+        const cos = cosinesOfRows(flat, dim, dev.length);
         if (cos.some(Number.isNaN)) throw new DivergenceError('a dev sentence vector', stepNo);
         record.devSpearman = spearmanOf(cos, dev);
+      }
+      if (opts.evaluator) {
+        const value = await opts.evaluator(model);
+        if (typeof value !== 'number')
+          throw new Error(`evaluator must return a number (higher is better), got ${typeof value}`);
+        record.evaluation = value;
       }
       record.seconds = (performance.now() - t0) / 1000;
       history.push(record);
       opts.onEpoch?.(record);
-      if (!dev || !best || score(record) > score(best)) {
+      if (!judged || !best || score(record) > score(best)) {
         best = record;
-        if (dev && epoch < epochs) snapshot = replaceSnapshot(snapshot, model);
-        await opts.onBest?.(model, { ...meta, bestEpoch: epoch, devSpearman: record.devSpearman });
+        if (judged && epoch < epochs) snapshot = replaceSnapshot(snapshot, trainee);
+        await opts.onBest?.(model, {
+          ...meta,
+          bestEpoch: epoch,
+          devSpearman: record.devSpearman,
+          evaluation: record.evaluation,
+        });
       }
       await opts.onLog?.({ ...meta, history, bestEpoch: best?.epoch });
       await checkpoint();
     }
     // Leave the model holding the best epoch's weights, as saved.
     if (snapshot && best && best.epoch !== epochs)
-      model.encoder.loadNamedTensors(Object.fromEntries(snapshot));
+      for (const [n, t] of snapshot) trainee.weights.get(n)!.assign(t);
   } finally {
     opt.dispose();
     objective.dispose();
     if (snapshot) tf.dispose([...snapshot.values()]);
   }
-  return { history, bestEpoch: best!.epoch, bestSpearman: best!.devSpearman };
+  return {
+    history,
+    bestEpoch: best!.epoch,
+    bestSpearman: best!.devSpearman,
+    bestEvaluation: best!.evaluation,
+  };
 }
