@@ -296,6 +296,7 @@ export {
   type SentenceModel,
 } from './cosent/trainer.js';
 export type { SentencePair } from './io/sts.js';
+export { renderModelCard, type ModelCard } from './util/model-card.js';
 
 // Hugging Face BERT checkpoints (safetensors) in and out.
 export {

@@ -112,6 +112,15 @@ test('CoSENT training raises dev Spearman; the best epoch is kept on disk and in
   assert.ok(Math.abs(evaluatePairs(loaded, dev) - best) < 1e-3);
   const log = JSON.parse(fs.readFileSync(path.join(out, 'train-log.json'), 'utf8'));
   assert.equal(log.bestEpoch, res.bestEpoch);
+  // The model card says what was trained, how, and the best epoch's dev score.
+  const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+  assert.match(card, /^# Sentence encoder \(cosent\)$/m);
+  assert.match(card, /\| trainPairs \| 96 \|/);
+  assert.ok(
+    card.includes(`| dev Spearman ×100 (best epoch ${res.bestEpoch} of 4) | ${best.toFixed(2)} |`),
+    card,
+  );
+  assert.match(card, /1 × 16 Post-LN BERT encoder/);
   model.dispose();
   loaded.dispose();
 });

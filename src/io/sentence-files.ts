@@ -8,7 +8,8 @@ import path from 'node:path';
 import { POOLINGS, type Pooling } from '../encoder/index.js';
 import { DEFAULT_SENTENCE, SentenceEncoder, type SentenceConfig } from '../cosent/sentence-model.js';
 import { InputError } from './errors.js';
-import { writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { describeEncoder, renderModelCard, type ModelCard } from '../util/model-card.js';
 import {
   findCheckpoint,
   loadCheckpoint,
@@ -24,19 +25,61 @@ const META = 'sentence.json';
 
 /**
  * Saves the encoder, tokenizer and sentence config (plus any extra JSON, e.g. training metadata) to
- * `dir`; the config and `extra` go to sentence.json.
+ * `dir`; the config and `extra` go to sentence.json. A model card (README.md) says what the model is,
+ * with the training settings and dev score when `extra.training` holds `trainSentenceEncoder`'s
+ * metadata; `card` adds to or overrides its parts, and `card: false` writes none.
  *
  * @example
  * const model = new SentenceEncoder(encoder, tokenizer, { pooling: 'mean', maxLen: 64 });
- * await saveSentenceModel('sentence-model/', model, { note: 'trained on ATEC' });
+ * await saveSentenceModel('sentence-model/', model, { note: 'trained on ATEC' }, { baseModel: 'bert-zh/' });
  */
 export async function saveSentenceModel(
   dir: string,
   model: SentenceEncoder,
   extra: Record<string, unknown> = {},
+  card: Partial<ModelCard> | false = {},
 ): Promise<void> {
   await saveEncoder(dir, model.encoder, model.tokenizer);
   writeJsonAtomic(path.join(dir, META), { ...extra, ...model.config });
+  if (card !== false)
+    writeFileAtomic(path.join(dir, 'README.md'), renderModelCard(sentenceCard(dir, model, extra, card)));
+}
+
+/** The default card of a saved sentence model, from its config and any training metadata in `extra`. */
+function sentenceCard(
+  dir: string,
+  model: SentenceEncoder,
+  extra: Record<string, unknown>,
+  card: Partial<ModelCard>,
+): ModelCard {
+  const t = (extra.training ?? {}) as Record<string, unknown>;
+  const objective = (t.objective as { name?: string } | undefined)?.name;
+  const settings = Object.fromEntries(
+    ['objective', 'trainPairs', 'batchSize', 'epochs', 'lr', 'seed'].map((k) => [k, t[k]]),
+  );
+  const best = typeof t.bestEpoch === 'number' ? ` (best epoch ${t.bestEpoch} of ${String(t.epochs)})` : '';
+  return {
+    title: objective ? `Sentence encoder (${objective})` : 'Sentence encoder',
+    summary: `Sentence embeddings: the ${model.config.pooling} pooling of the encoder's last layer; compare two sentences by the cosine of their vectors.`,
+    baseModel: typeof extra.importedFrom === 'string' ? extra.importedFrom : undefined,
+    architecture: describeEncoder(model.encoder.config),
+    settings: { ...settings, pooling: model.config.pooling, maxLen: model.config.maxLen },
+    metrics: {
+      [`dev Spearman ×100${best}`]: t.devSpearman as number | undefined,
+      [`evaluator score${best}`]: t.evaluation as number | undefined,
+    },
+    usage: [
+      {
+        lang: 'ts',
+        lines: [
+          "import { loadSentenceModel } from 'kexue/node';",
+          `const model = loadSentenceModel('${dir}');`,
+          "const vectors = await model.encodeAsync(['first sentence', 'second sentence'], { normalize: true });",
+        ],
+      },
+    ],
+    ...card,
+  };
 }
 
 function readMeta(dir: string): Partial<SentenceConfig> {
