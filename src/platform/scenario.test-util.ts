@@ -39,7 +39,13 @@ function cosentPart(): ScenarioResult {
     const u = tf.tensor2d(numbers(6 * 4, 1), [6, 4]);
     const v = tf.tensor2d(numbers(6 * 4, 2), [6, 4]);
     const loss = cosentLoss(u, v, [1, 0, 1, 1, 0, 0]);
-    return { cosentLoss: [...loss.dataSync()] };
+    // Labels as a tensor: the masks are built on the device (both forms), nothing is read back.
+    const labels = tf.tensor1d([2, 0, 1, 1, 3, 0]);
+    const onDevice = (['pairwise', 'sorted'] as const).map((method) => cosentLoss(u, v, labels, { method }));
+    return {
+      cosentLoss: [...loss.dataSync()],
+      cosentLabelTensor: onDevice.map((l) => l.dataSync()[0]),
+    };
   });
 }
 
