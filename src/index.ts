@@ -151,6 +151,7 @@ export { fisherInformation, type FisherOptions, type NamedVariables } from './ch
 export {
   bernoulliMask,
   fisherMask,
+  fisherMaskAsync,
   keptFraction,
   encoderBlocks,
   type FisherMaskOptions,

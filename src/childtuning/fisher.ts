@@ -59,7 +59,7 @@ export async function fisherInformation<B>(
   try {
     for await (const batch of batches) {
       const { value, grads } = tf.variableGrads(() => lossFn(batch), vars);
-      const loss = value.dataSync()[0];
+      const loss = (await value.data())[0];
       if (!Number.isFinite(loss)) {
         tf.dispose([value, ...Object.values(grads)]);
         throw new Error(`fisherInformation: the loss of batch ${count + 1} is ${loss}`);

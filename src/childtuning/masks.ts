@@ -5,6 +5,7 @@
  * a run is reproducible and a resumed run draws the same masks as an uninterrupted one.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { Rng } from '../util/rng.js';
 
 /** FNV-1a hash of a string: parameter names → stable integers (independent of iteration order). */
@@ -85,6 +86,32 @@ export function fisherMask(
   p: number,
   opts: FisherMaskOptions = {},
 ): Map<string, tf.Tensor> {
+  return readBackSync(maskWork(fisher, p, opts));
+}
+
+/**
+ * As `fisherMask`, reading the Fisher information back with `await data()` instead of `dataSync()`
+ * (a browser page on webgl keeps responding).
+ *
+ * @example
+ * const clf = new TextClassifier(encoder, tokenizer, { classes: 2 });
+ * const loss = (b: LabelledText[]) => clf.loss(b.map((e) => e.text), b.map((e) => e.label));
+ * const fisher = await fisherInformation(loss, clf.fineTunedParameters(), [train.slice(0, 32)]);
+ * const masks = await fisherMaskAsync(fisher, 0.3);
+ */
+export function fisherMaskAsync(
+  fisher: Map<string, tf.Tensor>,
+  p: number,
+  opts: FisherMaskOptions = {},
+): Promise<Map<string, tf.Tensor>> {
+  return readBackAsync(maskWork(fisher, p, opts));
+}
+
+function* maskWork(
+  fisher: Map<string, tf.Tensor>,
+  p: number,
+  opts: FisherMaskOptions,
+): Generator<tf.Tensor, Map<string, tf.Tensor>, ArrayLike<number>> {
   checkKeep(p);
   const filter = opts.candidates ?? encoderBlocks;
   const names = [...fisher.keys()].filter(filter);
@@ -92,7 +119,8 @@ export function fisherMask(
     throw new Error(
       `ChildTuning-D: no parameter is a candidate for masking (names: ${[...fisher.keys()].slice(0, 5).join(', ')}…); pass a 'candidates' filter`,
     );
-  const values = names.map((n) => fisher.get(n)!.dataSync() as Float32Array);
+  const values: ArrayLike<number>[] = [];
+  for (const n of names) values.push(yield fisher.get(n)!);
   const total = values.reduce((s, v) => s + v.length, 0);
   const k = Math.round(p * total);
   const all = new Float32Array(total);

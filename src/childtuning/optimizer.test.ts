@@ -4,7 +4,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { AdamW } from '../nn/optim.js';
 import { Rng } from '../util/rng.js';
-import { bernoulliMask, fisherMask, keptFraction, maskSeed, encoderBlocks } from './masks.js';
+import {
+  bernoulliMask,
+  fisherMask,
+  fisherMaskAsync,
+  keptFraction,
+  maskSeed,
+  encoderBlocks,
+} from './masks.js';
 import { Masker, childTuning, ChildTuningOptimizer, ChildTuningAdamW } from './optimizer.js';
 
 await initBackend({ quiet: true });
@@ -149,7 +156,7 @@ test('ChildTuning-F on kexue AdamW equals a plain-JS AdamW that masks the clippe
   w.dispose();
 });
 
-test('fisherMask keeps exactly round(p·n) candidates, the largest, and only candidate names', () => {
+test('fisherMask (and fisherMaskAsync, the same) keeps exactly round(p·n) candidates, the largest, and only candidate names', async () => {
   const fisher = new Map<string, tf.Tensor>([
     ['embeddings.word.table', tf.tensor2d(randn(30, 1), [10, 3])],
     ['layers.0.attention.query.kernel', tf.abs(tf.tensor2d(randn(40, 2), [8, 5]))],
@@ -170,7 +177,9 @@ test('fisherMask keeps exactly round(p·n) candidates, the largest, and only can
     }
     if (keptVals.length && dropped.length) assert.ok(Math.min(...keptVals) >= Math.max(...dropped));
     assert.ok(Math.abs(keptFraction(masks) - Math.round(p * 47) / 47) < 1e-9);
-    tf.dispose([...masks.values()]);
+    const viaAsync = await fisherMaskAsync(fisher, p);
+    for (const [n, m] of masks) assert.deepEqual(viaAsync.get(n)!.dataSync(), m.dataSync(), n);
+    tf.dispose([...masks.values(), ...viaAsync.values()]);
   }
   assert.throws(
     () => fisherMask(fisher, 0.3, { candidates: (n) => n.startsWith('nothing') }),
