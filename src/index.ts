@@ -281,6 +281,8 @@ export { SentenceEncoder, type SentenceConfig } from './cosent/sentence-model.js
 export {
   cosineSimilarity,
   semanticSearch,
+  semanticSearchAsync,
+  type SearchOptions,
   type SentenceEncodeOptions,
   type Embeddings,
   type SearchHit,

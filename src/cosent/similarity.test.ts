@@ -5,7 +5,7 @@ import { initBackend } from '../backend/index.js';
 import { Encoder } from '../encoder/model.js';
 import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { SentenceEncoder } from './sentence-model.js';
-import { cosineSimilarity, semanticSearch } from './similarity.js';
+import { cosineSimilarity, semanticSearch, semanticSearchAsync } from './similarity.js';
 import { Rng } from '../util/rng.js';
 
 await initBackend({ quiet: true });
@@ -106,7 +106,7 @@ test('similarity: cosine matrix matches a plain reference, for arrays and tensor
   m.dispose();
 });
 
-test('semanticSearch: top-k by cosine, best first, ties by corpus order; texts or embeddings', () => {
+test('semanticSearch (and semanticSearchAsync, the same): top-k by cosine, best first, ties by corpus order; texts or embeddings', async () => {
   const rng = new Rng(8);
   const corpus = Array.from({ length: 7 }, () => Array.from({ length: 3 }, () => rng.normal()));
   corpus[5] = [...corpus[1]]; // a tie with row 1
@@ -127,6 +127,7 @@ test('semanticSearch: top-k by cosine, best first, ties by corpus order; texts o
     hits[0].slice(0, 2).map((h) => h.corpusId),
     [1, 5],
   );
+  assert.deepEqual(await semanticSearchAsync(queries, corpus, { topK: 3, queryChunkSize: 1 }), hits);
   assert.equal(semanticSearch(queries, corpus, { topK: 50 })[0].length, 7, 'topK larger than the corpus');
   assert.throws(() => semanticSearch(queries, corpus, { topK: 0 }), /topK must be an integer ≥ 1, got 0/);
   assert.deepEqual(semanticSearch([], corpus), []);

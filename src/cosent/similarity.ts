@@ -4,6 +4,7 @@
  * and semantic search (top-k corpus entries per query), on tensors or plain arrays.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 
 /** Options of `SentenceEncoder.encode`. */
 export interface SentenceEncodeOptions {
@@ -137,6 +138,12 @@ export function cosineSimilarity(a: Embeddings, b: Embeddings): tf.Tensor2D | nu
   return out;
 }
 
+/** Settings of `semanticSearch`: hits per query (default 10), queries scored at a time (default 100). */
+export interface SearchOptions {
+  topK?: number;
+  queryChunkSize?: number;
+}
+
 /** One semantic-search result: the corpus row and its cosine with the query. */
 export interface SearchHit {
   corpusId: number;
@@ -157,8 +164,32 @@ export interface SearchHit {
 export function semanticSearch(
   queries: Embeddings,
   corpus: Embeddings,
-  opts: { topK?: number; queryChunkSize?: number } = {},
+  opts: SearchOptions = {},
 ): SearchHit[][] {
+  return readBackSync(searchWork(queries, corpus, opts));
+}
+
+/**
+ * As `semanticSearch`, reading each chunk's similarities with `await data()` instead of `dataSync()`
+ * (a browser page on webgl keeps responding while a large corpus is searched).
+ *
+ * @example
+ * const st = new SentenceEncoder(encoder, tokenizer, { pooling: 'cls', maxLen: 64 });
+ * const hits = await semanticSearchAsync(await st.encodeAsync(['cheap flights']), await st.encodeAsync(texts));
+ */
+export function semanticSearchAsync(
+  queries: Embeddings,
+  corpus: Embeddings,
+  opts: SearchOptions = {},
+): Promise<SearchHit[][]> {
+  return readBackAsync(searchWork(queries, corpus, opts));
+}
+
+function* searchWork(
+  queries: Embeddings,
+  corpus: Embeddings,
+  opts: SearchOptions,
+): Generator<tf.Tensor, SearchHit[][], ArrayLike<number>> {
   const topK = opts.topK ?? 10;
   if (!(Number.isInteger(topK) && topK >= 1))
     throw new Error(`topK must be an integer ≥ 1, got ${opts.topK}`);
@@ -183,8 +214,12 @@ export function semanticSearch(
       const sims = tf.tidy(() =>
         tf.matMul(tf.slice(q, [start, 0], [Math.min(chunk, q.shape[0] - start), -1]), c, false, true),
       );
-      const values = sims.dataSync();
-      sims.dispose();
+      let values: ArrayLike<number>;
+      try {
+        values = yield sims;
+      } finally {
+        sims.dispose();
+      }
       for (let r = 0; r < values.length / n; r++) {
         const row = Array.from({ length: n }, (_, j) => ({ corpusId: j, score: values[r * n + j] }));
         out.push(row.sort((x, y) => y.score - x.score || x.corpusId - y.corpusId).slice(0, topK));
