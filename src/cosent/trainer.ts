@@ -176,7 +176,11 @@ function traineeOf(model: SentenceModel): Trainee {
         v.dispose();
       }
       const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-      parts.reduce((at, p) => (flat.set(p, at), at + p.length), 0);
+      let at = 0;
+      for (const p of parts) {
+        flat.set(p, at);
+        at += p.length;
+      }
       return { flat, dim };
     },
   };
