@@ -52,10 +52,8 @@ export function rowCosine(u: tf.Tensor2D, v: tf.Tensor2D): tf.Tensor1D {
   });
 }
 
-export function labelArray(labels: Labels, batch: number): Float64Array {
-  if (labels instanceof tf.Tensor && labels.rank !== 1)
-    throw new InputError(`must be a 1-D tensor, got shape [${labels.shape}]`, 'labels');
-  const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
+/** Array labels as float64, checked for length and finiteness (tensors take `labelTensor`). */
+export function labelArray(values: ArrayLike<number>, batch: number): Float64Array {
   if (!values || typeof (values as ArrayLike<number>).length !== 'number')
     throw new InputError('must be a 1-D tensor or an array of numbers', 'labels');
   if (values.length !== batch)

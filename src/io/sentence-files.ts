@@ -45,8 +45,11 @@ export async function saveSentenceModel(
     writeFileAtomic(path.join(dir, 'README.md'), renderModelCard(sentenceCard(dir, model, extra, card)));
 }
 
-/** The default card of a saved sentence model, from its config and any training metadata in `extra`. */
-function sentenceCard(
+/**
+ * The default card of a saved sentence model, from its config and any training metadata in `extra`;
+ * `card`'s parts replace the defaults (the CLI adds its data files and shell usage this way).
+ */
+export function sentenceCard(
   dir: string,
   model: SentenceEncoder,
   extra: Record<string, unknown>,

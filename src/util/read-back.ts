@@ -2,7 +2,7 @@
  * Drivers for work written once as a generator that yields tensors to read back and is sent their
  * values: `readBackSync` reads with `dataSync()`, `readBackAsync` with `await data()` (which keeps a
  * browser page responsive on webgl/webgpu). The generator disposes what it yields; if a read fails, the
- * generator is closed so its \`finally\` blocks still free what it holds.
+ * generator is closed so its `finally` blocks still free what it holds.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 

@@ -9,12 +9,13 @@ import {
   loadSentenceCheckpoint,
   loadSentenceModel,
   saveTrainingTo,
+  sentenceCard,
   sentenceCheckpointTo,
 } from '../../io/sentence-files.js';
 import type { SentenceTrainingState } from '../../cosent/trainer.js';
 import { findCheckpoint } from '../../io/encoder-files.js';
 import { checkOutputFolder, writeFileAtomic } from '../../io/atomic.js';
-import { describeEncoder, renderModelCard } from '../../util/model-card.js';
+import { renderModelCard } from '../../util/model-card.js';
 import { fileSha256, readJsonFile } from '../../io/text.js';
 import { POOLINGS } from '../../encoder/index.js';
 import { InputError } from '../../io/errors.js';
@@ -201,32 +202,39 @@ async function train(v: Record<string, unknown>): Promise<number> {
     for (const d of [ckptDir, `${ckptDir}.old`]) fs.rmSync(d, { recursive: true, force: true });
     writeFileAtomic(
       path.join(out, 'README.md'),
-      renderModelCard({
-        title: `Sentence encoder (${objective})`,
-        summary: `Sentence embeddings: the ${model.config.pooling} pooling of the encoder's last layer; compare two sentences by the cosine of their vectors.`,
-        baseModel: encoderDir,
-        architecture: describeEncoder(model.encoder.config),
-        data: {
-          training: `${path.basename(trainFile)} (${trainPairs.length} pairs)`,
-          dev: `${path.basename(devFile)} (${devPairs.length} pairs)`,
-        },
-        settings: { ...opts, pooling: model.config.pooling, maxLen: model.config.maxLen },
-        metrics: { [`dev Spearman ×100 (best epoch ${res.bestEpoch} of ${opts.epochs})`]: res.bestSpearman },
-        usage: [
+      renderModelCard(
+        sentenceCard(
+          out,
+          model,
+          {},
           {
-            lang: 'sh',
-            lines: [`kexue encode --model ${out} --in sentences.txt --out vectors.npy --normalize`],
-          },
-          {
-            lang: 'ts',
-            lines: [
-              "import { loadSentenceModel } from 'kexue/node';",
-              `const model = loadSentenceModel('${out}');`,
-              "const vectors = await model.encodeAsync(['第一句', '第二句'], { normalize: true });",
+            title: `Sentence encoder (${objective})`,
+            baseModel: encoderDir,
+            data: {
+              training: `${path.basename(trainFile)} (${trainPairs.length} pairs)`,
+              dev: `${path.basename(devFile)} (${devPairs.length} pairs)`,
+            },
+            settings: { ...opts, pooling: model.config.pooling, maxLen: model.config.maxLen },
+            metrics: {
+              [`dev Spearman ×100 (best epoch ${res.bestEpoch} of ${opts.epochs})`]: res.bestSpearman,
+            },
+            usage: [
+              {
+                lang: 'sh',
+                lines: [`kexue encode --model ${out} --in sentences.txt --out vectors.npy --normalize`],
+              },
+              {
+                lang: 'ts',
+                lines: [
+                  "import { loadSentenceModel } from 'kexue/node';",
+                  `const model = loadSentenceModel('${out}');`,
+                  "const vectors = await model.encodeAsync(['第一句', '第二句'], { normalize: true });",
+                ],
+              },
             ],
           },
-        ],
-      }),
+        ),
+      ),
     );
     process.stdout.write(
       `${resumeFrom ? `resumed at step ${resumeFrom.step}; ` : ''}best epoch ${res.bestEpoch}: dev Spearman ${res.bestSpearman?.toFixed(2)}; model saved to ${path.resolve(out)}\n`,
