@@ -54,15 +54,20 @@ const DATASETS: DatasetSpec[] = [
 function modelSettings(budget: Budget): {
   features: NgramOptions;
   model: Omit<BagClassifierOptions, 'vocabSize' | 'classes' | 'seed' | 'learningRate'>;
+  /** Seeds used (the first n of the context's). */
+  seeds: number;
 } {
   return budget === 'quick'
     ? {
         features: { orders: [1, 2], minCount: 2 },
-        model: { dim: 64, batchSize: 64, maxEpochs: 12, patience: 2 },
+        // Sized so `kexue lab` stays within its 10 minutes: a pipeline check, not a result.
+        model: { dim: 64, batchSize: 64, maxEpochs: 8, patience: 2 },
+        seeds: 3,
       }
     : {
         features: { orders: [1, 2], minCount: 2 },
         model: { dim: 128, batchSize: 64, maxEpochs: 30, patience: 3 },
+        seeds: Infinity,
       };
 }
 
@@ -162,13 +167,14 @@ async function runDataset(
   const enc = await encode(path.join(ctx.dataDir, 'clue', spec.key), settings.features);
   const classes = enc.data.labels.length;
   const maxEpochs = settings.model.maxEpochs ?? 1;
+  const seeds = ctx.seeds.slice(0, settings.seeds);
   const progress = new Progress({
     label: `can ${spec.key}`,
-    total: ctx.seeds.length * maxEpochs,
+    total: seeds.length * maxEpochs,
     silent: ctx.quiet,
   });
   const runs: SeedRun[] = [];
-  for (const seed of ctx.seeds) {
+  for (const seed of seeds) {
     const start = performance.now();
     const model = new BagClassifier({
       ...settings.model,

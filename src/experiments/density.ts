@@ -94,7 +94,7 @@ export interface DensityPlan {
 
 export const DENSITY_PLANS: Record<Budget, DensityPlan> = {
   quick: {
-    trainN: 1500,
+    trainN: 1000,
     epochs: 2,
     batchSize: 20,
     lr: 1e-3,

@@ -46,6 +46,10 @@ interface Plan {
   configs: Config[];
   steps: Record<ModelKind, number>;
   trainLimit: number;
+  /** Test images scored per run (first n of the 10,000). */
+  testLimit: number;
+  /** Seeds (first n of the context's). */
+  seeds: number;
   checkpoints: number;
   inequalityPoints: number;
   surveyCases: number;
@@ -63,8 +67,11 @@ function plan(budget: Budget): Plan {
           { kind: 'parameter', weight: 0.01 },
           { kind: 'parameter', weight: 0.1 },
         ],
-        steps: { mlp: 200, cnn: 100 },
+        // A pipeline check that fits `kexue lab`'s 10 minutes (about a minute here), not a result.
+        steps: { mlp: 100, cnn: 40 },
         trainLimit: 20000,
+        testLimit: 2000,
+        seeds: 2,
         checkpoints: 4,
         inequalityPoints: 20,
         surveyCases: 2000,
@@ -83,6 +90,8 @@ function plan(budget: Budget): Plan {
         ],
         steps: { mlp: 3000, cnn: 1500 },
         trainLimit: Infinity,
+        testLimit: Infinity,
+        seeds: Infinity,
         checkpoints: 10,
         inequalityPoints: 100,
         surveyCases: 10000,
@@ -237,7 +246,7 @@ export const gradpenaltyExperiment: Experiment = {
   title: 'Input- vs parameter-gradient penalties, and the inequality between them',
   async run(ctx) {
     const p = plan(ctx.budget);
-    const seeds = ctx.budget === 'quick' ? ctx.seeds.slice(0, 3) : ctx.seeds;
+    const seeds = ctx.seeds.slice(0, p.seeds);
     const tables: Table[] = [];
     const charts: Chart[] = [];
     const text: string[] = [];
@@ -256,7 +265,7 @@ export const gradpenaltyExperiment: Experiment = {
     for (const ds of p.datasets) {
       const dir = path.join(ctx.dataDir, ds);
       const train = readImageSet(dir, 'train', p.trainLimit);
-      const test = readImageSet(dir, 't10k');
+      const test = readImageSet(dir, 't10k', p.testLimit);
       for (const modelKind of p.models) {
         const rows: (string | number)[][] = [];
         const series: Chart['series'] = [];
@@ -338,6 +347,7 @@ export const gradpenaltyExperiment: Experiment = {
         cnnSteps: p.steps.cnn,
         batch: BATCH,
         trainImages: Number.isFinite(p.trainLimit) ? p.trainLimit : 60000,
+        testImages: Number.isFinite(p.testLimit) ? p.testLimit : 10000,
         surveyCases: p.surveyCases,
       },
       text,
