@@ -61,7 +61,7 @@ function modelSettings(budget: Budget): {
     ? {
         features: { orders: [1, 2], minCount: 2 },
         // Sized so `kexue lab` stays within its 10 minutes: a pipeline check, not a result.
-        model: { dim: 64, batchSize: 64, maxEpochs: 8, patience: 2 },
+        model: { dim: 64, batchSize: 64, maxEpochs: 6, patience: 2 },
         seeds: 3,
       }
     : {

@@ -65,7 +65,7 @@ export interface BudgetSettings {
 // The note fine-tunes BERT-base at lr 2e-5 for 5 epochs; an encoder ~100× smaller moves less per step, so
 // 1e-4 (chosen beforehand, not tuned on test). Test sets are seeded subsamples to bound the time.
 const BUDGETS: Record<Budget, BudgetSettings> = {
-  quick: { maxTrain: 256, maxTest: 400, epochs: 2, batchSize: 32, lr: 1e-4, maxLen: 64, seeds: 2 },
+  quick: { maxTrain: 160, maxTest: 400, epochs: 2, batchSize: 32, lr: 1e-4, maxLen: 64, seeds: 2 },
   full: { maxTrain: 2000, maxTest: 3000, epochs: 2, batchSize: 32, lr: 1e-4, maxLen: 64, seeds: 3 },
 };
 

@@ -58,7 +58,7 @@ function plan(budget: Budget): Plan {
         toys: ['8gaussians'],
         toyMethods: [...LIPSCHITZ_METHODS],
         // A pipeline check that fits `kexue lab`'s 10 minutes (about a minute here), not a result.
-        toyIters: 300,
+        toyIters: 200,
         toyHidden: [64, 64],
         toySeeds: 2,
         mnistMethods: [...LIPSCHITZ_METHODS],

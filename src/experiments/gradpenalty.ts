@@ -68,7 +68,7 @@ function plan(budget: Budget): Plan {
           { kind: 'parameter', weight: 0.1 },
         ],
         // A pipeline check that fits `kexue lab`'s 10 minutes (about a minute here), not a result.
-        steps: { mlp: 100, cnn: 40 },
+        steps: { mlp: 60, cnn: 30 },
         trainLimit: 20000,
         testLimit: 2000,
         seeds: 2,
