@@ -60,6 +60,7 @@ export {
 } from './nn/schedule.js';
 export {
   diagnoseGradients,
+  diagnoseGradientsAsync,
   type DiagnosableModel,
   type DiagnoseOptions,
   type GradientReport,
@@ -153,6 +154,7 @@ export {
   fisherMask,
   fisherMaskAsync,
   keptFraction,
+  keptFractionAsync,
   encoderBlocks,
   type FisherMaskOptions,
   type NameFilter,
@@ -224,6 +226,9 @@ export {
 } from './penalty/train-step.js';
 export {
   gradientPenaltyInequality,
+  gradientPenaltyInequalityAsync,
+  gradientPenaltyInequalityBatch,
+  gradientPenaltyInequalityBatchAsync,
   type InequalityModel,
   type InequalityResult,
   type LayerTerms,
@@ -257,6 +262,7 @@ export {
 export {
   withInferenceSettings,
   mlmByLength,
+  mlmByLengthAsync,
   type InferenceSettings,
   type MlmEvalOptions,
   type LengthResult,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Encoder } from '../encoder/model.js';
-import { chunkSize, mlmByLength, windows, withInferenceSettings } from './extrapolation.js';
+import { chunkSize, mlmByLength, mlmByLengthAsync, windows, withInferenceSettings } from './extrapolation.js';
 
 await initBackend();
 
@@ -31,7 +31,7 @@ test('chunkSize keeps B·heads·N² under the bound, at least 1', () => {
   for (const n of [100, 333, 1024]) assert.ok(chunkSize(n, 4) * 4 * n * n <= 2 ** 24);
 });
 
-test('mlmByLength: chunked evaluation equals one big batch (|Δ| < 1e-5), no tensor leak, bad lengths rejected', () => {
+test('mlmByLength: chunked evaluation equals one big batch (|Δ| < 1e-5), async equals sync, no tensor leak, bad lengths rejected', async () => {
   const m = new Encoder({ vocabSize: 30, hidden: 16, layers: 1, heads: 2, position: 'rope', seed: 2 });
   const stream = Array.from({ length: 600 }, (_, i) => 5 + ((i * 13) % 25));
   const o = {
@@ -60,7 +60,11 @@ test('mlmByLength: chunked evaluation equals one big batch (|Δ| < 1e-5), no ten
     whole.map((r) => r.sequences),
     [15, 6],
   );
+  const viaAsync = await mlmByLengthAsync(m, { ...o, maxAttentionEntries: 2 * 40 * 40 });
+  assert.deepEqual(viaAsync, chunked);
+  assert.equal(tf.memory().numTensors, before, 'tensor leak (async)');
   assert.throws(() => mlmByLength(m, { ...o, lengths: [2] }), /lengths must be integers ≥ 3/);
+  await assert.rejects(mlmByLengthAsync(m, { ...o, lengths: [2] }), /lengths must be integers ≥ 3/);
   m.dispose();
 });
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Encoder } from '../encoder/model.js';
 import type { EncoderConfig } from '../encoder/config.js';
 import { MlmMasker, disposeBatch, makeMlmBatch, mlmLoss } from '../encoder/mlm.js';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { Rng } from '../util/rng.js';
 
 /** Inference-time attention settings a trained encoder can be given without retraining. */
@@ -113,6 +114,29 @@ export function chunkSize(length: number, heads: number, maxEntries = 2 ** 24): 
  * }); // → [{ length: 64, sequences, predictions, accuracy, loss }, …]
  */
 export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[] {
+  return readBackSync(mlmWork(encoder, o));
+}
+
+/**
+ * As `mlmByLength`, reading each chunk's accuracy and loss with `await data()` instead of `dataSync()`
+ * (a browser page on webgl keeps responding between chunks).
+ *
+ * @example
+ * const v = tokenizer.vocab;
+ * const byLength = await mlmByLengthAsync(encoder, {
+ *   stream: texts.flatMap((t) => tokenizer.encode(t, { special: false })),
+ *   lengths: [64, 256], vocabSize: v.size, specialIds: v.specialIdSet(),
+ *   cls: v.special.cls, sep: v.special.sep, maskId: v.special.mask,
+ * });
+ */
+export function mlmByLengthAsync(encoder: Encoder, o: MlmEvalOptions): Promise<LengthResult[]> {
+  return readBackAsync(mlmWork(encoder, o));
+}
+
+function* mlmWork(
+  encoder: Encoder,
+  o: MlmEvalOptions,
+): Generator<tf.Tensor, LengthResult[], ArrayLike<number>> {
   const masker = new MlmMasker({ vocabSize: o.vocabSize, maskId: o.maskId, specialIds: o.specialIds });
   const plans = o.lengths.map((length) => {
     if (!Number.isInteger(length) || length < 3)
@@ -123,7 +147,8 @@ export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[]
   const chunks = plans.map((p) => chunkSize(p.length, encoder.config.heads, o.maxAttentionEntries));
   const total = plans.reduce((s, p, i) => s + Math.ceil(p.seqs.length / chunks[i]), 0);
   let done = 0;
-  return plans.map(({ length, seqs }, i) => {
+  const results: LengthResult[] = [];
+  for (const [i, { length, seqs }] of plans.entries()) {
     const rng = new Rng((o.seed ?? 0) * 7919 + length);
     let correct = 0;
     let lossSum = 0;
@@ -131,20 +156,33 @@ export function mlmByLength(encoder: Encoder, o: MlmEvalOptions): LengthResult[]
     for (let s = 0; s < seqs.length; s += chunks[i]) {
       const batch = makeMlmBatch(seqs.slice(s, s + chunks[i]), masker, encoder.config.padId, rng);
       const m = batch.targets.size;
-      const r = mlmLoss(encoder, batch, false);
-      correct += r.accuracy.dataSync()[0] * m;
-      lossSum += r.loss.dataSync()[0] * m;
+      let both: tf.Tensor;
+      try {
+        both = tf.tidy(() => {
+          const r = mlmLoss(encoder, batch, false);
+          return tf.stack([r.accuracy, r.loss]);
+        });
+      } finally {
+        disposeBatch(batch);
+      }
+      let v: ArrayLike<number>;
+      try {
+        v = yield both;
+      } finally {
+        both.dispose();
+      }
+      correct += v[0] * m;
+      lossSum += v[1] * m;
       count += m;
-      tf.dispose([r.loss, r.accuracy]);
-      disposeBatch(batch);
       o.onChunk?.(++done, total);
     }
-    return {
+    results.push({
       length,
       sequences: seqs.length,
       predictions: count,
       accuracy: correct / count,
       loss: lossSum / count,
-    };
-  });
+    });
+  }
+  return results;
 }

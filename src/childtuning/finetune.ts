@@ -13,7 +13,7 @@ import { Rng } from '../util/rng.js';
 import { top1Accuracy, type TextClassifier } from './classifier.js';
 import type { LabelledText } from './data.js';
 import { fisherInformation } from './fisher.js';
-import { encoderBlocks, fisherMask, keptFraction, type NameFilter } from './masks.js';
+import { encoderBlocks, fisherMaskAsync, keptFractionAsync, type NameFilter } from './masks.js';
 import { childTuning, type ChildTuningAdamW, type ChildTuningMode } from './optimizer.js';
 
 /** ChildTuning for `finetuneClassifier` (`FinetuneOptions.childTuning`); D masks are computed for you. */
@@ -127,13 +127,13 @@ async function childTunedOptimizer(
   );
   let masks: Map<string, tf.Tensor>;
   try {
-    masks = fisherMask(fisher, ct.p ?? 0.3, { candidates: ct.candidates ?? encoderBlocks });
+    masks = await fisherMaskAsync(fisher, ct.p ?? 0.3, { candidates: ct.candidates ?? encoderBlocks });
   } finally {
     tf.dispose([...fisher.values()]);
   }
   const total = [...params.values()].reduce((s, v) => s + v.size, 0);
   const candidates = [...masks.values()].reduce((s, m) => s + m.size, 0);
-  const kept = (total - candidates + keptFraction(masks) * candidates) / total;
+  const kept = (total - candidates + (await keptFractionAsync(masks)) * candidates) / total;
   return { opt: childTuning(adamw, { mode: 'D', p: ct.p, rescale: ct.rescale, masks }), kept };
 }
 

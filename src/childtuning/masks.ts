@@ -159,12 +159,33 @@ function* maskWork(
  * keptFraction(masks); // → 0.375 (3 of 8)
  */
 export function keptFraction(masks: Map<string, tf.Tensor>): number {
-  let kept = 0;
-  let n = 0;
-  for (const m of masks.values()) {
-    const d = m.dataSync();
-    for (let i = 0; i < d.length; i++) kept += d[i] !== 0 ? 1 : 0;
-    n += d.length;
+  return readBackSync(keptWork(masks));
+}
+
+/**
+ * As `keptFraction`, reading the count back with `await data()` instead of `dataSync()`.
+ *
+ * @example
+ * const masks = new Map([['a', tf.tensor1d([1, 0, 0, 1])], ['b', tf.tensor1d([0, 0, 1, 0])]]);
+ * await keptFractionAsync(masks); // → 0.375 (3 of 8)
+ */
+export function keptFractionAsync(masks: Map<string, tf.Tensor>): Promise<number> {
+  return readBackAsync(keptWork(masks));
+}
+
+function* keptWork(masks: Map<string, tf.Tensor>): Generator<tf.Tensor, number, ArrayLike<number>> {
+  const list = [...masks.values()];
+  const n = list.reduce((s, m) => s + m.size, 0);
+  if (n === 0) return 0;
+  // Counted on the device in int32 (exact to 2^31 per mask, where a float32 sum stops counting at 2^24).
+  const counts = tf.tidy(() => tf.stack(list.map((m) => tf.sum(tf.cast(tf.notEqual(m, 0), 'int32')))));
+  let kept: ArrayLike<number>;
+  try {
+    kept = yield counts;
+  } finally {
+    counts.dispose();
   }
-  return n === 0 ? 0 : kept / n;
+  let sum = 0;
+  for (let i = 0; i < kept.length; i++) sum += kept[i];
+  return sum / n;
 }

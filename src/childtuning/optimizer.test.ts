@@ -9,6 +9,7 @@ import {
   fisherMask,
   fisherMaskAsync,
   keptFraction,
+  keptFractionAsync,
   maskSeed,
   encoderBlocks,
 } from './masks.js';
@@ -177,6 +178,7 @@ test('fisherMask (and fisherMaskAsync, the same) keeps exactly round(p·n) candi
     }
     if (keptVals.length && dropped.length) assert.ok(Math.min(...keptVals) >= Math.max(...dropped));
     assert.ok(Math.abs(keptFraction(masks) - Math.round(p * 47) / 47) < 1e-9);
+    assert.equal(await keptFractionAsync(masks), keptFraction(masks));
     const viaAsync = await fisherMaskAsync(fisher, p);
     for (const [n, m] of masks) assert.deepEqual(viaAsync.get(n)!.dataSync(), m.dataSync(), n);
     tf.dispose([...masks.values(), ...viaAsync.values()]);
@@ -290,4 +292,24 @@ test('bad options fail with clear errors', () => {
   assert.throws(() => childTuning({} as AdamW, { mode: 'F' }), /wraps a tf.train optimizer/);
   opt.dispose();
   w.dispose();
+});
+
+test('keptFraction counts non-zero entries over all masks, sync and async alike, and frees its count', async () => {
+  const masks = new Map<string, tf.Tensor>([
+    ['a', tf.tensor1d([1, 0, 0, 1])],
+    [
+      'b',
+      tf.tensor2d([
+        [0, 0.5],
+        [0, -2],
+      ]),
+    ],
+  ]);
+  const before = tf.memory().numTensors;
+  assert.equal(keptFraction(masks), 4 / 8);
+  assert.equal(await keptFractionAsync(masks), 4 / 8);
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(keptFraction(new Map()), 0);
+  assert.equal(await keptFractionAsync(new Map()), 0);
+  tf.dispose([...masks.values()]);
 });

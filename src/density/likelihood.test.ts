@@ -11,6 +11,7 @@ import { bernoulliLogPmf, gaussianLogPdf, logMeanExp, standardNormalLogPdf } fro
 import { boundsByK, logLikelihood } from './likelihood.js';
 import { bound } from './objectives.js';
 import { linearGaussian1, linearGaussian2, mat, orthogonalW } from './linear-gaussian.test-util.js';
+import { VAETrainer } from './trainer.js';
 import { VAE } from './vae.js';
 
 await initBackend({ quiet: true });
@@ -284,4 +285,23 @@ test('Gaussian decoder variants agree: learned log-variance, variance from the d
   );
   learned.dispose();
   tf.dispose([A, Wd, x, ...noise]);
+});
+
+test('logLikelihood, boundsByK and VAETrainer refuse data a Bernoulli decoder cannot score, naming the row', async () => {
+  const enc = (x: tf.Tensor2D) => tf.tidy(() => tf.concat([x, tf.zeros([x.shape[0], 2])], 1));
+  const vae = new VAE({ dataDim: 2, latentDims: [2], encoders: [enc], decoders: [(z: tf.Tensor2D) => z] });
+  const good = Float32Array.from([0, 1, 0.5, 0.25]);
+  assert.equal((await logLikelihood(vae, good, { k: 4 })).logPx.length, 2);
+  for (const [bad, pattern] of [
+    [Float32Array.from([0, 1, 0.5, 2]), /x has 2 at row 1: a Bernoulli decoder needs values in \[0, 1\]/],
+    [Float32Array.from([0, NaN, 0.5, 0.5]), /x has a non-finite value \(NaN\) at row 0/],
+  ] as const) {
+    await assert.rejects(logLikelihood(vae, bad, { k: 4 }), pattern);
+    const t = tf.tensor2d(bad, [2, 2]);
+    await assert.rejects(logLikelihood(vae, t, { k: 4 }), pattern);
+    await assert.rejects(boundsByK(vae, t, [1, 2]), pattern);
+    t.dispose();
+    assert.throws(() => new VAETrainer(vae, bad, { objective: 'vae', k: 1, epochs: 1 }), pattern);
+  }
+  vae.dispose();
 });

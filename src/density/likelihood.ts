@@ -60,9 +60,16 @@ function slice(data: DataInput, start: number, count: number, dim: number): tf.T
   return tf.slice(data, [start, 0], [count, dim]);
 }
 
-/** Throws unless every value is finite (and in [0, 1] for a Bernoulli decoder). */
-export function checkData(vae: VAE, data: DataInput): void {
-  const values = data instanceof Float32Array ? data : data.dataSync();
+/**
+ * Throws unless every value is finite (and in [0, 1] for a Bernoulli decoder, whose log-likelihood of
+ * other values is a number but not a log-probability). A tensor is read with `await data()`.
+ */
+export async function checkData(vae: VAE, data: DataInput): Promise<void> {
+  checkValues(vae, data instanceof Float32Array ? data : await data.data());
+}
+
+/** `checkData` on values already in memory. */
+export function checkValues(vae: VAE, values: ArrayLike<number>): void {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!Number.isFinite(v))
@@ -138,6 +145,7 @@ export async function logLikelihood(
   o: LikelihoodOptions = {},
 ): Promise<LikelihoodResult> {
   const n0 = rows(data, vae.dataDim);
+  await checkData(vae, data);
   const kTotal = o.k ?? 5000;
   const max = new Float64Array(n0).fill(-Infinity);
   const sum = new Float64Array(n0); // Σ exp(log w − max), rescaled whenever max grows
@@ -188,6 +196,7 @@ export async function boundsByK(
     throw new Error(`every k must be a positive integer dividing max(k) = ${kMax}, got [${ks}]`);
   }
   const n = rows(data, vae.dataDim);
+  await checkData(vae, data);
   const B = Math.max(1, Math.min(n, o.batchSize ?? 100, o.maxRows ?? DEFAULT_MAX_ROWS));
   const totals = new Float64Array(ks.length);
   // Buffer one block of datapoints' kMax weights (B·kMax floats), then fold it into the totals.

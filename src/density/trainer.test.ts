@@ -118,14 +118,14 @@ test('trainEpochAsync and stepAsync train exactly like trainEpoch and step', asy
 
 test('a NaN bound stops training with a DivergenceError before the update', () => {
   const data = images(10, 6);
-  data[5] = NaN;
   const model = VAEModel.build(tiny, { seed: 1 });
-  const tr = new VAETrainer(
-    model,
-    data,
-    { objective: 'iwae', k: 2, epochs: 1, batchSize: 10, binarization: 'none' },
-    model.namedParameters(),
-  );
+  const opts = { objective: 'iwae', k: 2, epochs: 1, batchSize: 10, binarization: 'none' } as const;
+  const nanData = Float32Array.from(data);
+  nanData[5] = NaN; // NaN data is refused up front, before any step
+  assert.throws(() => new VAETrainer(model, nanData, opts), /x has a non-finite value \(NaN\) at row 0/);
+  const tr = new VAETrainer(model, data, opts, model.namedParameters());
+  const [first] = model.namedParameters().values();
+  first.assign(tf.fill(first.shape, NaN)); // a weight gone bad: the first bound is NaN
   assert.throws(
     () => tr.trainEpoch(),
     (e: Error) =>

@@ -12,6 +12,7 @@ import { AdamW } from '../nn/optim.js';
 import { Rng } from '../util/rng.js';
 import { binarize, binarizeFixed, gatherRows } from './data.js';
 import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { checkValues } from './likelihood.js';
 import { objectiveTensors, type Estimator, type Objective } from './objectives.js';
 import type { VAE } from './vae.js';
 
@@ -120,6 +121,7 @@ export class VAETrainer {
     this.n = data.length / vae.dataDim;
     if (!Number.isInteger(this.n) || this.n < 1)
       throw new Error(`data length ${data.length} is not a positive multiple of ${vae.dataDim}`);
+    checkValues(vae, data);
     this.data = this.o.binarization === 'fixed' ? binarizeFixed(data, this.o.seed) : data;
     this.params = params ?? new Map(vae.variables.map((v) => [v.name, v]));
     this.optimizer = new AdamW(this.params, {

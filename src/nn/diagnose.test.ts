@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../backend/index.js';
-import { defaultGroup, diagnoseGradients } from './diagnose.js';
+import { defaultGroup, diagnoseGradients, diagnoseGradientsAsync } from './diagnose.js';
 import { Encoder } from '../encoder/model.js';
 import { MlmMasker, makeMlmBatch, mlmLoss, disposeBatch, type MlmBatch } from '../encoder/mlm.js';
 import { Rng } from '../util/rng.js';
@@ -17,7 +17,7 @@ test('groups: layer index paths and first components', () => {
   assert.equal(defaultGroup('dense_Dense1/kernel'), 'dense_Dense1');
 });
 
-test('norms and update ratios match hand computation on a quadratic (|Δ| < 1e-5)', () => {
+test('norms and update ratios match hand computation on a quadratic (|Δ| < 1e-5), sync and async', async () => {
   const w = tf.variable(tf.tensor1d([3, -4]));
   const b = tf.variable(tf.tensor1d([0, 0]));
   const params = new Map([
@@ -44,6 +44,10 @@ test('norms and update ratios match hand computation on a quadratic (|Δ| < 1e-5
   const adam = diagnoseGradients(params, null, loss, { lr: 0.1, rule: 'adam' });
   assert.ok(Math.abs(adam.params[0].updateNorm - 0.1 * Math.SQRT2) < 1e-5);
   assert.deepEqual(Array.from(w.dataSync()), [3, -4]); // nothing changed
+  const before = tf.memory().numTensors;
+  assert.deepEqual(await diagnoseGradientsAsync(params, null, loss, { lr: 0.1, rule: 'adam' }), adam);
+  assert.equal(tf.memory().numTensors, before, 'tensor leak');
+  await assert.rejects(diagnoseGradientsAsync(params, null, loss, { lr: 0 }), /lr must be a positive number/);
   tf.dispose([w, b]);
 });
 

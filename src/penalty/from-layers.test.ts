@@ -10,7 +10,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
-import { gradientPenaltyInequality, gradientPenaltyInequalityBatch, mlpFromLayersModel } from './index.js';
+import {
+  gradientPenaltyInequality,
+  gradientPenaltyInequalityAsync,
+  gradientPenaltyInequalityBatch,
+  gradientPenaltyInequalityBatchAsync,
+  mlpFromLayersModel,
+  mlpFromLayersModelAsync,
+} from './index.js';
 
 await initBackend({ quiet: true });
 
@@ -40,7 +47,7 @@ for (const [acts, useBias] of [
   [['tanh', 'relu', 'linear'], true],
   [['gelu', 'tanh', 'linear'], false],
 ] as const) {
-  test(`LayersModel (${acts.join('/')}, bias ${useBias}): f, ‖∇ₓf‖², ‖∇θf‖² equal TF.js autodiff; left ≤ right`, () => {
+  test(`LayersModel (${acts.join('/')}, bias ${useBias}): f, ‖∇ₓf‖², ‖∇θf‖² equal TF.js autodiff; left ≤ right; async alike`, async () => {
     const model = denseModel([...acts], [7, 5, 1], 4, useBias);
     const rng = new Rng(3);
     const before = tf.memory().numTensors;
@@ -69,6 +76,11 @@ for (const [acts, useBias] of [
     const batch = gradientPenaltyInequalityBatch(model, xb);
     assert.deepEqual(batch[0], gradientPenaltyInequality(model, x));
     assert.deepEqual(gradientPenaltyInequalityBatch(model, [x, x.map((v) => -v)]), batch);
+    assert.deepEqual(await gradientPenaltyInequalityAsync(model, xt), gradientPenaltyInequality(model, x));
+    assert.deepEqual(await gradientPenaltyInequalityBatchAsync(model, xb), batch);
+    assert.deepEqual(await mlpFromLayersModelAsync(model), mlpFromLayersModel(model));
+    await assert.rejects(gradientPenaltyInequalityAsync(model, xb), /x: must be one point/);
+    await assert.rejects(gradientPenaltyInequalityBatchAsync(model, xt), /x: must be a \[n, d\] tensor/);
     tf.dispose([xt, xb]);
     assert.equal(tf.memory().numTensors, before);
     model.dispose();

@@ -7,6 +7,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../io/errors.js';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { ACTIVATIONS, type Activation, type DenseLayer, type Mlp } from './inequality.js';
 
 /** True for a `tf.LayersModel` (also from another copy of tfjs-layers: checked by shape, not class). */
@@ -53,10 +54,26 @@ function chainLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
  *   activation: 'tanh' }), tf.layers.dense({ units: 1 })] }));
  */
 export function mlpFromLayersModel(model: tfl.LayersModel): Mlp {
+  return readBackSync(mlpWork(model));
+}
+
+/**
+ * As `mlpFromLayersModel`, reading the weights with `await data()` instead of `dataSync()`.
+ *
+ * @example
+ * const mlp = await mlpFromLayersModelAsync(critic);
+ */
+export function mlpFromLayersModelAsync(model: tfl.LayersModel): Promise<Mlp> {
+  return readBackAsync(mlpWork(model));
+}
+
+// Yields each kernel and bias to be read; they are the model's own tensors, so nothing is disposed.
+function* mlpWork(model: tfl.LayersModel): Generator<tf.Tensor, Mlp, ArrayLike<number>> {
   if (!isLayersModel(model)) throw new InputError('must be a tf.LayersModel', 'model');
   const layers = chainLayers(model);
   if (layers.length === 0) throw new InputError('has no Dense layers', 'model');
-  const out: DenseLayer[] = layers.map((l, t) => {
+  const out: DenseLayer[] = [];
+  for (const [t, l] of layers.entries()) {
     if (l.getClassName() !== 'Dense')
       throw new InputError(
         `layer ${t} ('${l.name}') is a ${l.getClassName()}; only Dense layers are supported`,
@@ -66,19 +83,20 @@ export function mlpFromLayersModel(model: tfl.LayersModel): Mlp {
     if (kernel.rank !== 2)
       throw new InputError(`layer ${t} ('${l.name}') has a rank-${kernel.rank} kernel`, 'model');
     const [inDim, outDim] = kernel.shape;
-    const k = kernel.dataSync();
+    const activation = activationOf(l, t);
+    const k = yield kernel;
     const weight = new Float64Array(inDim * outDim);
     for (let i = 0; i < inDim; i++)
       for (let o = 0; o < outDim; o++) weight[o * inDim + i] = k[i * outDim + o];
-    return {
+    out.push({
       inDim,
       outDim,
       weight,
-      bias: bias ? Float64Array.from(bias.dataSync()) : new Float64Array(outDim),
-      activation: activationOf(l, t),
+      bias: bias ? Float64Array.from(yield bias) : new Float64Array(outDim),
+      activation,
       hasBias: bias !== undefined,
-    };
-  });
+    });
+  }
   const inputShape = model.inputs[0].shape;
   if (inputShape.length !== 2)
     throw new InputError(`input must be [batch, features], got [${inputShape.map(String)}]`, 'model');

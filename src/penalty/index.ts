@@ -20,7 +20,9 @@ export {
 } from './train-step.js';
 export {
   gradientPenaltyInequality,
+  gradientPenaltyInequalityAsync,
   gradientPenaltyInequalityBatch,
+  gradientPenaltyInequalityBatchAsync,
   weightSpectralNormsSq,
   mlpPass as floatMlpPass,
   hiddenJacobians,
@@ -42,4 +44,4 @@ export {
   type InequalityCase,
 } from './property.js';
 export { spectralNormSq } from './linalg.js';
-export { mlpFromLayersModel } from './from-layers.js';
+export { mlpFromLayersModel, mlpFromLayersModelAsync } from './from-layers.js';

@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../io/errors.js';
-import { isLayersModel, mlpFromLayersModel } from './from-layers.js';
+import { isLayersModel, mlpFromLayersModel, mlpFromLayersModelAsync } from './from-layers.js';
 import { spectralNormSq } from './linalg.js';
 import { rngOf, type Seed } from '../util/rng.js';
 
@@ -253,12 +253,20 @@ export function asMlp(model: InequalityModel): Mlp {
   return isLayersModel(model) ? mlpFromLayersModel(model) : model;
 }
 
+function checkPointShape(x: tf.Tensor): void {
+  if (!(x.rank === 1 || (x.rank === 2 && x.shape[0] === 1)))
+    throw new InputError(`must be one point: a [d] or [1, d] tensor, got [${x.shape}]`, 'x');
+}
+
+function checkBatchShape(x: tf.Tensor): void {
+  if (x.rank !== 2) throw new InputError(`must be a [n, d] tensor, got [${x.shape}]`, 'x');
+}
+
 /** One input point as finite float64 values: a 1-D (or [1, d]) tensor or an array. */
 function pointOf(x: ArrayLike<number> | tf.Tensor): ArrayLike<number> {
   let v: ArrayLike<number>;
   if (x instanceof tf.Tensor) {
-    if (!(x.rank === 1 || (x.rank === 2 && x.shape[0] === 1)))
-      throw new InputError(`must be one point: a [d] or [1, d] tensor, got [${x.shape}]`, 'x');
+    checkPointShape(x);
     v = x.dataSync();
   } else if (x && typeof (x as ArrayLike<number>).length === 'number') v = x;
   else throw new InputError('must be a 1-D tensor or an array of numbers', 'x');
@@ -312,8 +320,47 @@ export function gradientPenaltyInequality(
 }
 
 /**
+ * As `gradientPenaltyInequality`, reading a `tf.LayersModel`'s weights and a tensor `x` with
+ * `await data()` instead of `dataSync()` (a browser page on webgl keeps responding).
+ *
+ * @example
+ * const r = await gradientPenaltyInequalityAsync(critic, tf.tensor1d([0.1, -0.3, 0.5, 2]));
+ */
+export async function gradientPenaltyInequalityAsync(
+  model: InequalityModel,
+  x: ArrayLike<number> | tf.Tensor,
+  weightNormsSq?: number[],
+): Promise<InequalityResult> {
+  if (x instanceof tf.Tensor) checkPointShape(x);
+  const mlp = isLayersModel(model) ? await mlpFromLayersModelAsync(model) : model;
+  return gradientPenaltyInequality(mlp, x instanceof tf.Tensor ? await x.data() : x, weightNormsSq);
+}
+
+/**
+ * As `gradientPenaltyInequalityBatch`, reading a `tf.LayersModel`'s weights and a tensor `x` with
+ * `await data()` instead of `dataSync()`.
+ *
+ * @example
+ * const rows = await gradientPenaltyInequalityBatchAsync(critic, tf.randomNormal([16, 4]));
+ */
+export async function gradientPenaltyInequalityBatchAsync(
+  model: InequalityModel,
+  x: ArrayLike<number> | number[][] | tf.Tensor,
+  n?: number,
+): Promise<InequalityResult[]> {
+  if (x instanceof tf.Tensor) checkBatchShape(x);
+  const mlp = isLayersModel(model) ? await mlpFromLayersModelAsync(model) : model;
+  if (x instanceof tf.Tensor) return gradientPenaltyInequalityBatch(mlp, await x.data(), x.shape[0]);
+  return gradientPenaltyInequalityBatch(mlp, x, n);
+}
+
+/**
  * The inequality at each row of a batch: x is a [n, d] tensor, a number[][], or row-major values with
  * `n` given.
+ *
+ * @example
+ * const rows = gradientPenaltyInequalityBatch(critic, [[0.1, -0.3, 0.5, 2], [1, 0, 0, -1]]);
+ * rows.every((r) => r.left <= r.right * (1 + 1e-9)); // → true
  */
 export function gradientPenaltyInequalityBatch(
   model: InequalityModel,
@@ -324,7 +371,7 @@ export function gradientPenaltyInequalityBatch(
   checkMlp(mlp);
   const d = mlp.layers[0].inDim;
   if (x instanceof tf.Tensor) {
-    if (x.rank !== 2) throw new InputError(`must be a [n, d] tensor, got [${x.shape}]`, 'x');
+    checkBatchShape(x);
     n = x.shape[0];
     x = x.dataSync();
   } else if (Array.isArray(x) && Array.isArray(x[0])) {

@@ -275,7 +275,7 @@ async function score(v: Record<string, unknown>): Promise<number> {
     }
     const x = v.binarize ? binarizeFixed(images.data, seed) : images.data;
     try {
-      checkData(model, x);
+      await checkData(model, x);
     } catch (e) {
       throw new InputError((e as Error).message, input);
     }
