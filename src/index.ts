@@ -195,7 +195,7 @@ export {
   type LikelihoodResult,
   type DataInput,
 } from './density/likelihood.js';
-export { activeUnits } from './density/units.js';
+export { activeUnits, activeUnitsAsync } from './density/units.js';
 export { binarize, binarizeFixed, logitMean, perturb } from './density/data.js';
 export { auroc, likelihoodRatio } from './density/ood.js';
 export {
@@ -254,6 +254,7 @@ export {
 } from './attention/rope.js';
 export {
   attentionEntropy,
+  attentionEntropyAsync,
   rowEntropy,
   type AttentionEntropy,
   type EntropyBatch,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Encoder } from '../encoder/model.js';
-import { attentionEntropy, entropyChart, rowEntropy } from './entropy.js';
+import { attentionEntropy, attentionEntropyAsync, entropyChart, rowEntropy } from './entropy.js';
 
 await initBackend();
 
@@ -41,7 +41,7 @@ function uniformEncoder(): Encoder {
   return m;
 }
 
-test('attentionEntropy of uniform attention is log n per layer and head, n from each row’s mask', () => {
+test('attentionEntropy of uniform attention is log n per layer and head, n from each row’s mask; async alike', async () => {
   const m = uniformEncoder().train(true);
   const ids = tf.tensor2d(
     [
@@ -66,6 +66,8 @@ test('attentionEntropy of uniform attention is log n per layer and head, n from 
     for (const h of layer) assert.ok(Math.abs(h - expected) < 1e-4, `${h} vs ${expected}`);
   }
   assert.ok(Math.abs(e.meanKeys - (25 + 64) / 13) < 1e-9);
+  assert.deepEqual(await attentionEntropyAsync(m, { ids, mask }), e);
+  assert.equal(tf.memory().numTensors, before, 'tensor leak (async)');
   // Probes are removed and the training mode restored afterwards.
   assert.ok(m.blocks.every((b) => b.attention.probe === undefined));
   assert.equal(m.training, true);

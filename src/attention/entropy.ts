@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Encoder } from '../encoder/model.js';
 import type { Chart } from '../experiments/types.js';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 
 /** The input of `attentionEntropy`: a padded batch of token ids (an `EncoderInput` without typeIds). */
 export interface EntropyBatch {
@@ -51,11 +52,29 @@ export function rowEntropy(probs: tf.Tensor): tf.Tensor {
  * disposeInput(input);
  */
 export function attentionEntropy(encoder: Encoder, batch: EntropyBatch): AttentionEntropy {
+  return readBackSync(entropyWork(encoder, batch));
+}
+
+/**
+ * As `attentionEntropy`, reading the sums back with `await data()` instead of `dataSync()`.
+ *
+ * @example
+ * const input = encodeTexts(tokenizer, texts, 256);
+ * const h = await attentionEntropyAsync(encoder, input);
+ * disposeInput(input);
+ */
+export function attentionEntropyAsync(encoder: Encoder, batch: EntropyBatch): Promise<AttentionEntropy> {
+  return readBackAsync(entropyWork(encoder, batch));
+}
+
+function* entropyWork(
+  encoder: Encoder,
+  batch: EntropyBatch,
+): Generator<tf.Tensor, AttentionEntropy, ArrayLike<number>> {
   const sums: tf.Tensor[] = [];
   const wasTraining = encoder.training;
   encoder.train(false);
-  let rows = 0;
-  let keys = 0;
+  let all: tf.Tensor;
   try {
     encoder.blocks.forEach((block) => {
       block.attention.probe = (probs, mask) => {
@@ -64,20 +83,29 @@ export function attentionEntropy(encoder: Encoder, batch: EntropyBatch): Attenti
         sums.push(tf.keep(tf.sum(tf.mul(h, tf.expandDims(mask, 1)), [0, 2])));
       };
     });
-    tf.tidy(() => {
-      const out = encoder.apply({ ids: batch.ids, mask: batch.mask });
-      const perRow = tf.sum(out.mask, 1).dataSync();
-      for (const k of perRow) {
-        rows += k;
-        keys += k * k; // every one of the k rows sees k keys
-      }
+    // One read-back: [rows, Σ keys per row, then every layer's per-head sums].
+    all = tf.tidy(() => {
+      const perRow = tf.sum(encoder.apply({ ids: batch.ids, mask: batch.mask }).mask, 1);
+      // Every one of a sequence's k unmasked rows sees k keys.
+      const counts = tf.stack([tf.sum(perRow), tf.sum(tf.square(perRow))]);
+      return tf.concat([counts, ...sums]);
     });
   } finally {
     encoder.blocks.forEach((block) => (block.attention.probe = undefined));
     encoder.train(wasTraining);
+    tf.dispose(sums);
   }
-  const perHead = sums.map((s) => Array.from(s.dataSync(), (v) => v / rows));
-  tf.dispose(sums);
+  let v: ArrayLike<number>;
+  try {
+    v = yield all;
+  } finally {
+    all.dispose();
+  }
+  const [rows, keys] = [v[0], v[1]];
+  const heads = encoder.config.heads;
+  const perHead = encoder.blocks.map((_, l) =>
+    Array.from({ length: heads }, (_, h) => v[2 + l * heads + h] / rows),
+  );
   return {
     perHead,
     perLayer: perHead.map((h) => h.reduce((a, b) => a + b, 0) / h.length),

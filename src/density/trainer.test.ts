@@ -13,7 +13,7 @@ import { VAEModel, paperConfig, type VAEConfig } from './build.js';
 import { PAPER_EPOCHS, VAETrainer, paperLearningRate } from './trainer.js';
 import { loadVAE, saveVAE, vaeArtifacts, vaeFromArtifacts } from './io.js';
 import { auroc, likelihoodRatio } from './ood.js';
-import { activeUnits } from './units.js';
+import { activeUnits, activeUnitsAsync } from './units.js';
 import { binarize, binarizeFixed, logitMean, perturb } from './data.js';
 import { VAE } from './vae.js';
 
@@ -182,7 +182,7 @@ test('AUROC equals the pairwise definition (ties count ½); likelihood ratio sub
   assert.throws(() => auroc([], [1]), /inDist: no scores/);
 });
 
-test('active units count posterior means whose variance over the data exceeds 0.01', () => {
+test('active units count posterior means whose variance over the data exceeds 0.01 (sync and async)', async () => {
   // Encoder: unit 0 copies x₀ (variance ≈ 1), unit 1 is 0.05·x₀ (variance ≈ 0.0025), unit 2 constant.
   const enc = (x: tf.Tensor2D) =>
     tf.tidy(() => {
@@ -200,7 +200,11 @@ test('active units count posterior means whose variance over the data exceeds 0.
     Float32Array.from({ length: 400 }, () => rng.normal()),
     [200, 2],
   );
-  assert.deepEqual(activeUnits(vae, x).active, [1]);
+  const before = tf.memory().numTensors;
+  const sync = activeUnits(vae, x);
+  assert.deepEqual(sync.active, [1]);
+  assert.deepEqual(await activeUnitsAsync(vae, x), sync);
+  assert.equal(tf.memory().numTensors, before, 'tensor leak');
   x.dispose();
 });
 

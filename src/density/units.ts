@@ -3,6 +3,7 @@
  * the posterior mean of each layer, propagated through the means of the layers below.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { readBackAsync, readBackSync } from '../util/read-back.js';
 import type { VAE } from './vae.js';
 
 /**
@@ -18,12 +19,42 @@ export function activeUnits(
   x: tf.Tensor2D,
   threshold = 0.01,
 ): { active: number[]; variances: Float32Array[] } {
+  return readBackSync(unitsWork(vae, x, threshold));
+}
+
+/**
+ * As `activeUnits`, reading the variances back with `await data()` instead of `dataSync()`.
+ *
+ * @example
+ * const { active } = await activeUnitsAsync(vae, tf.tensor2d(binarizeFixed(images), [images.length / 784, 784]));
+ */
+export function activeUnitsAsync(
+  vae: VAE,
+  x: tf.Tensor2D,
+  threshold = 0.01,
+): Promise<{ active: number[]; variances: Float32Array[] }> {
+  return readBackAsync(unitsWork(vae, x, threshold));
+}
+
+function* unitsWork(
+  vae: VAE,
+  x: tf.Tensor2D,
+  threshold: number,
+): Generator<tf.Tensor, { active: number[]; variances: Float32Array[] }, ArrayLike<number>> {
   if (x.shape[0] < 2) throw new Error('active units need at least two datapoints');
   const means = vae.posteriorMeans(x);
+  const variances: Float32Array[] = [];
   try {
-    const variances = means.map((m) => tf.tidy(() => tf.moments(m, 0).variance.dataSync() as Float32Array));
-    return { active: variances.map((v) => v.filter((a) => a > threshold).length), variances };
+    for (const m of means) {
+      const v = tf.tidy(() => tf.moments(m, 0).variance);
+      try {
+        variances.push(Float32Array.from(yield v));
+      } finally {
+        v.dispose();
+      }
+    }
   } finally {
     tf.dispose(means);
   }
+  return { active: variances.map((v) => v.filter((a) => a > threshold).length), variances };
 }
