@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { AdamW, readLossAndNorm } from './optim.js';
+import { ADAMW_UPDATE } from './fused-update.js';
 
 await initBackend();
 
@@ -128,4 +129,60 @@ test('readLossAndNorm reads the loss and the global norm at once; a known norm g
   tf.dispose([loss, ...grads.values(), ...a.values(), ...b.values()]);
   oa.dispose();
   ob.dispose();
+});
+
+test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relative, and leaves views of old weights alone', async () => {
+  if (tf.getBackend() !== 'aten') return; // other backends have only the op-by-op path
+  assert.ok(tf.getKernel(ADAMW_UPDATE, 'aten'), 'aten registers the fused update');
+  const make = () =>
+    new Map([
+      ['w', tf.variable(tf.randomNormal([6, 5], 0, 1, 'float32', 1))],
+      ['b', tf.variable(tf.randomNormal([5], 0, 1, 'float32', 2))],
+    ]);
+  const [fusedP, plainP] = [make(), make()];
+  const opts = { weightDecay: 0.1, clipNorm: 2, epsilon: 1e-6 };
+  const [fused, plain] = [new AdamW(fusedP, opts), new AdamW(plainP, opts)];
+  const old = tf.transpose(fusedP.get('w')!); // an ATen view of the weights' storage
+  const oldValues = old.arraySync();
+  for (let t = 0; t < 20; t++) {
+    const grads = (p: Map<string, tf.Variable>) =>
+      new Map([...p].map(([n, v], i) => [n, tf.randomNormal(v.shape, 0, 1 + t, 'float32', 1 + 10 * t + i)]));
+    const [gf, gp] = [grads(fusedP), grads(plainP)];
+    fused.step(gf, 0.01);
+    plain.step(gp, 0.01, {}); // hooks (even empty) take the op-by-op path
+    tf.dispose([...gf.values(), ...gp.values()]);
+  }
+  for (const n of ['w', 'b']) {
+    const [a, b] = [fusedP.get(n)!.dataSync(), plainP.get(n)!.dataSync()];
+    a.forEach((x, i) =>
+      assert.ok(Math.abs(x - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])), `${n}[${i}] ${x} vs ${b[i]}`),
+    );
+  }
+  assert.deepEqual(old.arraySync(), oldValues);
+  // applyGradients (tensor clip scale, as model.fit uses it) agrees with step too.
+  const x = tf.variable(
+    tf.tensor2d([
+      [1, -2],
+      [3, 0.5],
+    ]),
+  );
+  const y = tf.variable(
+    tf.tensor2d([
+      [1, -2],
+      [3, 0.5],
+    ]),
+  );
+  const [o1, o2] = [
+    new AdamW({ learningRate: 0.1, clipNorm: 1 }),
+    new AdamW(new Map([['y', y]]), { clipNorm: 1 }),
+  ];
+  const g = tf.tensor2d([
+    [3, 4],
+    [0, 12],
+  ]);
+  o1.applyGradients([{ name: x.name, tensor: g }]);
+  o2.step(new Map([['y', g]]), 0.1, {});
+  x.dataSync().forEach((v, i) => assert.ok(Math.abs(v - y.dataSync()[i]) < 1e-6));
+  tf.dispose([old, g, x, y, ...fusedP.values(), ...plainP.values()]);
+  [fused, plain, o1, o2].forEach((o) => o.dispose());
 });

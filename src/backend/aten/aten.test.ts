@@ -245,6 +245,34 @@ test('no leaks: tensor count and RSS flat over 300 MLP training steps', { skip }
   opt.dispose();
 });
 
+test(
+  'tf.train.adam takes the fused update on aten: equal to tfjs’s own on cpu within 1e-6, same state names',
+  { skip },
+  async () => {
+    const run = async (name: string) => {
+      await tf.setBackend(name);
+      const w = tf.variable(tf.randomNormal([8, 3], 0, 1, 'float32', 5));
+      const b = tf.variable(tf.zeros([3]));
+      const x = tf.randomNormal([16, 8], 0, 1, 'float32', 6);
+      const opt = tf.train.adam(0.05);
+      for (let i = 0; i < 10; i++)
+        opt.minimize(() => tf.mean(tf.square(tf.sin(tf.add(tf.matMul(x, w), b)))), false, [w, b]);
+      const state = await opt.getWeights();
+      const out = {
+        values: [w, b, ...state.map((s) => s.tensor)].map((t) => Array.from(t.dataSync())),
+        names: state.map((s) => s.name.replace(/\d+/g, '#')),
+      };
+      opt.dispose();
+      tf.dispose([w, b, x]);
+      return out;
+    };
+    const cpu = await run('cpu');
+    const aten = await run('aten');
+    assert.deepEqual(aten.names, cpu.names);
+    close(cpu.values, aten.values, 1e-6);
+  },
+);
+
 test('without the addon, isAvailable() is false and kexue falls back to another backend', () => {
   const script = [
     "const aten = await import('./index.js');",

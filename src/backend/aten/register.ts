@@ -11,14 +11,17 @@ import { AtenBackend } from './backend.js';
 import { runOnCpu } from './fallback.js';
 import { mathKernels, type Inputs, type NativeKernel } from './kernels_math.js';
 import { nnKernels } from './kernels_nn.js';
+import { optimKernels } from './kernels_optim.js';
 import { shapeKernels } from './kernels_shape.js';
 import { Unsupported, bindNative, scoped } from './native.js';
+import { fuseTfjsAdam } from './tfjs-adam.js';
 
 export const BACKEND_NAME = 'aten';
 export const nativeKernels: Readonly<Record<string, NativeKernel>> = {
   ...mathKernels,
   ...shapeKernels,
   ...nnKernels,
+  ...optimKernels,
 };
 
 function wrap(name: string, k: NativeKernel): tf.KernelFunc {
@@ -75,6 +78,7 @@ export function registerAten(addon: AtenAddon): boolean {
       kernelFunc: (args) => runOnCpu(name, args),
     });
   }
+  fuseTfjsAdam();
   registered = true;
   return true;
 }

@@ -1,0 +1,415 @@
+/**
+ * `npm run bench -- training [--rounds R] [--steps S] [--only a,b] [--skip-bert]`
+ *
+ * The training paths kexue users take, each beside a PyTorch twin (src/bench/training_ref.py: same
+ * model, shapes, loss and optimizer, written as a PyTorch user would), in one run:
+ *   mlp-fit       a tfjs-layers 784-512-512-10 MLP trained with `model.fit` (tf.train.adam), batch 128
+ *   mlp-minimize  the same model trained with `optimizer.minimize`
+ *   mlm           kexue's recipe encoder pretraining step (4 Post-LN RoPE blocks, hidden 128, 4 heads,
+ *                 seq 64, batch 32, vocabulary 4,300, MLM on 15% of the positions, AdamW clipped at 1)
+ *   bert-base     the same step at BERT-base size (12 × 768, 12 heads, seq 128, batch 16, vocabulary 30,522)
+ *   cosent        a CoSENT fine-tuning step of the recipe encoder (32 pairs of 32 tokens, mean pooling)
+ *   gan           one GN-GAN iteration on MNIST-sized rows (critic + generator step, double backprop)
+ *   iwae          an IWAE k = 5 step of the paper's one-layer VAE, batch 100, via `VAETrainer`
+ * Timings on this shared machine jitter by 2×, so the two sides run interleaved, `rounds` times each
+ * (a fresh Python process per round); each round's median step is kept and the table shows the median
+ * over rounds with the range. Also: CPU time per step (all threads) and its ratio, parallel efficiency
+ * (CPU time / wall time, out of the thread count), and kernels per step on kexue's side (`tf.profile`).
+ * Goal (the performance issue's): every wall ratio ≤ 0.8×.
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../backend/index.js';
+import { loadAddon } from '../backend/aten/addon.js';
+import { cosentLoss } from '../cosent/loss.js';
+import { paperConfig, VAEModel } from '../density/build.js';
+import { VAETrainer } from '../density/trainer.js';
+import { Encoder, pool } from '../encoder/model.js';
+import { mlmLoss, type MlmBatch } from '../encoder/mlm.js';
+import { GanTrainer } from '../gan/trainer.js';
+import { namedGradients } from '../nn/module.js';
+import { AdamW, readLossAndNorm } from '../nn/optim.js';
+import { Rng } from '../util/rng.js';
+import { referencePython } from '../util/python.js';
+
+const REF = fileURLToPath(new URL('../../src/bench/training_ref.py', import.meta.url));
+
+/** One call of `step` trains `batches` minibatches; times are reported per minibatch. */
+interface Built {
+  step(): Promise<void> | void;
+  batches: number;
+  dispose(): void;
+}
+
+interface Workload {
+  name: string;
+  label: string;
+  /** Steps timed per round (after 2 warm-up steps) unless --steps overrides; fewer for big models. */
+  steps: number;
+  build(): Built;
+  /** The spec the Python twin reads (its `workload`, `threads`, `warmup`, `steps` are added). */
+  ref: Record<string, unknown>;
+}
+
+const MLP_BATCHES = 10;
+
+function mlpModel(): tfl.Sequential {
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 512, activation: 'relu', inputShape: [784] }),
+      tfl.layers.dense({ units: 512, activation: 'relu' }),
+      tfl.layers.dense({ units: 10 }),
+    ],
+  });
+  return model;
+}
+
+function mlpData(): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const n = 128 * MLP_BATCHES;
+  const x = tf.randomNormal([n, 784], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const labels = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => (i * 7) % 10),
+    'int32',
+  );
+  const y = tf.oneHot(labels, 10) as tf.Tensor2D;
+  labels.dispose();
+  return { x, y };
+}
+
+const mlpFit: Workload = {
+  name: 'mlp-fit',
+  label: 'tfjs-layers MLP, model.fit (Adam)',
+  steps: 3,
+  ref: { batches: MLP_BATCHES },
+  build() {
+    const model = mlpModel();
+    model.compile({
+      optimizer: tf.train.adam(1e-3),
+      loss: (y: tf.Tensor, p: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, p),
+    });
+    const { x, y } = mlpData();
+    return {
+      batches: MLP_BATCHES,
+      step: async () => {
+        await model.fit(x, y, { batchSize: 128, epochs: 1, shuffle: false, verbose: 0 });
+      },
+      dispose: () => {
+        model.dispose();
+        tf.dispose([x, y]);
+      },
+    };
+  },
+};
+
+const mlpMinimize: Workload = {
+  name: 'mlp-minimize',
+  label: 'tfjs-layers MLP, optimizer.minimize (Adam)',
+  steps: 3,
+  ref: { batches: MLP_BATCHES },
+  build() {
+    const model = mlpModel();
+    const opt = tf.train.adam(1e-3);
+    const { x, y } = mlpData();
+    const xs = tf.split(x, MLP_BATCHES);
+    const ys = tf.split(y, MLP_BATCHES);
+    return {
+      batches: MLP_BATCHES,
+      step: () => {
+        for (let b = 0; b < MLP_BATCHES; b++) {
+          const loss = opt.minimize(
+            () => tf.losses.softmaxCrossEntropy(ys[b], model.apply(xs[b]) as tf.Tensor) as tf.Scalar,
+            true,
+          )!;
+          loss.dataSync(); // like PyTorch's loss.item()
+          loss.dispose();
+        }
+      },
+      dispose: () => {
+        model.dispose();
+        opt.dispose();
+        tf.dispose([x, y, ...xs, ...ys]);
+      },
+    };
+  },
+};
+
+interface EncoderShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  seq: number;
+  batch: number;
+  vocab: number;
+}
+
+function encoder(s: EncoderShape): Encoder {
+  return new Encoder({
+    vocabSize: s.vocab,
+    hidden: s.hidden,
+    layers: s.layers,
+    heads: s.heads,
+    position: 'rope',
+    norm: 'post',
+    dropout: 0.1,
+    attentionDropout: 0.1,
+  }).train(true);
+}
+
+/** A step like `pretrain`'s: gradients, loss and global norm read in one go, AdamW clipped at 1. */
+async function adamwStep(model: Encoder, opt: AdamW, loss: () => tf.Scalar): Promise<void> {
+  const { value, grads } = namedGradients(model, loss);
+  const [, norm] = await readLossAndNorm(value, grads.values());
+  opt.step(grads, 1e-4, undefined, norm);
+  tf.dispose([value, ...grads.values()]);
+}
+
+function mlmWorkload(name: string, label: string, s: EncoderShape, steps: number): Workload {
+  const rng = new Rng(1);
+  const n = s.batch * s.seq;
+  const ids = Array.from({ length: n }, () => 5 + rng.int(s.vocab - 5));
+  const positions = Array.from({ length: n }, (_, i) => i).filter(() => rng.next() < 0.15);
+  const targets = positions.map((i) => ids[i]);
+  return {
+    name,
+    label,
+    steps,
+    ref: { ...s, ids, positions, targets },
+    build() {
+      const model = encoder(s);
+      const opt = new AdamW(model.namedParameters(), { weightDecay: 0.01, clipNorm: 1 });
+      const batch: MlmBatch = {
+        ids: tf.tensor2d(ids, [s.batch, s.seq], 'int32'),
+        mask: tf.ones([s.batch, s.seq]) as tf.Tensor2D,
+        positions: tf.tensor1d(positions, 'int32'),
+        targets: tf.tensor1d(targets, 'int32'),
+      };
+      return {
+        batches: 1,
+        step: () => adamwStep(model, opt, () => mlmLoss(model, batch, true).loss),
+        dispose: () => {
+          tf.dispose([batch.ids, batch.mask, batch.positions, batch.targets]);
+          opt.dispose();
+          model.dispose();
+        },
+      };
+    },
+  };
+}
+
+const RECIPE: EncoderShape = { layers: 4, hidden: 128, heads: 4, seq: 64, batch: 32, vocab: 4300 };
+const BERT_BASE: EncoderShape = { layers: 12, hidden: 768, heads: 12, seq: 128, batch: 16, vocab: 30522 };
+
+function cosentWorkload(): Workload {
+  const s = { ...RECIPE, seq: 32 };
+  const rng = new Rng(2);
+  const tokens = () => Array.from({ length: s.batch * s.seq }, () => 5 + rng.int(s.vocab - 5));
+  const [a, b] = [tokens(), tokens()];
+  const labels = Array.from({ length: s.batch }, () => rng.int(6));
+  return {
+    name: 'cosent',
+    label: 'CoSENT fine-tuning step (recipe encoder, 32 pairs × 32 tokens)',
+    steps: 10,
+    ref: { ...s, a, b, labels },
+    build() {
+      const model = encoder(s);
+      const opt = new AdamW(model.namedParameters(), { weightDecay: 0.01 });
+      const [ta, tb] = [a, b].map((t) => tf.tensor2d(t, [s.batch, s.seq], 'int32'));
+      const mask = tf.ones([s.batch, s.seq]) as tf.Tensor2D;
+      const embed = (ids: tf.Tensor2D) => pool(model.apply({ ids, mask }), 'mean');
+      return {
+        batches: 1,
+        step: () => adamwStep(model, opt, () => cosentLoss(embed(ta), embed(tb), labels)),
+        dispose: () => {
+          tf.dispose([ta, tb, mask]);
+          opt.dispose();
+          model.dispose();
+        },
+      };
+    },
+  };
+}
+
+const gan: Workload = {
+  name: 'gan',
+  label: 'GN-GAN iteration, MNIST-sized MLPs (critic + generator, double backprop)',
+  steps: 10,
+  ref: {},
+  build() {
+    const trainer = new GanTrainer({
+      dataDim: 784,
+      zDim: 64,
+      genHidden: [256, 512],
+      criticHidden: [512, 256],
+      genOut: 'tanh',
+      criticActivation: 'leakyRelu',
+      lipschitz: 'gn',
+      loss: 'hinge',
+      batchSize: 128,
+    });
+    const rng = new Rng(3);
+    const real = Float32Array.from({ length: 128 * 784 }, () => 2 * rng.next() - 1);
+    return {
+      batches: 1,
+      step: () => {
+        trainer.step((n) => real.subarray(0, n * 784));
+      },
+      dispose: () => trainer.dispose(),
+    };
+  },
+};
+
+const IWAE_BATCHES = 5;
+
+const iwae: Workload = {
+  name: 'iwae',
+  label: "IWAE k = 5 step, the paper's one-layer VAE, batch 100 (VAETrainer)",
+  steps: 3,
+  ref: { k: 5, batches: IWAE_BATCHES },
+  build() {
+    const model = VAEModel.build(paperConfig(1), { seed: 1 });
+    const rng = new Rng(4);
+    const data = Float32Array.from({ length: IWAE_BATCHES * 100 * 784 }, () => rng.next());
+    const trainer = new VAETrainer(
+      model,
+      data,
+      { objective: 'iwae', k: 5, epochs: 1000, batchSize: 100, learningRate: 1e-3 },
+      model.namedParameters(),
+    );
+    return {
+      batches: IWAE_BATCHES,
+      step: () => {
+        trainer.trainEpoch();
+      },
+      dispose: () => {
+        trainer.dispose();
+        model.dispose();
+      },
+    };
+  },
+};
+
+const WORKLOADS: Workload[] = [
+  mlpFit,
+  mlpMinimize,
+  mlmWorkload('mlm', 'recipe encoder MLM pretraining step (4 × 128, seq 64, batch 32)', RECIPE, 10),
+  mlmWorkload('bert-base', 'BERT-base-sized MLM step (12 × 768, seq 128, batch 16)', BERT_BASE, 3),
+  cosentWorkload(),
+  gan,
+  iwae,
+];
+
+interface Round {
+  /** Median wall ms per minibatch. */
+  ms: number;
+  /** CPU ms (all threads) per minibatch. */
+  cpuMs: number;
+}
+
+async function ours(w: Workload, steps: number): Promise<Round & { kernels: number }> {
+  const b = w.build();
+  try {
+    for (let i = 0; i < 2; i++) await b.step();
+    const prof = await tf.profile(async () => {
+      await b.step();
+    });
+    const times: number[] = [];
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await b.step();
+      times.push(performance.now() - t0);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      ms: median(times) / b.batches,
+      cpuMs: (cpu.user + cpu.system) / 1000 / steps / b.batches,
+      kernels: prof.kernels.length / b.batches,
+    };
+  } finally {
+    b.dispose();
+  }
+}
+
+function theirs(w: Workload, steps: number, threads: number): Round {
+  // The twin's step is one minibatch: run `batches` times as many to time the same work.
+  const batches = (w.ref.batches as number | undefined) ?? 1;
+  const spec = { ...w.ref, workload: w.name, threads, warmup: 2 * batches, steps: steps * batches };
+  const out = execFileSync(referencePython(), [REF, JSON.stringify(spec)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { ms: number[]; cpuMs: number };
+  return { ms: median(r.ms), cpuMs: r.cpuMs };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+const fmt = (xs: number[]): string => {
+  const m = median(xs);
+  const digits = m < 10 ? 2 : 1;
+  return xs.length > 1
+    ? `${m.toFixed(digits)} [${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}]`
+    : m.toFixed(digits);
+};
+
+export async function run(args: string[]): Promise<void> {
+  const rounds = Number(option(args, '--rounds') ?? 3);
+  const stepsOverride = option(args, '--steps');
+  const only = option(args, '--only')?.split(',');
+  let workloads = only ? WORKLOADS.filter((w) => only.includes(w.name)) : WORKLOADS;
+  if (args.includes('--skip-bert')) workloads = workloads.filter((w) => w.name !== 'bert-base');
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be an integer ≥ 1`);
+  const backend = await initBackend();
+  const threads =
+    loadAddon()?.getThreads() ??
+    (Number(process.env.KEXUE_ATEN_THREADS) || (os.availableParallelism?.() ?? os.cpus().length));
+  console.log(
+    `kexue on '${backend}' vs PyTorch ${'(Debian python3-torch)'}, ${threads} thread(s) each; ${rounds} interleaved ` +
+      `rounds per workload; ms per minibatch: median over rounds of each round's median [range]\n`,
+  );
+  const head = ['workload', 'kexue ms', 'PyTorch ms', 'wall', 'CPU', 'eff. k/P', 'kernels', 'goal'];
+  const widths = [16, 20, 20, 7, 7, 11, 8, 5];
+  const line = (cells: string[]) => console.log(cells.map((c, i) => c.padEnd(widths[i])).join(' '));
+  line(head);
+  for (const w of workloads) {
+    const steps = Number(stepsOverride ?? w.steps);
+    const k: (Round & { kernels: number })[] = [];
+    const p: Round[] = [];
+    for (let r = 0; r < rounds; r++) {
+      k.push(await ours(w, steps));
+      p.push(theirs(w, steps, threads));
+    }
+    const km = median(k.map((x) => x.ms));
+    const pm = median(p.map((x) => x.ms));
+    const kc = median(k.map((x) => x.cpuMs));
+    const pc = median(p.map((x) => x.cpuMs));
+    const ratio = km / pm;
+    line([
+      w.name,
+      fmt(k.map((x) => x.ms)),
+      fmt(p.map((x) => x.ms)),
+      `${ratio.toFixed(2)}×`,
+      `${(kc / pc).toFixed(2)}×`,
+      `${(kc / km).toFixed(2)}/${(pc / pm).toFixed(2)}`,
+      String(Math.round(k[0].kernels)),
+      ratio <= 0.8 ? 'ok' : 'MISS',
+    ]);
+  }
+  console.log(
+    '\nwall, CPU: kexue / PyTorch (< 1 = kexue faster); eff.: CPU time / wall time (cores kept busy, of ' +
+      `${threads}); kernels: tf.profile kernels per minibatch on kexue's side. Goal: wall ≤ 0.8×.\n` +
+      'Workloads:\n' +
+      workloads.map((w) => `  ${w.name.padEnd(14)} ${w.label}`).join('\n'),
+  );
+}
