@@ -385,10 +385,15 @@ function verdict(out: DatasetOutcome[]): string {
   let trend = '';
   if (byClasses.length === 2) {
     const [many, few] = byClasses.map((o) => mean(gains(o.runs, 'afterDefault')));
+    const [c1, c2] = byClasses.map((o) => o.classes);
+    const pp = `(${many.toFixed(2)} vs ${few.toFixed(2)} pp)`;
+    // The note's "more classes, more gain" is about gains: a smaller loss is not that.
     trend =
-      many > few
-        ? ` The default gain is larger with ${byClasses[0].classes} classes than with ${byClasses[1].classes} (${many.toFixed(2)} vs ${few.toFixed(2)} pp), as the note reports.`
-        : ` Unlike the note, the default gain is not larger with ${byClasses[0].classes} classes than with ${byClasses[1].classes} (${many.toFixed(2)} vs ${few.toFixed(2)} pp).`;
+      many > few && many > 0
+        ? ` The default gain is larger with ${c1} classes than with ${c2} ${pp}, as the note reports.`
+        : many > few
+          ? ` CAN loses less with ${c1} classes than with ${c2} ${pp}, but loses with both: the note's "more classes, more gain" has no gain to compare here.`
+          : ` Unlike the note, the default gain is not larger with ${c1} classes than with ${c2} ${pp}.`;
   }
   const base = out
     .map(
