@@ -17,11 +17,14 @@ import { Unsupported, bindNative, scoped } from './native.js';
 import { fuseTfjsAdam } from './tfjs-adam.js';
 
 export const BACKEND_NAME = 'aten';
+// KEXUE_ATEN_FUSED=0 leaves the fused kernels out (and tf.train.adam unpatched): for before/after benchmarks.
+const fused = process.env.KEXUE_ATEN_FUSED !== '0';
+
 export const nativeKernels: Readonly<Record<string, NativeKernel>> = {
   ...mathKernels,
   ...shapeKernels,
   ...nnKernels,
-  ...optimKernels,
+  ...(fused ? optimKernels : {}),
 };
 
 function wrap(name: string, k: NativeKernel): tf.KernelFunc {
@@ -78,7 +81,7 @@ export function registerAten(addon: AtenAddon): boolean {
       kernelFunc: (args) => runOnCpu(name, args),
     });
   }
-  fuseTfjsAdam();
+  if (fused) fuseTfjsAdam();
   registered = true;
   return true;
 }
