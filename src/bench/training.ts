@@ -29,6 +29,7 @@ import { paperConfig, VAEModel } from '../density/build.js';
 import { VAETrainer } from '../density/trainer.js';
 import { Encoder, pool } from '../encoder/model.js';
 import { mlmLoss, type MlmBatch } from '../encoder/mlm.js';
+import { MNIST_NETS } from '../experiments/gan.js';
 import { GanTrainer } from '../gan/trainer.js';
 import { namedGradients } from '../nn/module.js';
 import { AdamW, readLossAndNorm } from '../nn/optim.js';
@@ -234,23 +235,19 @@ function cosentWorkload(): Workload {
 
 const gan: Workload = {
   name: 'gan',
-  label: 'GN-GAN iteration, MNIST-sized MLPs (critic + generator, double backprop)',
+  label: "GN-GAN iteration, the MNIST experiment's MLPs, batch 64 (critic + generator, double backprop)",
   steps: 10,
   ref: {},
   build() {
     const trainer = new GanTrainer({
-      dataDim: 784,
-      zDim: 64,
-      genHidden: [256, 512],
-      criticHidden: [512, 256],
-      genOut: 'tanh',
-      criticActivation: 'leakyRelu',
+      ...MNIST_NETS,
+      genHidden: [...MNIST_NETS.genHidden],
+      criticHidden: [...MNIST_NETS.criticHidden],
       lipschitz: 'gn',
       loss: 'hinge',
-      batchSize: 128,
     });
     const rng = new Rng(3);
-    const real = Float32Array.from({ length: 128 * 784 }, () => 2 * rng.next() - 1);
+    const real = Float32Array.from({ length: 64 * 784 }, () => 2 * rng.next() - 1);
     return {
       batches: 1,
       step: () => {

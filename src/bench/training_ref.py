@@ -140,8 +140,8 @@ def cosent(spec, gen):
 
 def gan(spec, gen):
     """One GN-GAN iteration on MNIST-sized rows: a critic step and a generator step, both through
-    f̂ = f/(‖∇ₓf‖ + |f|) (double backprop), hinge loss, Adam(2e-4, 0.5, 0.9), batch 128."""
-    B = 128
+    f̂ = f/(‖∇ₓf‖ + |f|) (double backprop), hinge loss, Adam(2e-4, 0.5, 0.9), batch 64."""
+    B = 64
     G = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 784), nn.Tanh())
     D = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
     og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.9))

@@ -52,6 +52,17 @@ interface Plan {
   emaDecay: number;
 }
 
+/** The MNIST GAN's networks and batch (also timed by `npm run bench -- training`). */
+export const MNIST_NETS = {
+  dataDim: 784,
+  zDim: 64,
+  genHidden: [256, 512],
+  criticHidden: [512, 256],
+  genOut: 'tanh',
+  criticActivation: 'leakyRelu',
+  batchSize: 64,
+} as const satisfies Partial<GanConfig>;
+
 function plan(budget: Budget): Plan {
   return budget === 'quick'
     ? {
@@ -224,18 +235,12 @@ async function runMnist(
     const ms: number[] = [];
     for (const seed of useSeeds) {
       const config: Partial<GanConfig> & { dataDim: number } = {
-        dataDim: 784,
-        zDim: 64,
-        genHidden: [256, 512],
-        criticHidden: [512, 256],
-        genOut: 'tanh',
-        criticActivation: 'leakyRelu',
+        ...MNIST_NETS,
         lipschitz: method,
         loss: METHOD_LOSS[method],
         nDis: p.nDis,
         lrG: 2e-4,
         lrD: 2e-4,
-        batchSize: 64,
         clip: 0.01,
         emaDecay: p.emaDecay,
         seed,
