@@ -361,10 +361,10 @@ export class BagClassifier {
     for (let s = 0; s < bags.rows; s += batchSize) {
       const rows = Array.from({ length: Math.min(batchSize, bags.rows - s) }, (_, i) => s + i);
       const b = this.local(bags, rows);
-      const probs = tf.tidy(() => {
-        return tf.softmax(this.logits(b, this.bagInput(b), this.dense)).dataSync();
-      });
-      out.set(probs, s * classes);
+      // Read outside the tidy: tf.tidy walks a returned typed array element by element.
+      const probs = tf.tidy(() => tf.softmax(this.logits(b, this.bagInput(b), this.dense)));
+      out.set(probs.dataSync(), s * classes);
+      probs.dispose();
     }
     return out;
   }

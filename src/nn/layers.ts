@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import { initTensor, type InitSpec } from './init.js';
 import { Rng } from '../util/rng.js';
+import { layerNorm } from './fused-layer-norm.js';
 
 /** y = x·W + b, with W shaped [in, out] (the TF/Keras layout). Accepts any leading dimensions. */
 export class Linear extends Module {
@@ -46,11 +47,7 @@ export class LayerNorm extends Module {
   }
 
   apply(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => {
-      const { mean, variance } = tf.moments(x, -1, true);
-      const norm = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-      return tf.add(tf.mul(norm, this.gamma), this.beta);
-    });
+    return layerNorm(x, this.gamma, this.beta, this.eps);
   }
 }
 

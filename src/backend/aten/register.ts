@@ -11,7 +11,7 @@ import { AtenBackend } from './backend.js';
 import { runOnCpu } from './fallback.js';
 import { mathKernels, type Inputs, type NativeKernel } from './kernels_math.js';
 import { nnKernels } from './kernels_nn.js';
-import { optimKernels } from './kernels_optim.js';
+import { fusedKernels } from './kernels_fused.js';
 import { shapeKernels } from './kernels_shape.js';
 import { Unsupported, bindNative, scoped } from './native.js';
 import { fuseTfjsAdam } from './tfjs-adam.js';
@@ -24,7 +24,7 @@ export const nativeKernels: Readonly<Record<string, NativeKernel>> = {
   ...mathKernels,
   ...shapeKernels,
   ...nnKernels,
-  ...(fused ? optimKernels : {}),
+  ...(fused ? fusedKernels : {}),
 };
 
 function wrap(name: string, k: NativeKernel): tf.KernelFunc {

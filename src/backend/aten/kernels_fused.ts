@@ -1,0 +1,44 @@
+/**
+ * kexue's fused kernels, where tfjs decomposes into many element-wise ones:
+ * - the AdamW update (formula in src/nn/fused-update.ts): ATen's out-of-place element-wise calls on
+ *   native ids, so no tfjs tensor is made for an intermediate. Out-of-place on purpose: a variable's
+ *   storage may be shared by views other tensors hold (Transpose and Slice return ATen views), which an
+ *   in-place update would change behind their backs;
+ * - layer normalisation (src/nn/fused-layer-norm.ts): ATen's native_layer_norm, returning y and the row
+ *   statistics the gradient needs.
+ */
+import { ADAMW_UPDATE } from '../../nn/fused-update.js';
+import { LAYER_NORM } from '../../nn/fused-layer-norm.js';
+import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
+import { Unsupported, idOf, out, run, runN } from './native.js';
+
+function adamW(inputs: Inputs, attrs: Attrs) {
+  const { param, m, v, grad, clipScale } = inputs;
+  const a = attrs as Record<string, number>;
+  let g = idOf(grad);
+  if (clipScale) g = run('mul.Tensor', [g, idOf(clipScale)]);
+  else if (a.clip !== 1) g = run('mul.Scalar', [g, a.clip]);
+  const m2 = run('add.Tensor', [run('mul.Scalar', [idOf(m), a.beta1]), g, 1 - a.beta1]);
+  const v2 = run('addcmul', [run('mul.Scalar', [idOf(v), a.beta2]), g, g, 1 - a.beta2]);
+  const denom = run('add.Scalar', [run('sqrt', [run('div.Scalar', [v2, a.bc2])]), a.epsilon]);
+  const p = a.decay === 1 ? idOf(param) : run('mul.Scalar', [idOf(param), a.decay]);
+  const p2 = run('addcdiv', [p, m2, denom, -a.lr / a.bc1]);
+  return [out(p2, 'float32'), out(m2, 'float32'), out(v2, 'float32')];
+}
+
+function layerNorm(inputs: Inputs, attrs: Attrs) {
+  const { x, gamma, beta } = inputs;
+  const h = x.shape[x.shape.length - 1];
+  if (x.dtype !== 'float32' || gamma.shape.length !== 1 || gamma.shape[0] !== h || beta.shape[0] !== h)
+    throw new Unsupported('layer norm needs float32 x and [H] gamma/beta');
+  const [y, mean, rstd] = runN('native_layer_norm', [
+    idOf(x),
+    [h],
+    idOf(gamma),
+    idOf(beta),
+    attrs.eps as number,
+  ]);
+  return [out(y, 'float32'), out(mean, 'float32'), out(rstd, 'float32')];
+}
+
+export const fusedKernels: Record<string, NativeKernel> = { [ADAMW_UPDATE]: adamW, [LAYER_NORM]: layerNorm };
