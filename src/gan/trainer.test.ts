@@ -1,7 +1,7 @@
 /**
  * Trainer smoke tests: on a single 2-D Gaussian N((1.5, −1), 0.1²) every Lipschitz method (with the
  * loss and n_dis it is usually paired with) moves a small generator's sample mean to within 0.35 of the target
- * in 300 iterations (200 for n_dis = 5), losses stay finite, and the toy metrics score the toys' own samples as perfect.
+ * in 300 iterations, losses stay finite, and the toy metrics score the toys' own samples as perfect.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,7 +51,9 @@ for (const [lipschitz, loss, nDis] of cases) {
       seed: 3,
     });
     let last = { lossD: 0, lossG: 0 };
-    for (let i = 0; i < (nDis > 1 ? 200 : 300); i++) last = tr.step(gaussian);
+    // 300 for n_dis = 5 too: at 200, gp's distance was seed-fragile (0.01–1.66 over seeds 1–6, either
+    // Adam path); at 300 every seed ended within 0.09.
+    for (let i = 0; i < 300; i++) last = tr.step(gaussian);
     assert.ok(Number.isFinite(last.lossD) && Number.isFinite(last.lossG));
     const s = tr.sample(500);
     let mx = 0;
