@@ -70,10 +70,7 @@ export class Embedding extends Module {
   }
 }
 
-/** GELU, exact form x·Φ(x) = x·(1 + erf(x/√2))/2, as in BERT. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
-}
+export { gelu } from './fused-gelu.js';
 
 /** Where dropout seeds come from: a stream that a trainer can reset (e.g. per step, for exact resumes). */
 export class SeedStream {

@@ -4,10 +4,11 @@
  *   native ids, so no tfjs tensor is made for an intermediate. Out-of-place on purpose: a variable's
  *   storage may be shared by views other tensors hold (Transpose and Slice return ATen views), which an
  *   in-place update would change behind their backs;
- * - layer normalisation (src/nn/fused-layer-norm.ts): ATen's native_layer_norm, returning y and the row
- *   statistics the gradient needs.
+ * - layer normalisation (src/nn/fused-layer-norm.ts): ATen's native_layer_norm;
+ * - exact GELU and its derivative (src/nn/fused-gelu.ts): ATen's gelu and gelu_backward.
  */
 import { ADAMW_UPDATE } from '../../nn/fused-update.js';
+import { GELU, GELU_GRAD } from '../../nn/fused-gelu.js';
 import { LAYER_NORM } from '../../nn/fused-layer-norm.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
 import { Unsupported, idOf, out, run, runN } from './native.js';
@@ -41,4 +42,19 @@ function layerNorm(inputs: Inputs, attrs: Attrs) {
   return [out(y, 'float32'), out(mean, 'float32'), out(rstd, 'float32')];
 }
 
-export const fusedKernels: Record<string, NativeKernel> = { [ADAMW_UPDATE]: adamW, [LAYER_NORM]: layerNorm };
+function geluForward({ x }: Inputs) {
+  if (x.dtype !== 'float32') throw new Unsupported('gelu needs float32');
+  return out(run('gelu', [idOf(x)]), 'float32');
+}
+
+function geluBackward({ dy, x }: Inputs) {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Unsupported('gelu needs float32');
+  return out(run('gelu_backward', [idOf(dy), idOf(x)]), 'float32');
+}
+
+export const fusedKernels: Record<string, NativeKernel> = {
+  [ADAMW_UPDATE]: adamW,
+  [LAYER_NORM]: layerNorm,
+  [GELU]: geluForward,
+  [GELU_GRAD]: geluBackward,
+};
