@@ -11,3 +11,9 @@
  *   m' = β₁m + (1−β₁)g,  v' = β₂v + (1−β₂)g²,  p' = decay·p − (lr/bc1)·m' / (√(v'/bc2) + ε),  g = clip·grad.
  */
 export const ADAMW_UPDATE = 'KexueAdamWUpdate';
+
+/**
+ * The global L2 norm of a list of tensors (gradient clipping) as one kernel: inputs `t0`, `t1`, …;
+ * output a float32 scalar √(Σᵢ ‖tᵢ‖²). No gradient: it scales updates, it is never differentiated.
+ */
+export const GLOBAL_NORM = 'KexueGlobalNorm';

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { AdamW, readLossAndNorm } from './optim.js';
-import { ADAMW_UPDATE } from './fused-update.js';
+import { AdamW, globalNorm, readLossAndNorm } from './optim.js';
+import { ADAMW_UPDATE, GLOBAL_NORM } from './fused-update.js';
 
 await initBackend();
 
@@ -185,4 +185,18 @@ test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relat
   x.dataSync().forEach((v, i) => assert.ok(Math.abs(v - y.dataSync()[i]) < 1e-6));
   tf.dispose([old, g, x, y, ...fusedP.values(), ...plainP.values()]);
   [fused, plain, o1, o2].forEach((o) => o.dispose());
+});
+
+test('globalNorm: the fused kernel (aten) equals the op-by-op sum of squares within 1e-6 relative', () => {
+  const gs = [
+    tf.randomNormal([30, 7], 0, 3, 'float32', 11),
+    tf.randomNormal([5], 0, 1, 'float32', 12),
+    tf.ones([2, 2, 2]),
+  ];
+  const fused = globalNorm(gs);
+  const plain = tf.tidy(() => tf.sqrt(tf.addN(gs.map((g) => tf.sum(tf.square(g))))));
+  const [a, b] = [fused.dataSync()[0], plain.dataSync()[0]];
+  assert.ok(Math.abs(a - b) <= 1e-6 * b, `${a} vs ${b}`);
+  if (tf.getBackend() === 'aten') assert.ok(tf.getKernel(GLOBAL_NORM, 'aten'));
+  tf.dispose([...gs, fused, plain]);
 });

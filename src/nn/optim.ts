@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError, InputError } from '../io/errors.js';
-import { ADAMW_UPDATE } from './fused-update.js';
+import { ADAMW_UPDATE, GLOBAL_NORM } from './fused-update.js';
 
 /** Same shape as tfjs-core's internal NamedTensor (not exported by the package). */
 export interface NamedTensor {
@@ -58,8 +58,18 @@ export interface StatefulOptimizer {
   setWeights(weights: NamedTensor[]): Promise<void>;
 }
 
+/** √(Σ ‖g‖²) over `grads`, as one kernel where the backend has it (see `GLOBAL_NORM`). */
 export function globalNorm(grads: Iterable<tf.Tensor>): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN([...grads].map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+  const list = [...grads];
+  if (
+    list.length > 0 &&
+    list.every((g) => g.dtype === 'float32') &&
+    tf.getKernel(GLOBAL_NORM, tf.getBackend())
+  )
+    return tf
+      .engine()
+      .runKernel(GLOBAL_NORM, Object.fromEntries(list.map((g, i) => [`t${i}`, g]))) as tf.Scalar;
+  return tf.tidy(() => tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
 }
 
 /**

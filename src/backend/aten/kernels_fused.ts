@@ -5,9 +5,10 @@
  *   storage may be shared by views other tensors hold (Transpose and Slice return ATen views), which an
  *   in-place update would change behind their backs;
  * - layer normalisation (src/nn/fused-layer-norm.ts): ATen's native_layer_norm;
+ * - the global norm of many tensors (gradient clipping): per-tensor norms, then the norm of those;
  * - exact GELU and its derivative (src/nn/fused-gelu.ts): ATen's gelu and gelu_backward.
  */
-import { ADAMW_UPDATE } from '../../nn/fused-update.js';
+import { ADAMW_UPDATE, GLOBAL_NORM } from '../../nn/fused-update.js';
 import { GELU, GELU_GRAD } from '../../nn/fused-gelu.js';
 import { LAYER_NORM } from '../../nn/fused-layer-norm.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
@@ -42,6 +43,11 @@ function layerNorm(inputs: Inputs, attrs: Attrs) {
   return [out(y, 'float32'), out(mean, 'float32'), out(rstd, 'float32')];
 }
 
+function globalNorm(inputs: Inputs) {
+  const norms = Object.values(inputs).map((t) => run('linalg_vector_norm', [idOf(t)]));
+  return out(run('linalg_vector_norm', [run('stack', [norms, 0])]), 'float32');
+}
+
 function geluForward({ x }: Inputs) {
   if (x.dtype !== 'float32') throw new Unsupported('gelu needs float32');
   return out(run('gelu', [idOf(x)]), 'float32');
@@ -54,6 +60,7 @@ function geluBackward({ dy, x }: Inputs) {
 
 export const fusedKernels: Record<string, NativeKernel> = {
   [ADAMW_UPDATE]: adamW,
+  [GLOBAL_NORM]: globalNorm,
   [LAYER_NORM]: layerNorm,
   [GELU]: geluForward,
   [GELU_GRAD]: geluBackward,
