@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- training [--rounds R] [--steps S] [--only a,b] [--skip-bert]`
+ * `npm run bench -- training [--rounds R] [--steps S] [--only a,b] [--skip-bert] [--leak-steps N]`
  *
  * The training paths kexue users take, each beside a PyTorch twin (src/bench/training_ref.py: same
  * model, shapes, loss and optimizer, written as a PyTorch user would), in one run:
@@ -15,10 +15,14 @@
  * (a fresh Python process per round); each round's median step is kept and the table shows the median
  * over rounds with the range. Also: CPU time per step (all threads) and its ratio, parallel efficiency
  * (CPU time / wall time, out of the thread count), and kernels per step on kexue's side (`tf.profile`).
- * Goal (the performance issue's): every wall ratio ≤ 0.8×.
+ * Goal (the performance issue's): every wall ratio ≤ 0.8×. Then a leak run: N minibatches (default
+ * 10,000) of `mlp-fit` and `mlp-minimize` and N/20 steps of `mlm`, with tfjs's tensor count, the native
+ * tensor count and RSS at marks: they must stay flat.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -360,6 +364,35 @@ const fmt = (xs: number[]): string => {
     : m.toFixed(digits);
 };
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Runs `w` for `batches` minibatches, printing tensor counts and RSS at four marks. */
+async function leakRun(w: Workload, batches: number): Promise<void> {
+  const addon = loadAddon();
+  const b = w.build();
+  const calls = Math.max(4, Math.round(batches / b.batches));
+  const marks = new Set([Math.ceil(calls / 100), Math.ceil(calls / 4), Math.ceil(calls / 2), calls]);
+  const mb = (n: number) => (n / 2 ** 20).toFixed(0);
+  const t0 = performance.now();
+  const rows: string[] = [];
+  for (let i = 1; i <= calls; i++) {
+    await b.step();
+    if (marks.has(i)) {
+      // A full GC and malloc_trim first, so RSS shows live memory rather than collection timing.
+      gc();
+      addon?.trim();
+      rows.push(
+        `${i * b.batches}: tensors ${tf.memory().numTensors}, native ${addon?.count() ?? 'n/a'}, RSS ${mb(process.memoryUsage().rss)} MB`,
+      );
+    }
+  }
+  b.dispose();
+  console.log(
+    `  ${w.name} (${calls * b.batches} minibatches, ${((performance.now() - t0) / 1000).toFixed(0)} s): ${rows.join(' | ')}`,
+  );
+}
+
 export async function run(args: string[]): Promise<void> {
   const rounds = Number(option(args, '--rounds') ?? 3);
   const stepsOverride = option(args, '--steps');
@@ -409,4 +442,14 @@ export async function run(args: string[]): Promise<void> {
       'Workloads:\n' +
       workloads.map((w) => `  ${w.name.padEnd(14)} ${w.label}`).join('\n'),
   );
+  const leak = Number(option(args, '--leak-steps') ?? 10000);
+  if (leak > 0) {
+    console.log('\nLeak run (counts after 1%, 25%, 50% and 100% of the minibatches):');
+    await leakRun(mlpFit, leak);
+    await leakRun(mlpMinimize, leak);
+    await leakRun(
+      WORKLOADS.find((w) => w.name === 'mlm')!,
+      Math.ceil(leak / 20),
+    );
+  }
 }
