@@ -10,7 +10,47 @@
  * tensor), `decay` = 1 − lr·weightDecay (1 when the parameter is not decayed). Outputs: the new param, m, v:
  *   m' = β₁m + (1−β₁)g,  v' = β₂v + (1−β₂)g²,  p' = decay·p − (lr/bc1)·m' / (√(v'/bc2) + ε),  g = clip·grad.
  */
+import * as tf from '@tensorflow/tfjs-core';
+
 export const ADAMW_UPDATE = 'KexueAdamWUpdate';
+
+/** True when the active backend registers the fused AdamW update. */
+export const hasFusedAdamW = (): boolean => tf.getKernel(ADAMW_UPDATE, tf.getBackend()) !== undefined;
+
+/** `ADAMW_UPDATE`'s scalar attributes other than the clip scale (see the formula above). */
+export interface AdamWAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  bc1: number;
+  bc2: number;
+  decay: number;
+}
+
+/**
+ * One fused update: runs `ADAMW_UPDATE` and assigns the new param, m and v. `clip` is a number or a
+ * scalar tensor (clipping computed on the device).
+ */
+export function fusedAdamWStep(
+  param: tf.Variable,
+  m: tf.Variable,
+  v: tf.Variable,
+  grad: tf.Tensor,
+  attrs: AdamWAttrs,
+  clip: number | tf.Scalar = 1,
+): void {
+  const inputs: tf.NamedTensorMap = { param, m, v, grad };
+  if (clip instanceof tf.Tensor) inputs.clipScale = clip;
+  const [p2, m2, v2] = tf.engine().runKernel(ADAMW_UPDATE, inputs, {
+    ...attrs,
+    clip: clip instanceof tf.Tensor ? 1 : clip,
+  }) as tf.Tensor[];
+  m.assign(m2);
+  v.assign(v2);
+  param.assign(p2);
+  tf.dispose([p2, m2, v2]);
+}
 
 /**
  * The global L2 norm of a list of tensors (gradient clipping) as one kernel: inputs `t0`, `t1`, …;

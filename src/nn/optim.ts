@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError, InputError } from '../io/errors.js';
-import { ADAMW_UPDATE, GLOBAL_NORM } from './fused-update.js';
+import { GLOBAL_NORM, fusedAdamWStep, hasFusedAdamW } from './fused-update.js';
 
 /** Same shape as tfjs-core's internal NamedTensor (not exported by the package). */
 export interface NamedTensor {
@@ -286,20 +286,11 @@ export class AdamW extends tf.Optimizer implements StatefulOptimizer {
     const bc1 = 1 - Math.pow(beta1, t);
     const bc2 = 1 - Math.pow(beta2, t);
     // Hooks (ChildTuning's masks) need the intermediate gradient and step, so they take the op-by-op path.
-    if (!hooks && tf.getKernel(ADAMW_UPDATE, tf.getBackend())) {
+    if (!hooks && hasFusedAdamW()) {
       for (const { name, variable: p, grad } of entries) {
-        const decayed = weightDecay > 0 && decay(name, p);
-        const inputs: tf.NamedTensorMap = { param: p, m: this.m.get(name)!, v: this.v.get(name)!, grad };
-        if (clipScale instanceof tf.Tensor) inputs.clipScale = clipScale;
-        const attrs = { lr, beta1, beta2, epsilon, bc1, bc2, decay: decayed ? 1 - lr * weightDecay : 1 };
-        const [p2, m2, v2] = tf.engine().runKernel(ADAMW_UPDATE, inputs, {
-          ...attrs,
-          clip: clipScale instanceof tf.Tensor ? 1 : clipScale,
-        }) as tf.Tensor[];
-        this.m.get(name)!.assign(m2);
-        this.v.get(name)!.assign(v2);
-        p.assign(p2);
-        tf.dispose([p2, m2, v2]);
+        const decayFactor = weightDecay > 0 && decay(name, p) ? 1 - lr * weightDecay : 1;
+        const attrs = { lr, beta1, beta2, epsilon, bc1, bc2, decay: decayFactor };
+        fusedAdamWStep(p, this.m.get(name)!, this.v.get(name)!, grad, attrs, clipScale);
       }
       this.incrementIterations();
       return;

@@ -6,7 +6,7 @@
  * unchanged; on any other backend tfjs's original method runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAMW_UPDATE } from '../../nn/fused-update.js';
+import { fusedAdamWStep, hasFusedAdamW } from '../../nn/fused-update.js';
 
 /** The AdamOptimizer fields the update reads and writes (public in tfjs's JS, protected in its types). */
 interface AdamState {
@@ -47,17 +47,7 @@ function fusedApply(self: AdamState, grads: Gradients): void {
     const v = moment(self.accumulatedSecondMoment, i, `${name}/v`, param);
     const grad = Array.isArray(grads) ? grads[i].tensor : grads[name];
     if (grad == null) return;
-    const [p2, m2, v2] = tf
-      .engine()
-      .runKernel(
-        ADAMW_UPDATE,
-        { param, m, v, grad },
-        { ...attrs, bc1, bc2, clip: 1, decay: 1 },
-      ) as tf.Tensor[];
-    m.assign(m2);
-    v.assign(v2);
-    param.assign(p2);
-    tf.dispose([p2, m2, v2]);
+    fusedAdamWStep(param, m, v, grad, { ...attrs, bc1, bc2, decay: 1 });
   });
   tf.tidy(() => {
     self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
@@ -72,7 +62,7 @@ export function fuseTfjsAdam(): void {
   if (proto[FUSED]) return;
   const original = proto.applyGradients as (this: tf.AdamOptimizer, g: Gradients) => void;
   proto.applyGradients = function (this: tf.AdamOptimizer, grads: Gradients): void {
-    if (!tf.getKernel(ADAMW_UPDATE, tf.getBackend())) return original.call(this, grads);
+    if (!hasFusedAdamW()) return original.call(this, grads);
     fusedApply(this as unknown as AdamState, grads);
   };
   proto[FUSED] = true;
