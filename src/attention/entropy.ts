@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Encoder } from '../encoder/model.js';
 import type { Chart } from '../experiments/types.js';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 
 /** The input of `attentionEntropy`: a padded batch of token ids (an `EncoderInput` without typeIds). */
 export interface EntropyBatch {
@@ -95,12 +95,7 @@ function* entropyWork(
     encoder.train(wasTraining);
     tf.dispose(sums);
   }
-  let v: ArrayLike<number>;
-  try {
-    v = yield all;
-  } finally {
-    all.dispose();
-  }
+  const v = yield* readAndDispose(all);
   const [rows, keys] = [v[0], v[1]];
   const heads = encoder.config.heads;
   const perHead = encoder.blocks.map((_, l) =>

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Encoder } from '../encoder/model.js';
 import type { EncoderConfig } from '../encoder/config.js';
 import { MlmMasker, disposeBatch, makeMlmBatch, mlmLoss } from '../encoder/mlm.js';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { Rng } from '../util/rng.js';
 
 /** Inference-time attention settings a trained encoder can be given without retraining. */
@@ -165,12 +165,7 @@ function* mlmWork(
       } finally {
         disposeBatch(batch);
       }
-      let v: ArrayLike<number>;
-      try {
-        v = yield both;
-      } finally {
-        both.dispose();
-      }
+      const v = yield* readAndDispose(both);
       correct += v[0] * m;
       lossSum += v[1] * m;
       count += m;

@@ -14,7 +14,7 @@
  * Sinkhorn-style scaling), done by TensorFlow.js in float32 on the active backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { InputError } from '../io/errors.js';
 import {
   fromMatrixAs,
@@ -249,12 +249,7 @@ function* adjustIterated(
       });
       const yT = adjustBatch(z, zt, priorT, rowsZ as tf.Tensor2D, alpha);
       rowsZ.dispose();
-      let y: ArrayLike<number>;
-      try {
-        y = yield yT;
-      } finally {
-        yT.dispose();
-      }
+      const y = yield* readAndDispose(yT);
       rows.forEach((u, i) => {
         for (let j = 0; j < k; j++) out[u * k + j] = y[i * k + j];
       });

@@ -4,7 +4,7 @@
  * by name ("encoder.layers.0.…", "head.kernel"). Browser-safe: saving lives in the Node layer.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { Module } from '../nn/module.js';
 import { Linear, SeedStream, dropout } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
@@ -130,12 +130,7 @@ export class TextClassifier extends Module {
       for (let s = 0; s < order.length; s += batchSize) {
         const idx = order.slice(s, s + batchSize);
         const probs = tf.tidy(() => tf.softmax(this.logits(idx.map((i) => texts[i]))));
-        let d: Float32Array;
-        try {
-          d = yield probs;
-        } finally {
-          probs.dispose();
-        }
+        const d = yield* readAndDispose<tf.Tensor, Float32Array>(probs);
         idx.forEach((i, r) =>
           out.set(d.subarray(r * this.classes, (r + 1) * this.classes), i * this.classes),
         );

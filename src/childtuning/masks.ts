@@ -5,7 +5,7 @@
  * a run is reproducible and a resumed run draws the same masks as an uninterrupted one.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { Rng } from '../util/rng.js';
 
 /** FNV-1a hash of a string: parameter names → stable integers (independent of iteration order). */
@@ -179,12 +179,7 @@ function* keptWork(masks: Map<string, tf.Tensor>): Generator<tf.Tensor, number, 
   if (n === 0) return 0;
   // Counted on the device in int32 (exact to 2^31 per mask, where a float32 sum stops counting at 2^24).
   const counts = tf.tidy(() => tf.stack(list.map((m) => tf.sum(tf.cast(tf.notEqual(m, 0), 'int32')))));
-  let kept: ArrayLike<number>;
-  try {
-    kept = yield counts;
-  } finally {
-    counts.dispose();
-  }
+  const kept = yield* readAndDispose(counts);
   let sum = 0;
   for (let i = 0; i < kept.length; i++) sum += kept[i];
   return sum / n;

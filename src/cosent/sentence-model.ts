@@ -4,7 +4,7 @@
  * saveSentenceModel/loadSentenceModel of kexue/node (io/sentence-files.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { Encoder, POOLINGS, encodeTexts, disposeInput, pool, type Pooling } from '../encoder/index.js';
 import type { Tokenizer } from '../tokenizers/index.js';
 import {
@@ -149,12 +149,7 @@ export class SentenceEncoder {
     try {
       for (let start = 0; start < texts.length; start += batchSize) {
         const batch = texts.slice(start, start + batchSize);
-        const vecs = tf.tidy(() => this.embed(batch));
-        try {
-          out.set(yield vecs, start * this.dim);
-        } finally {
-          vecs.dispose();
-        }
+        out.set(yield* readAndDispose(tf.tidy(() => this.embed(batch))), start * this.dim);
         progress?.(start + batch.length, texts.length);
       }
     } finally {

@@ -4,7 +4,7 @@
  * and semantic search (top-k corpus entries per query), on tensors or plain arrays.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 
 /** Options of `SentenceEncoder.encode`. */
 export interface SentenceEncodeOptions {
@@ -214,12 +214,7 @@ function* searchWork(
       const sims = tf.tidy(() =>
         tf.matMul(tf.slice(q, [start, 0], [Math.min(chunk, q.shape[0] - start), -1]), c, false, true),
       );
-      let values: ArrayLike<number>;
-      try {
-        values = yield sims;
-      } finally {
-        sims.dispose();
-      }
+      const values = yield* readAndDispose(sims);
       for (let r = 0; r < values.length / n; r++) {
         const row = Array.from({ length: n }, (_, j) => ({ corpusId: j, score: values[r * n + j] }));
         out.push(row.sort((x, y) => y.score - x.score || x.corpusId - y.corpusId).slice(0, topK));

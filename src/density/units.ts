@@ -3,7 +3,7 @@
  * the posterior mean of each layer, propagated through the means of the layers below.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import type { VAE } from './vae.js';
 
 /**
@@ -45,14 +45,8 @@ function* unitsWork(
   const means = vae.posteriorMeans(x);
   const variances: Float32Array[] = [];
   try {
-    for (const m of means) {
-      const v = tf.tidy(() => tf.moments(m, 0).variance);
-      try {
-        variances.push(Float32Array.from(yield v));
-      } finally {
-        v.dispose();
-      }
-    }
+    for (const m of means)
+      variances.push(Float32Array.from(yield* readAndDispose(tf.tidy(() => tf.moments(m, 0).variance))));
   } finally {
     tf.dispose(means);
   }

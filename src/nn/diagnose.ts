@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InputError } from '../io/errors.js';
-import { readBackAsync, readBackSync } from '../util/read-back.js';
+import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { Module } from './module.js';
 
 /** Anything whose trainable variables `diagnoseGradients` can find. */
@@ -178,12 +178,7 @@ function* diagnoseWork<M extends DiagnosableModel, B>(
     ]),
   );
   tf.dispose([value, ...Object.values(grads)]);
-  let read: ArrayLike<number>;
-  try {
-    read = yield sums;
-  } finally {
-    sums.dispose();
-  }
+  const read = yield* readAndDispose(sums);
   const params: ParamDiagnostics[] = vars.map(([name, v], i) => {
     const [gradNorm, weightNorm, stepNorm] = [0, 1, 2].map((j) => Math.sqrt(read[1 + 3 * i + j]));
     const updateNorm = lr * stepNorm;

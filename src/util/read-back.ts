@@ -8,6 +8,20 @@ import type * as tf from '@tensorflow/tfjs-core';
 
 type Work<R, V> = Generator<tf.Tensor, R, V>;
 
+/**
+ * Inside a work generator: `const v = yield* readAndDispose(t)` yields `t` to the driver and disposes it
+ * once read, or when the work is abandoned (for intermediates the work owns, not the caller's tensors).
+ */
+export function* readAndDispose<T extends tf.Tensor, V extends ArrayLike<number> = ArrayLike<number>>(
+  t: T,
+): Generator<T, V, V> {
+  try {
+    return yield t;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Runs `work`, reading each yielded tensor with `dataSync()`. */
 export function readBackSync<R, V extends ArrayLike<number>>(work: Work<R, V>): R {
   let step = work.next(undefined as unknown as V);
