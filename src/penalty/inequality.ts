@@ -253,6 +253,11 @@ export function asMlp(model: InequalityModel): Mlp {
   return isLayersModel(model) ? mlpFromLayersModel(model) : model;
 }
 
+/** As `asMlp`, reading a `tf.LayersModel`'s weights with `await data()`. */
+async function asMlpAsync(model: InequalityModel): Promise<Mlp> {
+  return isLayersModel(model) ? mlpFromLayersModelAsync(model) : model;
+}
+
 function checkPointShape(x: tf.Tensor): void {
   if (!(x.rank === 1 || (x.rank === 2 && x.shape[0] === 1)))
     throw new InputError(`must be one point: a [d] or [1, d] tensor, got [${x.shape}]`, 'x');
@@ -332,7 +337,7 @@ export async function gradientPenaltyInequalityAsync(
   weightNormsSq?: number[],
 ): Promise<InequalityResult> {
   if (x instanceof tf.Tensor) checkPointShape(x);
-  const mlp = isLayersModel(model) ? await mlpFromLayersModelAsync(model) : model;
+  const mlp = await asMlpAsync(model);
   return gradientPenaltyInequality(mlp, x instanceof tf.Tensor ? await x.data() : x, weightNormsSq);
 }
 
@@ -349,7 +354,7 @@ export async function gradientPenaltyInequalityBatchAsync(
   n?: number,
 ): Promise<InequalityResult[]> {
   if (x instanceof tf.Tensor) checkBatchShape(x);
-  const mlp = isLayersModel(model) ? await mlpFromLayersModelAsync(model) : model;
+  const mlp = await asMlpAsync(model);
   if (x instanceof tf.Tensor) return gradientPenaltyInequalityBatch(mlp, await x.data(), x.shape[0]);
   return gradientPenaltyInequalityBatch(mlp, x, n);
 }
