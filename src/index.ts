@@ -45,6 +45,7 @@ export { emPrior, emPriorAsync, type EmPriorOptions, type EmPriorResult } from '
 export { accuracy, topkAccuracy, type ProbMatrix } from './can/matrix.js';
 export { priorFromLabels, uniformPrior, normalizePrior } from './can/prior.js';
 export { uncertainties } from './can/uncertainty.js';
+export { calibration, type CalibrationResult, type CalibrationBin } from './can/calibration.js';
 
 // 2. BERT's initialization and training: TF.js optimizers, initializers, schedules, diagnostics.
 export { AdamW, readLossAndNorm, type AdamWOptions, type AdamWConfig } from './nn/optim.js';

@@ -33,3 +33,4 @@ export {
   type CanTuneResult,
 } from './tune.js';
 export { emPrior, emPriorAsync, type EmPriorOptions, type EmPriorResult } from './em.js';
+export { calibration, type CalibrationResult, type CalibrationBin } from './calibration.js';

@@ -184,7 +184,11 @@ function splitFor(r: Regime, ds: ClueDataset, seed: number, dev: LabelledText[])
   return { train: seededSubset(ds.train, r.maxTrain, seed), dev };
 }
 
-async function recipeEncoder(ctx: ExperimentContext): Promise<{ dir: string; note: string }> {
+/**
+ * The zh recipe's encoder for this budget, pretrained on first use into the folder the CoSENT, CAN and
+ * ChildTuning experiments share; `note` describes it for a result's text.
+ */
+export async function recipeEncoder(ctx: ExperimentContext): Promise<{ dir: string; note: string }> {
   const spec = recipeSpec('zh', ctx.dataDir, ctx.budget === 'quick');
   const progress = new Progress({ label: 'pretrain zh', total: spec.steps, silent: ctx.quiet });
   let ticked = false;
