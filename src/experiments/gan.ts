@@ -24,6 +24,7 @@ import {
 import type { Rng } from '../util/rng.js';
 import type { Budget, Chart, Experiment, ExperimentContext, Image, Table } from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
+import { RunStore, type RunUnit } from './run-store.js';
 
 /** Each method with the loss it is usually paired with (GN, SN: hinge as in the GN paper). */
 const METHOD_LOSS: Record<LipschitzMethod, GanLoss> = {
@@ -132,39 +133,57 @@ async function runToys(
     total: p.toys.length * p.toyMethods.length * seeds.length * p.toyIters,
     silent: ctx.quiet,
   });
+  // Each (toy, method, seed) is recorded when it finishes, so an interrupted full budget resumes and
+  // several processes started on the same work folder split the runs (see RunStore).
+  const store = new RunStore(path.join(ctx.workDir, `runs-${ctx.budget}`));
+  const imageFile = (name: string, method: string) =>
+    path.join(ctx.workDir, 'samples', `${name}-${method}.png`);
+  const units: RunUnit<ToyRun>[] = p.toys.flatMap((name) =>
+    p.toyMethods.flatMap((method) =>
+      seeds.map((seed) => ({
+        id: `${name}-${method}-seed${seed}`,
+        key: { iters: p.toyIters, hidden: p.toyHidden, nDis: p.nDis, seed, image: seed === seeds[0] },
+        onReused: () => bar.tick(p.toyIters),
+        compute: async () => {
+          const t = toy(name);
+          const tr = new GanTrainer({
+            dataDim: 2,
+            zDim: 2,
+            genHidden: p.toyHidden,
+            criticHidden: p.toyHidden,
+            lipschitz: method,
+            loss: METHOD_LOSS[method],
+            nDis: p.nDis,
+            lrG: 1e-3,
+            lrD: 1e-3,
+            batchSize: 128,
+            clip: 0.1,
+            emaDecay: 0,
+            seed,
+          });
+          try {
+            const ms = timeTrain(tr, p.toyIters, (n, rng) => t.sample(n, rng), bar);
+            const samples = tr.sample(2500);
+            const m = t.metrics(samples, 2500);
+            if (seed === seeds[0]) {
+              const img = scatterImage(samples, 2500, name === 'swissroll' ? 2.2 : 2.6);
+              writeFileAtomic(imageFile(name, method), encodeGrayPng(img.pixels, img.width, img.height));
+            }
+            return { covered: m.covered, modes: m.modes, hq: m.highQuality, ms };
+          } finally {
+            tr.dispose();
+          }
+        },
+      })),
+    ),
+  );
+  const records = await store.runAll(units);
   const rows: (string | number)[][] = [];
+  let next = 0;
   for (const name of p.toys) {
-    const t = toy(name);
     for (const method of p.toyMethods) {
-      const runs: ToyRun[] = [];
-      for (const seed of seeds) {
-        const tr = new GanTrainer({
-          dataDim: 2,
-          zDim: 2,
-          genHidden: p.toyHidden,
-          criticHidden: p.toyHidden,
-          lipschitz: method,
-          loss: METHOD_LOSS[method],
-          nDis: p.nDis,
-          lrG: 1e-3,
-          lrD: 1e-3,
-          batchSize: 128,
-          clip: 0.1,
-          emaDecay: 0,
-          seed,
-        });
-        const ms = timeTrain(tr, p.toyIters, (n, rng) => t.sample(n, rng), bar);
-        const samples = tr.sample(2500);
-        const m = t.metrics(samples, 2500);
-        runs.push({ covered: m.covered, modes: m.modes, hq: m.highQuality, ms });
-        if (seed === seeds[0]) {
-          const img = scatterImage(samples, 2500, name === 'swissroll' ? 2.2 : 2.6);
-          const file = path.join(ctx.workDir, 'samples', `${name}-${method}.png`);
-          writeFileAtomic(file, encodeGrayPng(img.pixels, img.width, img.height));
-          out.images.push({ title: `${name}, ${method} (seed ${seed})`, file });
-        }
-        tr.dispose();
-      }
+      const runs = records.slice(next, (next += seeds.length));
+      out.images.push({ title: `${name}, ${method} (seed ${seeds[0]})`, file: imageFile(name, method) });
       if (name === p.toys[0]) hqByMethod.set(method, meanStd(runs.map((r) => 100 * r.hq)).mean);
       rows.push([
         name,
@@ -228,38 +247,64 @@ async function runMnist(
     total: p.mnistMethods.length * useSeeds.length * p.mnistIters,
     silent: ctx.quiet,
   });
+  const store = new RunStore(path.join(ctx.workDir, `runs-${ctx.budget}`));
+  const imageFile = (method: string) => path.join(ctx.workDir, 'samples', `mnist-${method}.png`);
+  const units: RunUnit<{ fid: number; ms: number }>[] = p.mnistMethods.flatMap((method) =>
+    useSeeds.map((seed) => ({
+      id: `mnist-${method}-seed${seed}`,
+      key: {
+        iters: p.mnistIters,
+        nDis: p.nDis,
+        emaDecay: p.emaDecay,
+        nFid,
+        classifierEpochs: p.classifierEpochs,
+        seed,
+        image: seed === useSeeds[0],
+      },
+      onReused: () => bar.tick(p.mnistIters),
+      compute: async () => {
+        const tr = new GanTrainer({
+          ...MNIST_NETS,
+          lipschitz: method,
+          loss: METHOD_LOSS[method],
+          nDis: p.nDis,
+          lrG: 2e-4,
+          lrD: 2e-4,
+          clip: 0.01,
+          emaDecay: p.emaDecay,
+          seed,
+        });
+        try {
+          const ms = timeTrain(tr, p.mnistIters, sampler, bar);
+          const gen = tr.sample(nFid).map((v) => (v + 1) / 2);
+          if (seed === useSeeds[0]) {
+            const grid = imageGrid(gen, 64, 28, 28, 8);
+            writeFileAtomic(imageFile(method), encodeGrayPng(grid.pixels, grid.width, grid.height));
+          }
+          return { fid: frechetDistance(clf.stats(gen, nFid), realStats), ms };
+        } finally {
+          tr.dispose();
+        }
+      },
+    })),
+  );
+  const records = await store.runAll(units);
   const rows: (string | number)[][] = [];
   const fids: number[] = [];
-  for (const method of p.mnistMethods) {
-    const fid: number[] = [];
-    const ms: number[] = [];
-    for (const seed of useSeeds) {
-      const config: Partial<GanConfig> & { dataDim: number } = {
-        ...MNIST_NETS,
-        lipschitz: method,
-        loss: METHOD_LOSS[method],
-        nDis: p.nDis,
-        lrG: 2e-4,
-        lrD: 2e-4,
-        clip: 0.01,
-        emaDecay: p.emaDecay,
-        seed,
-      };
-      const tr = new GanTrainer(config);
-      ms.push(timeTrain(tr, p.mnistIters, sampler, bar));
-      const gen = tr.sample(nFid).map((v) => (v + 1) / 2);
-      fid.push(frechetDistance(clf.stats(gen, nFid), realStats));
-      if (seed === useSeeds[0]) {
-        const grid = imageGrid(gen, 64, 28, 28, 8);
-        const file = path.join(ctx.workDir, 'samples', `mnist-${method}.png`);
-        writeFileAtomic(file, encodeGrayPng(grid.pixels, grid.width, grid.height));
-        out.images.push({ title: `MNIST, ${method} (seed ${seed})`, file });
-      }
-      tr.dispose();
-    }
+  p.mnistMethods.forEach((method, i) => {
+    const runs = records.slice(i * useSeeds.length, (i + 1) * useSeeds.length);
+    const fid = runs.map((r) => r.fid);
+    out.images.push({ title: `MNIST, ${method} (seed ${useSeeds[0]})`, file: imageFile(method) });
     fids.push(meanStd(fid).mean);
-    rows.push([`${method} (${METHOD_LOSS[method]})`, fmtMeanStd(fid, 1), fmtMeanStd(ms, 1)]);
-  }
+    rows.push([
+      `${method} (${METHOD_LOSS[method]})`,
+      fmtMeanStd(fid, 1),
+      fmtMeanStd(
+        runs.map((r) => r.ms),
+        1,
+      ),
+    ]);
+  });
   clf.dispose();
   out.tables.push({
     title: `MNIST: MLP GAN, ${p.mnistIters} generator iterations, n_dis = ${p.nDis}, ${useSeeds.length} seed(s)`,
