@@ -10,7 +10,15 @@ import { CharTokenizer, ENGLISH_CHAR } from '../tokenizers/index.js';
 import { defaultDataDir } from '../experiments/run.js';
 import { Rng } from '../util/rng.js';
 import type { SentencePair } from '../io/sts.js';
-import { STS_TASKS, compareObjectives, readTask, subsample } from './cosent-compare.js';
+import {
+  STS_TASKS,
+  bestDevEpoch,
+  carveDev,
+  compareObjectives,
+  readTask,
+  subsample,
+} from './cosent-compare.js';
+import { RunStore } from './run-store.js';
 import { meanStd } from '../util/stats.js';
 import { OBJECTIVES } from '../cosent/objectives.js';
 
@@ -52,45 +60,78 @@ test('compareObjectives: every objective × seed fine-tunes a fresh copy and sco
       return { s1: a.join(' '), s2: b.join(' '), label: 3 - k };
     });
   const runs: string[] = [];
-  const res = await compareObjectives({
+  const opts = {
     encoderDir: dir,
     train: make(24),
+    dev: make(12),
     test: make(16),
     objectives: OBJECTIVES,
     seeds: [0, 1],
     epochs: 2,
     batchSize: 8,
-    lr: 1e-3,
-    pooling: 'mean',
-    onRun: (r) => runs.push(`${r.objective}/${r.seed}`),
-  });
+    lrGrid: [1e-3, 3e-3],
+    pooling: 'mean' as const,
+    onRun: (r: { objective: string; seed: number; lr: number }) =>
+      runs.push(`${r.objective}/${r.seed}/${r.lr}`),
+  };
+  const res = await compareObjectives(opts);
+  // Per objective: the first seed at each grid point, then the other seed at the rate chosen on dev.
   assert.deepEqual(
     runs,
-    OBJECTIVES.flatMap((o) => [`${o}/0`, `${o}/1`]),
+    res.flatMap((s) => [`${s.objective}/0/0.001`, `${s.objective}/0/0.003`, `${s.objective}/1/${s.lr}`]),
   );
   for (const s of res) {
     assert.equal(s.runs.length, 2);
-    for (const r of s.runs) assert.equal(r.spearman.length, 2);
-    const last = meanStd(s.runs.map((r) => r.spearman[1]));
-    assert.ok(Math.abs(s.mean - last.mean) < 1e-12 && Math.abs(s.std - last.std) < 1e-12);
-    assert.ok(Math.abs(s.firstEpochMean - meanStd(s.runs.map((r) => r.spearman[0])).mean) < 1e-12);
+    assert.ok(s.runs.every((r) => r.lr === s.lr && r.dev.length === 2 && r.test.length === 2));
+    const chosen = s.grid.find((g) => g.lr === s.lr)!;
+    assert.ok(
+      s.grid.every((g) => g.dev <= chosen.dev),
+      'the chosen rate has the best dev score',
+    );
+    assert.equal(chosen.dev, Math.max(...s.runs[0].dev));
+    const atBest = meanStd(s.runs.map((r) => bestDevEpoch(r).test));
+    assert.ok(Math.abs(s.mean - atBest.mean) < 1e-12 && Math.abs(s.std - atBest.std) < 1e-12);
+    assert.ok(Math.abs(s.firstEpochMean - meanStd(s.runs.map((r) => r.test[0])).mean) < 1e-12);
     // Seeds change the data order, so the two runs differ.
-    assert.notDeepEqual(s.runs[0].spearman, s.runs[1].spearman, s.objective);
+    assert.notDeepEqual(s.runs[0].test, s.runs[1].test, s.objective);
   }
+  // With a store, a second call reuses every run (same records, nothing recomputed).
+  const store = { runs: new RunStore(path.join(dir, 'runs')), prefix: 'toy', key: { task: 'toy' } };
+  const once = await compareObjectives({ ...opts, objectives: ['cosent'], lrGrid: [1e-3], store });
+  const t0 = performance.now();
+  const twice = await compareObjectives({ ...opts, objectives: ['cosent'], lrGrid: [1e-3], store });
+  assert.deepEqual(twice, once);
+  assert.ok(performance.now() - t0 < 500, 'recorded runs were recomputed');
+  await assert.rejects(compareObjectives({ ...opts, lrGrid: [] }), /at least one learning rate/);
+});
+
+test('bestDevEpoch picks the first best dev epoch; carveDev splits by hash, deterministically', () => {
+  assert.deepEqual(bestDevEpoch({ dev: [1, 3, 3, 2], test: [10, 30, 31, 20] }), { epoch: 1, test: 30 });
+  const pairs: SentencePair[] = Array.from({ length: 2000 }, (_, i) => ({
+    s1: `a${i}`,
+    s2: `b${i}`,
+    label: i % 2,
+  }));
+  const { train, dev } = carveDev(pairs, 0.1);
+  assert.equal(train.length + dev.length, pairs.length);
+  assert.ok(Math.abs(dev.length - 200) < 50, `dev ${dev.length}`);
+  assert.deepEqual(carveDev([...pairs].reverse(), 0.1).dev.reverse(), dev);
+  assert.ok(dev.every((p, i) => i === 0 || Number(p.s1.slice(1)) > Number(dev[i - 1].s1.slice(1))));
 });
 
 test('the bundled STS tasks read completely (sizes as documented in the data README)', () => {
   const dataDir = defaultDataDir();
-  const expected: Record<string, [number, number]> = {
-    ATEC: [39346, 20000],
-    LCQMC: [8802, 12500],
-    PAWSX: [2000, 2000],
-    'STS-B': [5231, 1361],
-    'STS-B (en)': [5749, 1379],
+  // LCQMC and PAWSX: train + carved dev = their validation file (8,802 and 2,000 pairs).
+  const expected: Record<string, [number, number, number]> = {
+    ATEC: [39346, 20000, 20000],
+    LCQMC: [7888, 914, 12500],
+    PAWSX: [1807, 193, 2000],
+    'STS-B': [5231, 1458, 1361],
+    'STS-B (en)': [5749, 1500, 1379],
   };
   for (const task of STS_TASKS) {
-    const { train, test: testPairs } = readTask(dataDir, task);
-    assert.deepEqual([train.length, testPairs.length], expected[task.name], task.name);
+    const { train, dev, test: testPairs } = readTask(dataDir, task);
+    assert.deepEqual([train.length, dev.length, testPairs.length], expected[task.name], task.name);
     assert.ok(
       train.every((p) => !p.s1.includes('\uFEFF') && !p.s2.includes('\uFEFF')),
       `${task.name}: BOM left`,

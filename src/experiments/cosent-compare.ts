@@ -1,10 +1,12 @@
 /**
  * The engine of the CoSENT reproduction: fine-tune the same pretrained encoder with each objective
- * and several seeds on one task, and record test Spearman after every epoch. No epoch is selected on
- * the test set: the headline is the last epoch's score (and the first epoch's, for the note's claim
- * that CoSENT converges faster), so LCQMC/PAWSX, whose "train" split here is their validation file,
- * follow the same protocol as the others.
+ * and several seeds on one task, recording dev and test Spearman after every epoch. As the note ran it,
+ * each objective gets its learning rate from a small grid by dev Spearman (first seed), and a run's
+ * score is its test Spearman at its best dev epoch; the first epoch's is kept for the note's claim that
+ * CoSENT converges faster. Nothing is selected on test. LCQMC and PAWSX have no train file here: their
+ * validation file trains, with a dev share carved from it by hash.
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { readSentencePairs, type SentencePair } from '../io/sts.js';
 import { Rng } from '../util/rng.js';
@@ -13,6 +15,7 @@ import { loadSentenceModel } from '../io/sentence-files.js';
 import { evaluatePairs, trainSentenceEncoder } from '../cosent/trainer.js';
 import type { ObjectiveName } from '../cosent/objectives.js';
 import { meanStd } from '../util/stats.js';
+import type { RunStore } from './run-store.js';
 
 export interface StsTask {
   name: string;
@@ -20,6 +23,8 @@ export interface StsTask {
   /** Paths relative to the data folder (../shared/data). */
   train: string;
   test: string;
+  /** The dev file; absent: a dev share is carved from the training file (`carveDev`). */
+  dev?: string;
   /** Which split trains: LCQMC and PAWSX have no train file here, so their validation file does. */
   trainSplit: 'train' | 'valid';
 }
@@ -31,6 +36,7 @@ export const STS_TASKS: readonly StsTask[] = [
     lang: 'zh',
     train: 'sts/atec/atec_nlp_sim_train.csv',
     test: 'sts/atec/ATEC.test.data',
+    dev: 'sts/atec/ATEC.valid.data',
     trainSplit: 'train',
   },
   {
@@ -52,6 +58,7 @@ export const STS_TASKS: readonly StsTask[] = [
     lang: 'zh',
     train: 'sts/sts-b/STS-B.train.data',
     test: 'sts/sts-b/STS-B.test.data',
+    dev: 'sts/sts-b/STS-B.valid.data',
     trainSplit: 'train',
   },
   {
@@ -59,6 +66,7 @@ export const STS_TASKS: readonly StsTask[] = [
     lang: 'en',
     train: 'sts/stsb-en/sts-train.tsv',
     test: 'sts/stsb-en/sts-test.tsv',
+    dev: 'sts/stsb-en/sts-dev.tsv',
     trainSplit: 'train',
   },
 ];
@@ -72,14 +80,40 @@ export const NOTE_BERT_BASE: Record<string, { cosent: number; sbert: number }> =
   'STS-B': { cosent: 80.14, sbert: 66.41 },
 };
 
+/** Share of the training file carved off as dev for tasks without a dev file. */
+export const DEV_SHARE = 0.1;
+
+/**
+ * Splits pairs into (train, dev): a pair goes to dev when the first byte of the SHA-256 of its two
+ * sentences is below `share` · 256. Deterministic and seed-free; both keep the input order.
+ */
+export function carveDev(
+  pairs: readonly SentencePair[],
+  share = DEV_SHARE,
+): { train: SentencePair[]; dev: SentencePair[] } {
+  const train: SentencePair[] = [];
+  const dev: SentencePair[] = [];
+  for (const p of pairs) {
+    const h = createHash('sha256').update(`${p.s1}\t${p.s2}`).digest();
+    (h[0] < share * 256 ? dev : train).push(p);
+  }
+  return { train, dev };
+}
+
 /** Reads a task's pairs; stray byte-order marks inside fields (ATEC's first line has one) are removed. */
-export function readTask(dataDir: string, task: StsTask): { train: SentencePair[]; test: SentencePair[] } {
-  const clean = (pairs: SentencePair[]) =>
-    pairs.map((p) => ({ ...p, s1: p.s1.replace(/\uFEFF/g, ''), s2: p.s2.replace(/\uFEFF/g, '') }));
-  return {
-    train: clean(readSentencePairs(path.join(dataDir, task.train))),
-    test: clean(readSentencePairs(path.join(dataDir, task.test))),
-  };
+export function readTask(
+  dataDir: string,
+  task: StsTask,
+): { train: SentencePair[]; dev: SentencePair[]; test: SentencePair[] } {
+  const read = (file: string) =>
+    readSentencePairs(path.join(dataDir, file)).map((p) => ({
+      ...p,
+      s1: p.s1.replace(/\uFEFF/g, ''),
+      s2: p.s2.replace(/\uFEFF/g, ''),
+    }));
+  const test = read(task.test);
+  if (task.dev) return { train: read(task.train), dev: read(task.dev), test };
+  return { ...carveDev(read(task.train)), test };
 }
 
 /** A seeded random subset of at most n pairs (all of them, in order, when n is not smaller). */
@@ -95,70 +129,158 @@ export function subsample(
 export interface CompareOptions {
   encoderDir: string;
   train: readonly SentencePair[];
+  dev: readonly SentencePair[];
   test: readonly SentencePair[];
   objectives: readonly ObjectiveName[];
   seeds: readonly number[];
   epochs: number;
   batchSize?: number;
-  lr?: number;
+  /** Learning rates tried per objective on the first seed; the best by dev Spearman runs the rest. */
+  lrGrid: readonly number[];
   pooling?: Pooling;
   maxLen?: number;
+  /**
+   * Keeps each finished run (a full budget resumes; processes sharing the folder split the runs);
+   * `key` is everything else that defines them (task, encoder, data sizes).
+   */
+  store?: { runs: RunStore; prefix: string; key: unknown };
   onRun?: (r: RunRecord) => void;
   onStep?: () => void;
+  /** Called with a recorded run's step count when it is reused. */
+  onReused?: (steps: number) => void;
 }
 
 export interface RunRecord {
   objective: ObjectiveName;
   seed: number;
-  /** Test Spearman ×100 after each epoch. */
-  spearman: number[];
+  lr: number;
+  /** Dev and test Spearman ×100 after each epoch. */
+  dev: number[];
+  test: number[];
   seconds: number;
+}
+
+/** The epoch (0-based) with the best dev Spearman (the first on ties), and the test score there. */
+export function bestDevEpoch(r: Pick<RunRecord, 'dev' | 'test'>): { epoch: number; test: number } {
+  let epoch = 0;
+  r.dev.forEach((d, i) => {
+    if (d > r.dev[epoch]) epoch = i;
+  });
+  return { epoch, test: r.test[epoch] };
 }
 
 export interface ObjectiveSummary {
   objective: ObjectiveName;
-  /** Mean and sample standard deviation over seeds of the last epoch's test Spearman. */
+  /** The learning rate chosen on dev, and each grid point's best dev Spearman (first seed). */
+  lr: number;
+  grid: { lr: number; dev: number }[];
+  /** Mean and sample standard deviation over seeds of test Spearman at each run's best dev epoch. */
   mean: number;
   std: number;
+  /** The same after the first epoch, and after the last. */
   firstEpochMean: number;
   firstEpochStd: number;
+  lastEpochMean: number;
   runs: RunRecord[];
 }
 
-/** Fine-tunes a fresh copy of the encoder per (objective, seed); returns per-objective summaries. */
+/** One fine-tuning run: a fresh copy of the encoder, dev and test Spearman after every epoch. */
+async function fineTune(
+  opts: CompareOptions,
+  objective: ObjectiveName,
+  seed: number,
+  lr: number,
+): Promise<RunRecord> {
+  const t0 = performance.now();
+  const model = loadSentenceModel(opts.encoderDir, { pooling: opts.pooling, maxLen: opts.maxLen });
+  const dev: number[] = [];
+  const test: number[] = [];
+  try {
+    await trainSentenceEncoder(model, opts.train, undefined, {
+      objective,
+      seed,
+      epochs: opts.epochs,
+      batchSize: opts.batchSize,
+      lr,
+      onStep: opts.onStep,
+      onEpoch: () => {
+        dev.push(evaluatePairs(model, opts.dev));
+        test.push(evaluatePairs(model, opts.test));
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+  return { objective, seed, lr, dev, test, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Runs (or reuses from the store) each (objective, seed, lr), in order. */
+async function runAll(
+  opts: CompareOptions,
+  jobs: { objective: ObjectiveName; seed: number; lr: number }[],
+): Promise<RunRecord[]> {
+  const report = (r: RunRecord) => (opts.onRun?.(r), r);
+  if (!opts.store) {
+    const out: RunRecord[] = [];
+    for (const j of jobs) out.push(report(await fineTune(opts, j.objective, j.seed, j.lr)));
+    return out;
+  }
+  const { runs, prefix, key } = opts.store;
+  const steps = opts.epochs * Math.ceil(opts.train.length / (opts.batchSize ?? 32));
+  return runs.runAll(
+    jobs.map((j) => ({
+      id: `${prefix}-${j.objective}-lr${j.lr}-seed${j.seed}`,
+      key: {
+        ...j,
+        key,
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        maxLen: opts.maxLen,
+        pooling: opts.pooling,
+      },
+      compute: async () => report(await fineTune(opts, j.objective, j.seed, j.lr)),
+      onReused: (r: RunRecord) => {
+        opts.onReused?.(steps);
+        opts.onRun?.(r);
+      },
+    })),
+  );
+}
+
+/**
+ * Per objective: the first seed at every learning rate of the grid, the best by dev Spearman (at its
+ * best epoch) chosen, then the other seeds at that rate; each run scored at its best dev epoch.
+ */
 export async function compareObjectives(opts: CompareOptions): Promise<ObjectiveSummary[]> {
+  if (!opts.lrGrid.length) throw new Error('compareObjectives needs at least one learning rate');
+  const [first, ...rest] = opts.seeds;
   const out: ObjectiveSummary[] = [];
   for (const objective of opts.objectives) {
-    const runs: RunRecord[] = [];
-    for (const seed of opts.seeds) {
-      const t0 = performance.now();
-      const model = loadSentenceModel(opts.encoderDir, { pooling: opts.pooling, maxLen: opts.maxLen });
-      const spearman: number[] = [];
-      try {
-        await trainSentenceEncoder(model, opts.train, undefined, {
-          objective,
-          seed,
-          epochs: opts.epochs,
-          batchSize: opts.batchSize,
-          lr: opts.lr,
-          onStep: opts.onStep,
-          onEpoch: () => spearman.push(evaluatePairs(model, opts.test)),
-        });
-      } finally {
-        model.dispose();
-      }
-      const run = { objective, seed, spearman, seconds: (performance.now() - t0) / 1000 };
-      runs.push(run);
-      opts.onRun?.(run);
-    }
-    const last = meanStd(runs.map((r) => r.spearman[r.spearman.length - 1]));
-    const first = meanStd(runs.map((r) => r.spearman[0]));
+    const gridRuns = await runAll(
+      opts,
+      opts.lrGrid.map((lr) => ({ objective, seed: first, lr })),
+    );
+    const grid = gridRuns.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
+    const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
+    const lr = opts.lrGrid[best];
+    const runs = [
+      gridRuns[best],
+      ...(await runAll(
+        opts,
+        rest.map((seed) => ({ objective, seed, lr })),
+      )),
+    ];
+    const atBest = meanStd(runs.map((r) => bestDevEpoch(r).test));
+    const firstEpoch = meanStd(runs.map((r) => r.test[0]));
     out.push({
       objective,
-      mean: last.mean,
-      std: last.std,
-      firstEpochMean: first.mean,
-      firstEpochStd: first.std,
+      lr,
+      grid,
+      mean: atBest.mean,
+      std: atBest.std,
+      firstEpochMean: firstEpoch.mean,
+      firstEpochStd: firstEpoch.std,
+      lastEpochMean: meanStd(runs.map((r) => r.test[r.test.length - 1])).mean,
       runs,
     });
   }

@@ -27,8 +27,10 @@ function rows(n: number, graded: boolean): string[] {
 const dataDir = path.join(root, 'data');
 for (const t of STS_TASKS) {
   for (const [file, n] of [
-    [t.train, 24],
+    // Without a dev file a tenth of the training file is carved off as dev: make it big enough.
+    [t.train, t.dev ? 24 : 60],
     [t.test, 12],
+    ...(t.dev ? ([[t.dev, 10]] as const) : []),
   ] as const) {
     let lines = rows(n, t.name.startsWith('STS-B'));
     if (file.endsWith('.csv')) lines = lines.map((l, i) => `${i + 1}\t${l}`);
@@ -46,18 +48,22 @@ const ctx = {
   workDir: path.join(root, 'work'),
   quiet: true,
 };
-const settings = { maxTrain: 16, maxTest: 12, epochs: 2, batchSize: 8, lr: 1e-3, maxLen: 16, seeds: 3 };
+const settings = { maxTrain: 16, maxTest: 12, epochs: 2, batchSize: 8, lrGrid: [1e-3], maxLen: 16, seeds: 3 };
 
 test('the experiment runs every task × objective × 3 seeds and reports tables, chart and a measured verdict', async () => {
   const exp = cosentExperiment({ encoders: { zh: encoderDir, en: encoderDir }, pooling: 'mean', settings });
   assert.equal(exp.name, 'cosent');
   const r = await exp.run(ctx);
-  const [last, first] = r.tables;
+  const [last, first, lrs] = r.tables;
+  assert.equal(lrs.rows.length, STS_TASKS.length);
+  assert.match(String(lrs.rows[0][1]), /^0\.001 \(0\.001: -?\d+\.\d\)$/);
   assert.deepEqual(
     last.rows.map((row) => row[0]),
     STS_TASKS.map((t) => t.name),
   );
-  assert.equal(last.rows[0][1], 'train (16) → test (12)');
+  assert.equal(last.rows[0][1], 'train (16), dev (10) → test (12)');
+  // PAWSX has no dev file: a share of its (24-pair) training file is carved off.
+  assert.match(String(last.rows[2][1]), /^valid \((\d+)\), dev \((\d+)\) → test \(12\)$/);
   assert.equal(last.rows[0][5], 49.74);
   const cells = [
     ...last.rows.map((row) => row.slice(2, 5)),
