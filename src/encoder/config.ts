@@ -54,6 +54,12 @@ export interface EncoderConfig {
   pooler?: boolean;
   /** Whether the model has the MLM head; absent means true (kexue pretrains with it). */
   mlmHead?: boolean;
+  /**
+   * Whether the MLM head has BERT's transform (Dense + activation + LayerNorm) before the tied output;
+   * absent means true. false: logits = h·Eᵀ + b straight from the encoder (Su's note on σ = 0.02
+   * explains the transform as what lets the output scale grow without the encoder's last LayerNorm).
+   */
+  mlmTransform?: boolean;
 }
 
 /**
@@ -116,7 +122,7 @@ export function validateConfig(c: EncoderConfig): void {
   if (!(Number.isInteger(offset) && offset >= 0 && offset < c.maxPositions))
     problems.push(`positionOffset must be an integer in [0, maxPositions) (got ${String(c.positionOffset)})`);
   if (offset > 0 && c.position !== 'learned') problems.push('positionOffset needs position learned');
-  for (const k of ['pooler', 'mlmHead'] as const) {
+  for (const k of ['pooler', 'mlmHead', 'mlmTransform'] as const) {
     if (c[k] !== undefined && typeof c[k] !== 'boolean') problems.push(`${k} must be true or false`);
   }
   if (!INIT_NAMES.includes(c.init)) problems.push(`init must be one of ${INIT_NAMES.join(', ')}`);

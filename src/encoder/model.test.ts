@@ -433,3 +433,26 @@ test('pooler, activations and the position offset compute what their definitions
   tf.dispose([ids, x]);
   m.dispose();
 });
+
+test('mlmTransform: false gives logits h·Eᵀ + b straight from the encoder (1e-5), with no head Dense/LN', async () => {
+  const bare = tiny({ mlmTransform: false });
+  perturb(bare, 3);
+  const names = [...bare.namedParameters().keys()].filter((n) => n.startsWith('mlm.'));
+  assert.deepEqual(names, ['mlm.bias']);
+  assert.equal(bare.mlm!.dense, undefined);
+  const h = tf.randomNormal([2, 3, 16], 0, 1, 'float32', 5);
+  const got = bare.mlmLogits(h);
+  const table = bare.embeddings.word.table;
+  const want = tf.add(tf.einsum('bth,vh->btv', h, table), bare.mlm!.bias);
+  assert.deepEqual(got.shape, [2, 3, 40]);
+  assert.ok(maxAbsDiff(await got.data(), await want.data()) < 1e-5);
+  // The default keeps BERT's transform; a transform-less head is not a BERT head, so HF export refuses.
+  const bert = tiny();
+  assert.ok(bert.mlm!.dense);
+  bert.dispose();
+  const { hfConfigFromEncoder } = await import('../hf/config.js');
+  assert.throws(() => hfConfigFromEncoder(bare.config), /mlmTransform is false/);
+  assert.throws(() => tiny({ mlmTransform: 'no' as never }), /mlmTransform must be true or false/);
+  tf.dispose([h, got, want]);
+  bare.dispose();
+});

@@ -167,8 +167,9 @@ class Embeddings extends Module {
 }
 
 export class MlmHead extends Module {
-  readonly dense: Linear;
-  readonly norm: LayerNorm;
+  /** BERT's transform before the tied output; absent when the config says `mlmTransform: false`. */
+  readonly dense?: Linear;
+  readonly norm?: LayerNorm;
   readonly bias: tf.Variable;
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
@@ -178,11 +179,13 @@ export class MlmHead extends Module {
     private readonly wordTable: tf.Variable,
   ) {
     super();
-    this.dense = this.child(
-      'dense',
-      new Linear(cfg.hidden, cfg.hidden, { name: cfg.init, std: cfg.initStd }, rng),
-    );
-    this.norm = this.child('norm', new LayerNorm(cfg.hidden, cfg.layerNormEps));
+    if (cfg.mlmTransform ?? true) {
+      this.dense = this.child(
+        'dense',
+        new Linear(cfg.hidden, cfg.hidden, { name: cfg.init, std: cfg.initStd }, rng),
+      );
+      this.norm = this.child('norm', new LayerNorm(cfg.hidden, cfg.layerNormEps));
+    }
     this.bias = this.param('bias', tf.zeros([cfg.vocabSize]));
     this.act = activationFn(cfg.activation);
   }
@@ -191,10 +194,8 @@ export class MlmHead extends Module {
   apply(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = h.shape.slice(0, -1);
-      const t = tf.reshape(this.norm.apply(this.act(this.dense.apply(h))), [
-        -1,
-        h.shape[h.rank - 1],
-      ]) as tf.Tensor2D;
+      const x = this.dense && this.norm ? this.norm.apply(this.act(this.dense.apply(h))) : h;
+      const t = tf.reshape(x, [-1, h.shape[h.rank - 1]]) as tf.Tensor2D;
       const logits = tf.add(tf.matMul(t, this.wordTable as tf.Tensor2D, false, true), this.bias);
       return tf.reshape(logits, [...lead, this.wordTable.shape[0]]);
     });

@@ -188,7 +188,9 @@ export function trainMlm(
   };
   const gains = () => {
     t.encoderGain.push(gainRms(lastEncoderNorm(model)));
-    t.headGain.push(gainRms(model.mlm!.norm.gamma));
+    // A head without BERT's transform has no LayerNorm of its own.
+    const head = model.mlm?.norm;
+    t.headGain.push(head ? gainRms(head.gamma) : NaN);
   };
   gains();
   let sum = 0;

@@ -19,7 +19,16 @@ import {
   streamGradients,
   trainMlm,
 } from './init-probes.js';
-import { INITS, initSettings, log2Slope, makeEncoder, probe, unigramEntropy, type Corpus } from './init.js';
+import {
+  INITS,
+  initSettings,
+  log2Slope,
+  makeEncoder,
+  probe,
+  trainConfigs,
+  unigramEntropy,
+  type Corpus,
+} from './init.js';
 
 await initBackend({ quiet: true });
 
@@ -125,7 +134,7 @@ test('slope and log2Slope recover an exact exponential; meanStd is the sample st
 test('trainMlm lowers the loss, records gains, and tracks the right LayerNorm', () => {
   const model = makeEncoder(corpus, tiny, 2, 'post', INITS[0], 3);
   assert.equal(lastEncoderNorm(model), model.blocks[1].ffnNorm.gamma);
-  assert.equal(gainRms(model.mlm!.norm.gamma), 1);
+  assert.equal(gainRms(model.mlm!.norm!.gamma), 1);
   const t = trainMlm(model, corpus, makeMasker(tok), {
     steps: 60,
     batchSize: 16,
@@ -158,4 +167,35 @@ test('unigramEntropy: log k for k equally frequent tokens, specials ignored', ()
   );
   assert.ok(Math.abs(h - Math.log(4)) < 1e-12);
   assert.equal(unigramEntropy([[s.cls, 7, 7, s.sep]], tok), 0);
+});
+
+test('trainConfigs: warmup pairs at every (position, depth), ablations at the first', () => {
+  const full = trainConfigs(initSettings('full'));
+  // 2 positions × 3 depths × (warmup, none) + Glorot + MLM head without transform + Pre-LN.
+  assert.equal(full.length, 2 * 3 * 2 + 3);
+  assert.equal(new Set(full.map((c) => c.key)).size, full.length);
+  assert.equal(new Set(full.map((c) => c.label)).size, full.length);
+  const ablations = full.slice(12);
+  assert.ok(ablations.every((c) => c.layers === 6 && c.position === 'rope'));
+  assert.deepEqual(
+    ablations.map((c) => [c.norm, c.init.key, c.warmup, c.mlmTransform]),
+    [
+      ['post', 'glorot', true, true],
+      ['post', 'trunc', true, false],
+      ['pre', 'trunc', false, true],
+    ],
+  );
+  assert.deepEqual(
+    trainConfigs(initSettings('quick')).map((c) => c.key),
+    [
+      'post-trunc-warmup-rope-L4',
+      'post-trunc-nowarmup-rope-L4',
+      'post-glorot-warmup-rope-L4',
+      'post-trunc-warmup-rope-L4-nohead',
+    ],
+  );
+  // The head ablation's encoder really has no transform.
+  const bare = makeEncoder(corpus, tiny, 1, 'post', INITS[0], 1, { mlmTransform: false, position: 'rope' });
+  assert.equal(bare.mlm!.norm, undefined);
+  bare.dispose();
 });

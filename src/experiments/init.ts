@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { Progress } from '../cli/progress.js';
-import { Encoder, disposeBatch } from '../encoder/index.js';
+import { Encoder, disposeBatch, type EncoderConfig } from '../encoder/index.js';
 import { prepareCorpus } from '../encoder/pretrain.js';
 import { readLines } from '../io/text.js';
 import { truncatedStd, type InitName } from '../nn/init.js';
@@ -28,6 +28,7 @@ import {
   type TrainTrace,
 } from './init-probes.js';
 import type { Budget, Chart, Experiment, ExperimentContext, Series, Table } from './types.js';
+import { RunStore, type RunUnit } from './run-store.js';
 
 export interface InitSettings {
   documents: number;
@@ -36,7 +37,10 @@ export interface InitSettings {
   seq: number;
   probeBatch: number;
   depths: number[];
-  trainLayers: number;
+  /** Depths of the warmup study (Post-LN σ=0.02 with and without warmup); the first also trains the ablations. */
+  trainDepths: number[];
+  /** Position encodings of the warmup study; the ablations use the first. */
+  positions: Position[];
   trainBatch: number;
   steps: number;
   every: number;
@@ -47,6 +51,8 @@ export interface InitSettings {
   preLnRun: boolean;
 }
 
+type Position = 'rope' | 'learned';
+
 export function initSettings(budget: Budget): InitSettings {
   return budget === 'quick'
     ? {
@@ -56,7 +62,8 @@ export function initSettings(budget: Budget): InitSettings {
         seq: 32,
         probeBatch: 8,
         depths: [6, 12, 24],
-        trainLayers: 4,
+        trainDepths: [4],
+        positions: ['rope'],
         trainBatch: 16,
         // A pipeline check sized for `kexue lab`'s 10 minutes, not a result.
         steps: 60,
@@ -73,12 +80,17 @@ export function initSettings(budget: Budget): InitSettings {
         seq: 64,
         probeBatch: 16,
         depths: [6, 12, 24],
-        trainLayers: 6,
+        // The warmup claim is about instability at the start, so a rate twice the one at which 800
+        // steps at 6 blocks (learned positions) separated warmup from none in only 1 of 3 seeds, at
+        // every depth the probes measure; RoPE leaves the unigram plateau within a few hundred steps
+        // where learned positions stay on it (the positions study shows both).
+        trainDepths: [6, 12, 24],
+        positions: ['rope', 'learned'],
         trainBatch: 16,
-        steps: 800,
-        every: 40,
-        lr: 1e-3,
-        warmup: 160,
+        steps: 1000,
+        every: 50,
+        lr: 2e-3,
+        warmup: 200,
         maxSeeds: 3,
         preLnRun: true,
       };
@@ -132,6 +144,7 @@ export function makeEncoder(
   norm: Norm,
   init: InitKind,
   seed: number,
+  extra: Partial<EncoderConfig> = {},
 ) {
   return new Encoder({
     vocabSize: c.tok.vocab.size,
@@ -146,6 +159,7 @@ export function makeEncoder(
     dropout: 0,
     attentionDropout: 0,
     seed,
+    ...extra,
   });
 }
 
@@ -210,15 +224,51 @@ interface TrainConfig {
   norm: Norm;
   init: InitKind;
   warmup: boolean;
+  layers: number;
+  position: Position;
+  /** BERT's Dense + LayerNorm before the tied MLM output (false: the ablation without it). */
+  mlmTransform: boolean;
 }
-const TRAIN_CONFIGS: TrainConfig[] = [
-  { key: 'post-warmup', label: 'Post-LN σ=0.02, warmup', norm: 'post', init: INITS[0], warmup: true },
-  { key: 'post-nowarmup', label: 'Post-LN σ=0.02, no warmup', norm: 'post', init: INITS[0], warmup: false },
-  { key: 'post-glorot', label: 'Post-LN Glorot, warmup', norm: 'post', init: INITS[1], warmup: true },
-  { key: 'pre-nowarmup', label: 'Pre-LN σ=0.02, no warmup', norm: 'pre', init: INITS[0], warmup: false },
-];
 
-const trainConfigs = (s: InitSettings) => TRAIN_CONFIGS.filter((c) => s.preLnRun || c.norm === 'post');
+const POSITION_LABEL: Record<Position, string> = { rope: 'RoPE', learned: 'learned positions' };
+
+/**
+ * The training runs of a budget: Post-LN σ=0.02 with and without warmup at every (position, depth) of
+ * the warmup study, then at the first depth and position: Glorot, the MLM head without its transform,
+ * and Pre-LN without warmup (when the budget has it).
+ */
+export function trainConfigs(s: Pick<InitSettings, 'trainDepths' | 'positions' | 'preLnRun'>): TrainConfig[] {
+  const make = (
+    norm: Norm,
+    init: InitKind,
+    warmup: boolean,
+    layers: number,
+    position: Position,
+    mlmTransform = true,
+  ): TrainConfig => {
+    const what = `${norm === 'post' ? 'Post' : 'Pre'}-LN ${init.key === 'trunc' ? 'σ=0.02' : 'Glorot'}, ${warmup ? 'warmup' : 'no warmup'}`;
+    return {
+      key: `${norm}-${init.key}-${warmup ? 'warmup' : 'nowarmup'}-${position}-L${layers}${mlmTransform ? '' : '-nohead'}`,
+      label: `${what}${mlmTransform ? '' : ', MLM head without Dense+LN'}, ${POSITION_LABEL[position]}, ${layers} blocks`,
+      norm,
+      init,
+      warmup,
+      layers,
+      position,
+      mlmTransform,
+    };
+  };
+  const [d0] = s.trainDepths;
+  const [p0] = s.positions;
+  return [
+    ...s.positions.flatMap((p) =>
+      s.trainDepths.flatMap((d) => [make('post', INITS[0], true, d, p), make('post', INITS[0], false, d, p)]),
+    ),
+    make('post', INITS[1], true, d0, p0),
+    make('post', INITS[0], true, d0, p0, false),
+    ...(s.preLnRun ? [make('pre', INITS[0], false, d0, p0)] : []),
+  ];
+}
 
 interface TrainRun {
   config: TrainConfig;
@@ -332,9 +382,14 @@ function branchChart(runs: ProbeRun[], depth: number): Chart {
   };
 }
 
-function curveSeries(runs: TrainRun[], pick: (t: TrainTrace) => number[], name: (c: TrainConfig) => string) {
+function curveSeries(
+  runs: TrainRun[],
+  configs: TrainConfig[],
+  pick: (t: TrainTrace) => number[],
+  name: (c: TrainConfig) => string,
+) {
   const out: Series[] = [];
-  for (const config of TRAIN_CONFIGS) {
+  for (const config of configs) {
     const sel = runs.filter((r) => r.config.key === config.key);
     if (!sel.length) continue;
     const x = sel[0].trace.steps;
@@ -344,10 +399,11 @@ function curveSeries(runs: TrainRun[], pick: (t: TrainTrace) => number[], name: 
   return out;
 }
 
-function trainTable(runs: TrainRun[]): Table {
-  const keys = new Set(runs.map((r) => r.config.key));
-  const rows = TRAIN_CONFIGS.filter((c) => keys.has(c.key)).map((c) => {
-    const sel = runs.filter((r) => r.config.key === c.key);
+const runsOf = (runs: TrainRun[], key: string) => runs.filter((r) => r.config.key === key);
+
+function trainTable(runs: TrainRun[], configs: TrainConfig[]): Table {
+  const rows = configs.map((c) => {
+    const sel = runsOf(runs, c.key);
     return [
       c.label,
       sel.filter((r) => r.trace.diverged).length,
@@ -355,7 +411,7 @@ function trainTable(runs: TrainRun[]): Table {
       fmt(stat(sel.map((r) => r.trace.evalLoss))),
       fmt(stat(sel.map((r) => 100 * r.trace.evalAccuracy)), 1),
       fmt(stat(sel.map((r) => last(r.trace.encoderGain)))),
-      fmt(stat(sel.map((r) => last(r.trace.headGain)))),
+      c.mlmTransform ? fmt(stat(sel.map((r) => last(r.trace.headGain)))) : '— (no head LN)',
     ];
   });
   return {
@@ -371,6 +427,59 @@ function trainTable(runs: TrainRun[]): Table {
     ],
     rows,
     note: 'Final train loss: mean over the last quarter of the recorded windows. Gains: RMS of γ (1 at initialization).',
+  };
+}
+
+/** The (position, depth) pairs of the warmup study and their with/without-warmup configs. */
+function warmupPairs(configs: TrainConfig[]) {
+  const post = configs.filter((c) => c.norm === 'post' && c.init.key === 'trunc' && c.mlmTransform);
+  return post
+    .filter((c) => c.warmup)
+    .map((w) => ({
+      with: w,
+      without: post.find((c) => !c.warmup && c.layers === w.layers && c.position === w.position)!,
+    }))
+    .filter((p) => p.without);
+}
+
+/** Per seed: final loss without warmup minus with (Infinity when only the run without diverged). */
+function warmupDiffs(runs: TrainRun[], pair: { with: TrainConfig; without: TrainConfig }): number[] {
+  const w = runsOf(runs, pair.with.key);
+  const nw = runsOf(runs, pair.without.key);
+  return w.map((r) => finalLoss(nw.find((x) => x.seed === r.seed)!.trace) - finalLoss(r.trace));
+}
+
+function warmupTable(runs: TrainRun[], configs: TrainConfig[], s: InitSettings): Table {
+  return {
+    title: `Post-LN σ=0.02 at lr ${s.lr}: with and without warmup, by position encoding and depth (mean ± std over seeds)`,
+    columns: [
+      'positions',
+      'blocks',
+      'final train loss: warmup',
+      'no warmup',
+      'no warmup − warmup (nats)',
+      'seeds worse by > 0.1 nats',
+      'diverged: warmup / none',
+      'held-out acc %: warmup / none',
+    ],
+    rows: warmupPairs(configs).map((p) => {
+      const w = runsOf(runs, p.with.key);
+      const nw = runsOf(runs, p.without.key);
+      const d = warmupDiffs(runs, p);
+      const acc = (sel: TrainRun[]) => fmt(stat(sel.map((r) => 100 * r.trace.evalAccuracy)), 1);
+      const div = (sel: TrainRun[]) => sel.filter((r) => r.trace.diverged).length;
+      return [
+        POSITION_LABEL[p.with.position],
+        p.with.layers,
+        fmt(stat(w.map((r) => finalLoss(r.trace)))),
+        fmt(stat(nw.map((r) => finalLoss(r.trace)))),
+        fmt(stat(d)),
+        `${d.filter((x) => x > 0.1).length} of ${d.length}`,
+        `${div(w)} / ${div(nw)}`,
+        `${acc(w)} / ${acc(nw)}`,
+      ];
+    }),
+    note: `Warmup: linear over ${s.warmup} steps, then constant. No gradient clipping, so an unstable start shows. A diverged run (non-finite loss) counts as infinitely worse.`,
   };
 }
 
@@ -402,21 +511,32 @@ export function verdicts(
     `${Math.max(...s.depths.map((d) => sl('post', 'glorot', d).mean)) > 0.6 ? 'close to' : 'but far less than'} the note's 2^(−1/2) per residual+LayerNorm (slope +1 per block, a factor 2^${deep} over ${deep} blocks). ` +
     `Pre-LN Glorot: slope ${fmt(sl('pre', 'glorot', deep), 2)} (gradients grow towards the input). ` +
     `With σ=0.02 the stream gradient is ${flatTrunc ? 'flat' : 'not flat'} for both (Post-LN slope ${fmt(sl('post', 'trunc', deep))}), as are the weight gradients (Post-LN ${fmt(sl('post', 'trunc', deep, 'weights'))}): small branches leave the LayerNorms nothing to shrink.`;
-  const by = (key: string) => runs.filter((r) => r.config.key === key);
-  const w = by('post-warmup');
-  const nw = by('post-nowarmup');
+  const configs = trainConfigs(s);
+  const base = configs[0];
+  const w = runsOf(runs, base.key);
   // Loss of always predicting the training-set character frequencies: training has not started to
   // use context until it drops clearly below this.
   const atPlateau = w.every((r) => finalLoss(r.trace) > unigramLoss - 0.15);
-  const diffs = w.map((r, i) => finalLoss(nw[i].trace) - finalLoss(r.trace));
-  const worse = diffs.filter((d) => d > 0.1).length;
+  const pairs = warmupPairs(configs);
+  const all = pairs.flatMap((p) => warmupDiffs(runs, p));
+  const worse = all.filter((d) => d > 0.1).length;
+  const per = pairs
+    .map((p) => {
+      const d = warmupDiffs(runs, p);
+      const m = stat(d);
+      const shown = d.some((x) => !Number.isFinite(x))
+        ? `${d.filter((x) => !Number.isFinite(x)).length} diverged without warmup`
+        : fmt(m);
+      return `${POSITION_LABEL[p.with.position]} ${p.with.layers} blocks ${shown}`;
+    })
+    .join('; ');
   const warmup =
-    `Post-LN at lr ${s.lr}: final loss without warmup minus with warmup = ${diffs.map((d) => (Number.isFinite(d) ? d.toFixed(3) : 'diverged')).join(', ')} over ${diffs.length} seeds; ` +
-    (worse === diffs.length
-      ? 'no-warmup training is clearly worse in every seed, as the note says.'
+    `Post-LN σ=0.02 at lr ${s.lr}, final loss without warmup minus with warmup: ${per}; ` +
+    (worse === all.length
+      ? 'no-warmup training is clearly worse in every run, as the note says.'
       : worse > 0
-        ? `worse by > 0.1 nats in ${worse} of ${diffs.length} seeds only: the claim holds partially at this size.`
-        : 'no seed is worse by more than 0.1 nats: at this size and step budget the claim does not reproduce.') +
+        ? `worse by > 0.1 nats in ${worse} of ${all.length} (seed, depth, position) runs: the claim holds partially at this size.`
+        : `no run is worse by more than 0.1 nats (${all.length} compared): at this size and step budget the claim does not reproduce.`) +
     (atPlateau
       ? ` All runs end near the unigram plateau (final loss ≈ ${fmt(stat(w.map((r) => finalLoss(r.trace))), 2)}), so ${s.steps} steps cannot separate them; the full budget trains longer.`
       : '');
@@ -426,7 +546,8 @@ export function verdicts(
     );
   const rt = ra('trunc');
   const rg = ra('glorot');
-  const gl = stat(by('post-glorot').map((r) => finalLoss(r.trace)));
+  const glorot = configs.find((c) => c.init.key === 'glorot')!;
+  const gl = stat(runsOf(runs, glorot.key).map((r) => finalLoss(r.trace)));
   const wl = stat(w.map((r) => finalLoss(r.trace)));
   const ratio =
     `Initial ‖F(x)‖/‖x‖ (Post-LN, all branches): σ=0.02 ${fmt(rt)} vs Glorot ${fmt(rg)}` +
@@ -447,8 +568,43 @@ export function verdicts(
       : 'the gain before the output does not clearly grow in this run') +
     (grows(eg)
       ? ', and so does the encoder’s own.'
-      : '; the encoder’s own stays put — consistent with the note’s reason for the extra Dense+LayerNorm, which takes the scale-up away from the encoder.');
+      : '; the encoder’s own stays put — consistent with the note’s reason for the extra Dense+LayerNorm, which takes the scale-up away from the encoder.') +
+    headAblation(runs, configs);
   return { depth, warmup, ratio, gain };
+}
+
+/** The MLM head without its transform against the same run with it: who scales the logits up then. */
+function headAblation(runs: TrainRun[], configs: TrainConfig[]): string {
+  const bare = configs.find((c) => !c.mlmTransform);
+  if (!bare) return '';
+  const base = configs.find(
+    (c) =>
+      c.mlmTransform &&
+      c.norm === bare.norm &&
+      c.init === bare.init &&
+      c.warmup &&
+      c.layers === bare.layers &&
+      c.position === bare.position,
+  )!;
+  const of = (c: TrainConfig, f: (t: TrainTrace) => number) =>
+    fmt(stat(runsOf(runs, c.key).map((r) => f(r.trace))));
+  return (
+    ` Without the head's Dense+LayerNorm the encoder's last LayerNorm gain ends at ${of(bare, (t) => last(t.encoderGain))} (with it: ${of(base, (t) => last(t.encoderGain))}), ` +
+    `held-out loss ${of(bare, (t) => t.evalLoss)} vs ${of(base, (t) => t.evalLoss)}.`
+  );
+}
+
+/** JSON has no NaN: records read back from the run store carry null where a trace had NaN. */
+function restoreNaN(t: TrainTrace): TrainTrace {
+  const fix = (v: number[]) => v.map((x) => (x === null ? NaN : x));
+  return {
+    ...t,
+    loss: fix(t.loss),
+    encoderGain: fix(t.encoderGain),
+    headGain: fix(t.headGain),
+    evalLoss: t.evalLoss ?? NaN,
+    evalAccuracy: t.evalAccuracy ?? NaN,
+  };
 }
 
 async function runAll(ctx: ExperimentContext, s: InitSettings) {
@@ -466,22 +622,54 @@ async function runAll(ctx: ExperimentContext, s: InitSettings) {
           probes.push(probe(corpus, s, norm, init, depth, seed));
           progress.tick();
         }
-  const runs: TrainRun[] = [];
-  for (const config of configs)
-    for (const seed of seeds) {
-      const model = makeEncoder(corpus, s, s.trainLayers, config.norm, config.init, seed);
-      const trace = trainMlm(model, corpus, makeMasker(corpus.tok), {
-        steps: s.steps,
-        batchSize: s.trainBatch,
-        lr: s.lr,
-        warmupSteps: config.warmup ? s.warmup : 0,
-        every: s.every,
+  // Each (config, seed) run is recorded when it finishes: an interrupted full budget resumes, and
+  // processes started on the same work folder split the runs (see RunStore).
+  const store = new RunStore(path.join(ctx.workDir, `runs-${ctx.budget}`));
+  const units: RunUnit<TrainTrace>[] = configs.flatMap((config) =>
+    seeds.map((seed) => ({
+      id: `${config.key}-seed${seed}`,
+      key: {
+        config: { ...config, init: config.init.key },
         seed,
-      });
-      model.dispose();
-      runs.push({ config, seed, trace });
-      progress.tick(s.steps, `${config.key} seed ${seed}`);
-    }
+        documents: s.documents,
+        hidden: s.hidden,
+        heads: s.heads,
+        seq: s.seq,
+        batch: s.trainBatch,
+        steps: s.steps,
+        every: s.every,
+        lr: s.lr,
+        warmup: s.warmup,
+      },
+      onReused: () => progress.tick(s.steps),
+      compute: async () => {
+        const model = makeEncoder(corpus, s, config.layers, config.norm, config.init, seed, {
+          position: config.position,
+          mlmTransform: config.mlmTransform,
+        });
+        try {
+          const trace = trainMlm(model, corpus, makeMasker(corpus.tok), {
+            steps: s.steps,
+            batchSize: s.trainBatch,
+            lr: s.lr,
+            warmupSteps: config.warmup ? s.warmup : 0,
+            every: s.every,
+            seed,
+          });
+          progress.tick(s.steps, `${config.key} seed ${seed}`);
+          return trace;
+        } finally {
+          model.dispose();
+        }
+      },
+    })),
+  );
+  const traces = await store.runAll(units);
+  const runs: TrainRun[] = units.map((_, i) => ({
+    config: configs[Math.floor(i / seeds.length)],
+    seed: seeds[i % seeds.length],
+    trace: restoreNaN(traces[i]),
+  }));
   return { seeds, corpus, probes, runs };
 }
 
@@ -492,6 +680,9 @@ export const initExperiment: Experiment = {
     const s = initSettings(ctx.budget);
     const t0 = performance.now();
     const { seeds, corpus, probes, runs } = await runAll(ctx, s);
+    const configs = trainConfigs(s);
+    // The gains: the first warmup run and the MLM-head ablation beside it.
+    const gainConfigs = [configs[0], ...configs.filter((c) => !c.mlmTransform)];
     const v = verdicts(probes, runs, s, unigramEntropy(corpus.train, corpus.tok));
     const deep = Math.max(...s.depths);
     const mid = s.depths[Math.floor(s.depths.length / 2)];
@@ -505,7 +696,7 @@ export const initExperiment: Experiment = {
       settings: {
         data: `text/tnews-unlabeled.txt, first ${s.documents} headlines, character vocabulary ${corpus.tok.vocab.size}`,
         probe_model: `hidden ${s.hidden}, ${s.heads} heads, FFN ${4 * s.hidden}, depths ${s.depths.join('/')}, batch ${s.probeBatch}×${s.seq} tokens`,
-        train_model: `${s.trainLayers} blocks, hidden ${s.hidden}, batch ${s.trainBatch}×${s.seq}`,
+        train_model: `hidden ${s.hidden}, ${s.heads} heads, batch ${s.trainBatch}×${s.seq}; warmup study at ${s.trainDepths.join('/')} blocks with ${s.positions.map((p) => POSITION_LABEL[p]).join(' and ')}; ablations (Glorot, MLM head without Dense+LN${s.preLnRun ? ', Pre-LN' : ''}) at ${s.trainDepths[0]} blocks, ${POSITION_LABEL[s.positions[0]]}`,
         training: `${s.steps} steps, AdamW lr ${s.lr} (constant after warmup), warmup ${s.warmup} steps or none, weight decay 0.01, no clipping, dropout 0`,
         truncated_normal_actual_std: +truncatedStd(0.02).toFixed(5),
         seeds_used: seeds.join(','),
@@ -516,13 +707,19 @@ export const initExperiment: Experiment = {
       text: [
         'Models are BERT-style character-level encoders (src/encoder) with dropout off. “σ=0.02 truncated” initializes every dense kernel from a normal with σ = 0.02 truncated at 2σ (actual std ≈ 0.0176); “Glorot” uses Glorot-uniform kernels (std √(2/(fan_in+fan_out)), ≈ 0.088 for 64→256). Embeddings are σ=0.02 in both and followed by a LayerNorm, so the residual stream starts at unit scale either way.',
         'Residual-stream gradient: the norm of ∂L/∂x_l for the input x_l of block l, obtained by adding a zero probe tensor to each block’s input and differentiating the MLM loss with respect to it. Weight gradient: the norm of the gradient of all of block l’s parameters. Both on one masked-LM batch of real text at initialization.',
-        `Training: ${seeds.length} seeds per configuration; loss curves are means over seeds of ${s.every}-step windows with the std as error bars.`,
+        `Training: ${seeds.length} seeds per configuration; loss curves are means over seeds of ${s.every}-step windows with the std as error bars. Training runs use ${POSITION_LABEL[s.positions[0]]} unless positions are what is studied: with learned positions a small encoder stays on the position-blind plateau for hundreds of steps (it has to learn to read the table first), which hides everything else.`,
+        'The MLM-head ablation drops BERT’s Dense + activation + LayerNorm between the encoder and the tied output embeddings, so the logits are h·Eᵀ + b straight from the encoder’s last LayerNorm: the note’s reason for that transform is that the output scale has to grow from √d·σ, and without it only the encoder’s own LayerNorm gain (or the embeddings) can do it.',
       ],
       math: [
         'x_{l+1} = \\mathrm{LN}(x_l + F(x_l)) \\approx \\frac{x_l + F(x_l)}{\\sqrt 2}\\ \\Rightarrow\\ \\text{share of } x_0 \\text{ in } x_l \\sim 2^{-l/2}',
         '\\text{slope} = \\arg\\min_b \\sum_l \\big(\\log_2\\lVert g_l\\rVert - a - b\\,l\\big)^2',
       ],
-      tables: [depthTable(probes, s), ratioTable(probes), trainTable(runs)],
+      tables: [
+        depthTable(probes, s),
+        ratioTable(probes),
+        warmupTable(runs, configs, s),
+        trainTable(runs, configs),
+      ],
       charts: [
         streamChart(probes, INITS[1], deep, 'stream'),
         streamChart(probes, INITS[0], deep, 'stream'),
@@ -530,15 +727,32 @@ export const initExperiment: Experiment = {
         streamChart(probes, INITS[1], deep, 'weights'),
         branchChart(probes, mid),
         {
-          title: 'MLM training loss',
+          title: `MLM training loss (${s.trainDepths[0]} blocks, ${POSITION_LABEL[s.positions[0]]})`,
           kind: 'line',
           xLabel: 'step',
           yLabel: 'train loss (window mean)',
           series: curveSeries(
             runs,
+            configs.filter((c) => c.layers === s.trainDepths[0] && c.position === s.positions[0]),
             (t) => t.loss,
             (c) => c.label,
           ),
+        },
+        {
+          title: `Post-LN σ=0.02 at lr ${s.lr}: final loss without warmup minus with, by depth (mean ± std over seeds)`,
+          kind: 'line',
+          xLabel: 'blocks',
+          yLabel: 'Δ final train loss (nats)',
+          series: s.positions.map((p) => {
+            const pairs = warmupPairs(configs).filter((x) => x.with.position === p);
+            const d = pairs.map((x) => stat(warmupDiffs(runs, x)));
+            return {
+              name: POSITION_LABEL[p],
+              x: pairs.map((x) => x.with.layers),
+              y: d.map((m) => m.mean),
+              err: d.map((m) => m.std),
+            };
+          }),
         },
         {
           title: 'RMS gain of the last LayerNorms during training',
@@ -548,15 +762,17 @@ export const initExperiment: Experiment = {
           series: [
             ...curveSeries(
               runs,
+              gainConfigs,
               (t) => t.encoderGain,
               (c) => `${c.label}: encoder`,
             ),
             ...curveSeries(
               runs,
+              gainConfigs.filter((c) => c.mlmTransform),
               (t) => t.headGain,
               (c) => `${c.label}: MLM head`,
             ),
-          ].filter((x) => !/Glorot|Pre-LN/.test(x.name)),
+          ],
         },
       ],
     };

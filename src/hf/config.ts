@@ -166,6 +166,8 @@ export function hfConfigFromEncoder(c: EncoderConfig): HfBertConfig & { model_ty
   if (offset > 0 && offset !== c.padId + 1)
     no('positionOffset', `is ${offset}; RoBERTa needs padId + 1 = ${c.padId + 1}`);
   const mlm = c.mlmHead ?? true;
+  if (mlm && c.mlmTransform === false)
+    no('mlmTransform', 'is false (BERT’s MLM head has the Dense + LayerNorm transform)');
   const act = c.activation ?? 'gelu';
   if (type === 'roberta' && mlm && act !== 'gelu')
     no('activation', `is '${act}' (RoBERTa's MLM head is gelu)`);
