@@ -87,6 +87,7 @@ export {
   type Activation,
 } from './encoder/config.js';
 export { encodeTexts, encodePairs, padBatch, disposeInput } from './encoder/inputs.js';
+export { mlmCountBaselines, type MlmBaselines } from './encoder/baselines.js';
 export {
   encoderArtifacts,
   encoderFromArtifacts,

@@ -5,3 +5,4 @@ export * from './model.js';
 export * from './mlm.js';
 export * from './io.js';
 export * from './inputs.js';
+export * from './baselines.js';

@@ -35,7 +35,7 @@ import {
   type ChildTuningSetting,
   type LabelledText,
 } from '../childtuning/index.js';
-import { pretrainedEncoder, recipeSpec } from './pretraining.js';
+import { accuracyWithBaselines, pretrainedEncoder, recipeSpec } from './pretraining.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 import { RunStore, type RunUnit } from './run-store.js';
 import { InputError } from '../io/errors.js';
@@ -194,7 +194,7 @@ export async function recipeEncoder(ctx: ExperimentContext): Promise<{ dir: stri
   let ticked = false;
   // The CoSENT experiment's folder for the same spec: whichever experiment runs first trains it.
   const out = path.join(ctx.workDir, '..', 'cosent', `encoder-zh-${ctx.budget}`);
-  const { modelDir, history } = await pretrainedEncoder(spec, out, (s) => {
+  const { modelDir, history, baselines } = await pretrainedEncoder(spec, out, (s) => {
     progress.tick(ticked ? 1 : s.step, `loss ${s.loss.toFixed(3)}`);
     ticked = true;
   });
@@ -203,7 +203,7 @@ export async function recipeEncoder(ctx: ExperimentContext): Promise<{ dir: stri
     dir: modelDir,
     note:
       `Encoder: recipe 'zh'${ctx.budget === 'quick' ? ' shortened to the quick budget' : ''} (${path.relative(ctx.workDir, out)}) — ` +
-      `${spec.layers} blocks, hidden ${spec.hidden}, ${spec.steps} MLM steps; held-out MLM accuracy ${(100 * last.evalAccuracy).toFixed(1)}% after ${last.seconds.toFixed(0)} s of pretraining.`,
+      `${spec.layers} blocks, hidden ${spec.hidden}, ${spec.steps} MLM steps; ${accuracyWithBaselines(history, baselines)} after ${last.seconds.toFixed(0)} s of pretraining.`,
   };
 }
 

@@ -38,7 +38,7 @@ import {
 import { RunStore } from './run-store.js';
 import { fileSha256 } from '../io/text.js';
 import { OBJECTIVES, type ObjectiveName } from '../cosent/objectives.js';
-import { pretrainedEncoder, recipeSpec, type Lang } from './pretraining.js';
+import { accuracyWithBaselines, pretrainedEncoder, recipeSpec, type Lang } from './pretraining.js';
 import { fmtMeanStd } from '../util/stats.js';
 
 export interface CosentExperimentOptions {
@@ -217,7 +217,7 @@ async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
     const spec = recipeSpec(lang, ctx.dataDir, ctx.budget === 'quick');
     const progress = new Progress({ label: `pretrain ${lang}`, total: spec.steps, silent: ctx.quiet });
     let ticked = false;
-    const { modelDir, history } = await pretrainedEncoder(
+    const { modelDir, history, baselines } = await pretrainedEncoder(
       spec,
       path.join(ctx.workDir, `encoder-${lang}-${ctx.budget}`),
       (s) => {
@@ -235,7 +235,7 @@ async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
     out.notes.push(
       `${lang} encoder: recipe '${lang}'${ctx.budget === 'quick' ? ' shortened to the quick budget' : ''} — ` +
         `${spec.layers} ${spec.norm}-LN blocks, hidden ${spec.hidden}, ${spec.seq} tokens, ${spec.steps} MLM steps of ${spec.batchSize} sequences; ` +
-        `held-out MLM accuracy ${(100 * last.evalAccuracy).toFixed(1)}% (loss ${last.evalLoss.toFixed(2)}) after ${last.seconds.toFixed(0)} s of pretraining.`,
+        `${accuracyWithBaselines(history, baselines)}, held-out loss ${last.evalLoss.toFixed(2)}, after ${last.seconds.toFixed(0)} s of pretraining.`,
     );
   }
   out.pretraining = {

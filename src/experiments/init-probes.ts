@@ -155,6 +155,11 @@ export interface TrainTrace {
   /** Held-out MLM loss and accuracy after training. */
   evalLoss: number;
   evalAccuracy: number;
+  /**
+   * Learned positions only (NaN with RoPE): held-out accuracy with the first `seq` rows of the position
+   * table permuted. A model that reads positions loses accuracy; one on the position-blind plateau does not.
+   */
+  evalAccuracyShuffled: number;
   diverged: boolean;
 }
 
@@ -184,6 +189,7 @@ export function trainMlm(
     headGain: [],
     evalLoss: NaN,
     evalAccuracy: NaN,
+    evalAccuracyShuffled: NaN,
     diverged: false,
   };
   const gains = () => {
@@ -214,7 +220,34 @@ export function trainMlm(
   }
   t.loss[0] = t.loss[1] ?? NaN;
   Object.assign(t, evaluate(model, data.eval, masker, o.batchSize));
+  if (model.embeddings.position && !t.diverged) {
+    const rows = Math.max(...data.eval.map((s) => s.length));
+    t.evalAccuracyShuffled = withShuffledPositions(model, rows, o.seed, () =>
+      evaluate(model, data.eval, masker, o.batchSize),
+    ).evalAccuracy;
+  }
   return t;
+}
+
+/**
+ * Runs `f` with the first `rows` rows of a learned position table permuted (seeded), then restores
+ * the table: the position-shuffle check of whether a model reads its positions.
+ */
+export function withShuffledPositions<T>(model: Encoder, rows: number, seed: number, f: () => T): T {
+  const table = model.embeddings.position?.table;
+  if (!table) throw new Error('withShuffledPositions needs an encoder with learned positions');
+  const saved = tf.clone(table);
+  const perm = new Rng(seed * 31 + 7).shuffle(Array.from({ length: rows }, (_, i) => i));
+  tf.tidy(() => {
+    const head = tf.gather(tf.slice(saved, [0, 0], [rows, -1]), tf.tensor1d(perm, 'int32'));
+    table.assign(rows < saved.shape[0] ? tf.concat([head, tf.slice(saved, [rows, 0], [-1, -1])]) : head);
+  });
+  try {
+    return f();
+  } finally {
+    table.assign(saved);
+    saved.dispose();
+  }
 }
 
 function evaluate(model: Encoder, seqs: number[][], masker: MlmMasker, batchSize: number) {

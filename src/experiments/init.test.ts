@@ -18,6 +18,7 @@ import {
   slope,
   streamGradients,
   trainMlm,
+  withShuffledPositions,
 } from './init-probes.js';
 import {
   INITS,
@@ -198,4 +199,23 @@ test('trainConfigs: warmup pairs at every (position, depth), ablations at the fi
   const bare = makeEncoder(corpus, tiny, 1, 'post', INITS[0], 1, { mlmTransform: false, position: 'rope' });
   assert.equal(bare.mlm!.norm, undefined);
   bare.dispose();
+});
+
+test('withShuffledPositions permutes the first rows of the position table inside f, then restores it', () => {
+  const model = makeEncoder(corpus, tiny, 1, 'post', INITS[0], 2);
+  const table = model.embeddings.position!.table;
+  const before = table.arraySync() as number[][];
+  const inside = withShuffledPositions(model, 8, 1, () => table.arraySync() as number[][]);
+  const key = (r: number[]) => r.join(',');
+  assert.deepEqual(inside.slice(0, 8).map(key).sort(), before.slice(0, 8).map(key).sort());
+  assert.notDeepEqual(inside.slice(0, 8), before.slice(0, 8));
+  assert.deepEqual(inside.slice(8), before.slice(8));
+  assert.deepEqual(table.arraySync(), before);
+  const n = tf.memory().numTensors;
+  withShuffledPositions(model, 8, 2, () => 0);
+  assert.equal(tf.memory().numTensors, n);
+  const rope = makeEncoder(corpus, tiny, 1, 'post', INITS[0], 2, { position: 'rope' });
+  assert.throws(() => withShuffledPositions(rope, 8, 1, () => 0), /learned positions/);
+  model.dispose();
+  rope.dispose();
 });

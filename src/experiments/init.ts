@@ -461,6 +461,7 @@ function warmupTable(runs: TrainRun[], configs: TrainConfig[], s: InitSettings):
       'seeds worse by > 0.1 nats',
       'diverged: warmup / none',
       'held-out acc %: warmup / none',
+      'learned positions: acc % with rows shuffled (warmup)',
     ],
     rows: warmupPairs(configs).map((p) => {
       const w = runsOf(runs, p.with.key);
@@ -477,9 +478,10 @@ function warmupTable(runs: TrainRun[], configs: TrainConfig[], s: InitSettings):
         `${d.filter((x) => x > 0.1).length} of ${d.length}`,
         `${div(w)} / ${div(nw)}`,
         `${acc(w)} / ${acc(nw)}`,
+        p.with.position === 'learned' ? fmt(stat(w.map((r) => 100 * r.trace.evalAccuracyShuffled)), 1) : '—',
       ];
     }),
-    note: `Warmup: linear over ${s.warmup} steps, then constant. No gradient clipping, so an unstable start shows. A diverged run (non-finite loss) counts as infinitely worse.`,
+    note: `Warmup: linear over ${s.warmup} steps, then constant. No gradient clipping, so an unstable start shows. A diverged run (non-finite loss) counts as infinitely worse. Shuffled: the same held-out evaluation with the position table's rows permuted; a model that reads positions loses accuracy, one on the position-blind plateau does not.`,
   };
 }
 
@@ -604,6 +606,7 @@ function restoreNaN(t: TrainTrace): TrainTrace {
     headGain: fix(t.headGain),
     evalLoss: t.evalLoss ?? NaN,
     evalAccuracy: t.evalAccuracy ?? NaN,
+    evalAccuracyShuffled: t.evalAccuracyShuffled ?? NaN,
   };
 }
 

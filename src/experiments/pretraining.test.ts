@@ -80,6 +80,10 @@ test('pretrainedEncoder: trains once, then reuses; resumes an interrupted run; r
   const again = await pretrainedEncoder(spec, out, () => steps++);
   assert.equal(steps, 4, 'a finished run is reused, not retrained');
   assert.deepEqual(again.history, first.history);
+  // The count baselines on the run's held-out text are computed once and kept beside the run.
+  assert.ok(first.baselines.positions > 0 && first.baselines.neighbours >= first.baselines.unigram);
+  assert.deepEqual(again.baselines, first.baselines);
+  assert.ok(fs.existsSync(path.join(out, 'baselines.json')));
 
   // A run interrupted after its last checkpoint (no model/ yet) resumes from it instead of restarting.
   fs.rmSync(path.join(out, 'model'), { recursive: true });

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createHash } from 'node:crypto';
-import { pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
+import { prepareCorpus, pretrain, type EvalRecord, type PretrainResult } from '../encoder/pretrain.js';
+import { mlmCountBaselines, type MlmBaselines } from '../encoder/baselines.js';
 import { findCheckpoint } from '../io/encoder-files.js';
 import type { EncoderConfig } from '../encoder/config.js';
 import type { ScaleAt } from '../attention/scale.js';
@@ -345,7 +346,7 @@ export async function pretrainedEncoder(
   spec: PretrainSpec,
   out: string,
   onStep?: RunOptions['onStep'],
-): Promise<{ modelDir: string; history: EvalRecord[] }> {
+): Promise<{ modelDir: string; history: EvalRecord[]; baselines: MlmBaselines }> {
   const modelDir = path.join(out, 'model');
   const started = fs.existsSync(path.join(out, 'run.json'));
   if (started && !isDeepStrictEqual(readSpec(out), spec))
@@ -354,11 +355,39 @@ export async function pretrainedEncoder(
       out,
     );
   const historyFile = path.join(out, 'history.json');
+  let history: EvalRecord[];
   if (started && fs.existsSync(path.join(modelDir, 'config.json')) && fs.existsSync(historyFile)) {
-    return { modelDir, history: JSON.parse(fs.readFileSync(historyFile, 'utf8')) as EvalRecord[] };
+    history = JSON.parse(fs.readFileSync(historyFile, 'utf8')) as EvalRecord[];
+  } else {
+    const resume = started && findCheckpoint(path.join(out, 'checkpoint')) !== undefined;
+    const r = await runPretraining(spec, out, { resume, onStep });
+    r.model.dispose();
+    history = r.history;
   }
-  const resume = started && findCheckpoint(path.join(out, 'checkpoint')) !== undefined;
-  const r = await runPretraining(spec, out, { resume, onStep });
-  r.model.dispose();
-  return { modelDir, history: r.history };
+  return { modelDir, history, baselines: recipeBaselines(spec, out) };
+}
+
+/**
+ * The unigram and two-neighbour count baselines on the held-out text the run evaluates on (the same
+ * sequences), counted on its training sequences; kept in `out/baselines.json`.
+ */
+export function recipeBaselines(spec: PretrainSpec, out: string): MlmBaselines {
+  const file = path.join(out, 'baselines.json');
+  if (fs.existsSync(file)) return readJsonFile(file) as MlmBaselines;
+  const tok = loadTokenizer(path.join(out, 'model'));
+  const docs = readCorpus(spec.corpus, spec.docs);
+  const { train, eval: held } = prepareCorpus(docs, tok, spec.seq, spec.heldOut);
+  const b = mlmCountBaselines(
+    train,
+    held.slice(0, spec.evalBatches * spec.batchSize),
+    tok.vocab.specialIdSet(),
+  );
+  writeJsonAtomic(file, b);
+  return b;
+}
+
+/** One phrase for a result's text: held-out MLM accuracy beside the count baselines. */
+export function accuracyWithBaselines(history: EvalRecord[], b: MlmBaselines): string {
+  const last = history[history.length - 1];
+  return `held-out MLM accuracy ${(100 * last.evalAccuracy).toFixed(1)}% (on the same held-out text a unigram model gets ${(100 * b.unigram).toFixed(1)}%, a two-neighbour count model ${(100 * b.neighbours).toFixed(1)}%)`;
 }

@@ -13,6 +13,7 @@ import { defaultDataDir } from '../../experiments/run.js';
 import {
   RECIPES,
   readSpec,
+  recipeBaselines,
   recipeSpec,
   runPretraining,
   type Lang,
@@ -256,9 +257,12 @@ export const pretrainCommand: Command = {
     });
     result.model.dispose();
     const tokenizer = result.tokenizer;
+    // What the held-out accuracy means: count models on the same held-out text (saved in baselines.json).
+    const baselines = result.finished ? recipeBaselines(spec, out) : undefined;
     if (v.json) {
       process.stdout.write(
-        JSON.stringify({ ...spec, history: result.history, vocabSize: tokenizer.vocab.size }) + '\n',
+        JSON.stringify({ ...spec, history: result.history, vocabSize: tokenizer.vocab.size, baselines }) +
+          '\n',
       );
       return 0;
     }
@@ -267,6 +271,10 @@ export const pretrainCommand: Command = {
         `vocabulary ${tokenizer.vocab.size}${result.resumedFrom !== undefined ? `; resumed at step ${result.resumedFrom}` : ''}\n`,
     );
     process.stdout.write(formatHistory(result.history));
+    if (baselines)
+      process.stdout.write(
+        `baselines on the same held-out text: unigram ${(100 * baselines.unigram).toFixed(1)}%, two-neighbour counts ${(100 * baselines.neighbours).toFixed(1)}%\n`,
+      );
     process.stdout.write(`model written to ${path.join(out, 'model')}\n`);
     return 0;
   },
