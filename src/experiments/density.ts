@@ -146,7 +146,7 @@ interface Sets {
   test: Float32Array;
 }
 
-function loadSet(dataDir: string, name: string, trainN: number, testN: number): Sets {
+export function loadSet(dataDir: string, name: string, trainN: number, testN: number): Sets {
   const dir = path.join(dataDir, name);
   const train = readImageSet(dir, 'train', trainN).images;
   // The test set is binarized once with a fixed seed so every model sees the same binary images.
@@ -241,12 +241,14 @@ async function score(model: VAEModel, x: Float32Array, k: number, seed: number, 
 }
 
 /** What one trained-and-scored model measured (a run record). */
-interface Measured {
+export interface Measured {
   nll: number;
   elbo: number;
   active: string;
   trainBound: number;
   seconds: number;
+  /** log p̂(x) per scored image (with `perImage`): for paired comparisons of two models. */
+  logPx?: number[];
 }
 
 interface Row {
@@ -260,15 +262,15 @@ interface Row {
   seconds: number[];
 }
 
-type Config = [layers: 1 | 2, objective: Objective, k: number];
+export type Config = [layers: 1 | 2, objective: Objective, k: number];
 
-const configId = ([layers, objective, k]: Config) => `${layers}L-${objective}-k${k}`;
+export const configId = ([layers, objective, k]: Config) => `${layers}L-${objective}-k${k}`;
 
 /**
  * The run of one (config, seed) for `epochs`, scored on `test`. `work` is its folder in the run store:
  * long runs checkpoint there, and the model the ELBO-vs-L_k curve uses is saved there.
  */
-function measureUnit(
+export function measureUnit(
   id: string,
   config: Config,
   p: DensityPlan,
@@ -277,14 +279,23 @@ function measureUnit(
   sets: { train: Float32Array; test: Float32Array },
   ctx: ExperimentContext,
   store: RunStore,
-  opts: { checkpoint?: boolean; keepModel?: boolean } = {},
+  opts: { checkpoint?: boolean; keepModel?: boolean; perImage?: boolean } = {},
 ): RunUnit<Measured> {
   const [layers, objective, k] = config;
   const testN = sets.test.length / 784;
   const work = path.join(store.dir, id);
   return {
     id,
-    key: { config, seed, ...trainPlan(p), epochs, testN, trainN: sets.train.length / 784, kEval: p.kEval },
+    key: {
+      config,
+      seed,
+      ...trainPlan(p),
+      epochs,
+      testN,
+      trainN: sets.train.length / 784,
+      kEval: p.kEval,
+      ...(opts.perImage && { perImage: true }),
+    },
     async compute() {
       const label = `${layers}L ${objective} k=${k}${epochs === p.epochs ? '' : ` ${epochs} ep`}`;
       const t = await train(
@@ -310,6 +321,7 @@ function measureUnit(
           active,
           trainBound: t.bound,
           seconds: t.seconds,
+          ...(opts.perImage && { logPx: Array.from(r.logPx, (v) => +v.toFixed(4)) }),
         };
       } finally {
         t.model.dispose();
@@ -318,7 +330,7 @@ function measureUnit(
   };
 }
 
-const trainPlan = (p: DensityPlan): TrainPlan => ({
+export const trainPlan = (p: DensityPlan): TrainPlan => ({
   epochs: p.epochs,
   batchSize: p.batchSize,
   lr: p.lr,

@@ -8,6 +8,7 @@ import { ganExperiment } from './gan.js';
 import { gradpenaltyExperiment } from './gradpenalty.js';
 import { cosentExperiment } from './cosent.js';
 import { densityExperiment } from './density.js';
+import { densityOrderExperiment } from './density-order.js';
 import { attentionExperiment } from './attention.js';
 import { childtuningExperiment } from './childtuning.js';
 
@@ -18,6 +19,7 @@ export const experiments: Experiment[] = [
   gradpenaltyExperiment,
   cosentExperiment(),
   densityExperiment(),
+  densityOrderExperiment(),
   attentionExperiment,
   childtuningExperiment(),
 ];
