@@ -32,6 +32,7 @@ import {
   type Table,
 } from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
+import { RunStore } from './run-store.js';
 
 type ModelKind = 'mlp' | 'cnn';
 
@@ -260,6 +261,7 @@ export const gradpenaltyExperiment: Experiment = {
     const total =
       p.datasets.length * p.models.reduce((a, m) => a + p.steps[m], 0) * p.configs.length * seeds.length;
     const bar = new Progress({ label: 'gradpenalty', total, silent: ctx.quiet });
+    const store = new RunStore(path.join(ctx.workDir, `runs-${ctx.budget}`));
     let inputLowered = 0;
     let comparisons = 0;
     for (const ds of p.datasets) {
@@ -271,7 +273,22 @@ export const gradpenaltyExperiment: Experiment = {
         const series: Chart['series'] = [];
         let baselineInput = NaN;
         for (const cfg of p.configs) {
-          const runs = seeds.map((seed) => trainOne(modelKind, cfg, train, test, seed, p, bar));
+          // Each run is recorded when it finishes: an interrupted full budget resumes, and processes
+          // started on the same work folder share the seeds (see RunStore).
+          const runs = await store.runAll<RunResult>(
+            seeds.map((seed) => ({
+              id: `${ds}-${modelKind}-${cfg.kind}-${cfg.weight}-seed${seed}`,
+              key: {
+                steps: p.steps[modelKind],
+                trainLimit: p.trainLimit,
+                testLimit: p.testLimit,
+                checkpoints: p.checkpoints,
+                inequalityPoints: p.inequalityPoints,
+              },
+              onReused: () => bar.tick(p.steps[modelKind]),
+              compute: async () => trainOne(modelKind, cfg, train, test, seed, p, bar),
+            })),
+          );
           const finalInput = runs.map((r) => r.trace[r.trace.length - 1][1]);
           const finalParam = runs.map((r) => r.trace[r.trace.length - 1][2]);
           if (cfg.kind === 'none') baselineInput = meanStd(finalInput).mean;
