@@ -57,3 +57,20 @@ export function fusedAdamWStep(
  * output a float32 scalar √(Σᵢ ‖tᵢ‖²). No gradient: it scales updates, it is never differentiated.
  */
 export const GLOBAL_NORM = 'KexueGlobalNorm';
+
+/**
+ * tfjs's RMSProp update (`tf.train.rmsprop`) as one kernel. Inputs `param`, `ms` (mean square), `mom`
+ * (moment), `grad`, and `mg` (mean gradient) when centered; attrs `lr`, `decay`, `momentum`, `epsilon`.
+ * Outputs the new param, ms, mom (and mg), by tfjs's formula — centered subtracts ε under the root, as
+ * tfjs does:
+ *   ms' = ρ·ms + (1−ρ)g²,  mg' = ρ·mg + (1−ρ)g,  mom' = μ·mom + lr·g / √(ms' + ε)  (centered: √(ms' − (mg'² + ε))),
+ *   p' = p − mom'.
+ */
+export const RMSPROP_UPDATE = 'KexueRMSPropUpdate';
+
+/**
+ * tfjs's momentum update (`tf.train.momentum`) as one kernel. Inputs `param`, `acc`, `grad`; attrs `lr`,
+ * `momentum`, `nesterov` (0 or 1). Outputs the new param and acc:
+ *   acc' = μ·acc + g,  p' = p − lr·acc'  (Nesterov: p' = p − lr·(g + μ·acc')).
+ */
+export const MOMENTUM_UPDATE = 'KexueMomentumUpdate';

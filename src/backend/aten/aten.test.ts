@@ -273,6 +273,49 @@ test(
   },
 );
 
+test(
+  'tf.train.rmsprop and tf.train.momentum take fused updates on aten: equal to tfjs’s own on cpu within 1e-6, same state',
+  { skip },
+  async () => {
+    const optimizers: [string, () => tf.Optimizer][] = [
+      ['rmsprop', () => tf.train.rmsprop(0.01)],
+      ['rmsprop momentum', () => tf.train.rmsprop(0.01, 0.8, 0.5)],
+      // tfjs's centered form takes √(ms − mg² − ε): a small ε keeps it real for small gradients.
+      ['rmsprop centered', () => tf.train.rmsprop(0.01, 0.9, 0.3, 1e-10, true)],
+      ['momentum', () => tf.train.momentum(0.05, 0.9)],
+      ['nesterov', () => tf.train.momentum(0.05, 0.9, true)],
+    ];
+    for (const [label, make] of optimizers) {
+      const run = async (name: string) => {
+        await tf.setBackend(name);
+        const w = tf.variable(tf.randomNormal([8, 3], 0, 1, 'float32', 5));
+        const b = tf.variable(tf.zeros([3]));
+        const x = tf.randomNormal([16, 8], 0, 1, 'float32', 6);
+        const opt = make();
+        const before = tf.memory().numTensors;
+        for (let i = 0; i < 10; i++)
+          opt.minimize(() => tf.mean(tf.square(tf.sin(tf.add(tf.matMul(x, w), b)))), false, [w, b]);
+        const leaked = tf.memory().numTensors - before;
+        const state = await opt.getWeights();
+        const out = {
+          values: [w, b, ...state.map((s) => s.tensor)].map((t) => Array.from(t.dataSync())),
+          names: state.map((s) => s.name.replace(/\d+/g, '#')),
+          leaked,
+        };
+        opt.dispose();
+        tf.dispose([w, b, x]);
+        return out;
+      };
+      const cpu = await run('cpu');
+      const aten = await run('aten');
+      assert.deepEqual(aten.names, cpu.names, label);
+      // Only the optimizer's own state (created on the first step) and the iteration count remain.
+      assert.equal(aten.leaked, cpu.leaked, `${label}: tensors left behind`);
+      close(cpu.values, aten.values, 1e-6);
+    }
+  },
+);
+
 test('without the addon, isAvailable() is false and kexue falls back to another backend', () => {
   const script = [
     "const aten = await import('./index.js');",

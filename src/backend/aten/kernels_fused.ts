@@ -6,9 +6,10 @@
  *   in-place update would change behind their backs;
  * - layer normalisation (src/nn/fused-layer-norm.ts): ATen's native_layer_norm;
  * - the global norm of many tensors (gradient clipping): per-tensor norms, then the norm of those;
- * - exact GELU and its derivative (src/nn/fused-gelu.ts): ATen's gelu and gelu_backward.
+ * - exact GELU and its derivative (src/nn/fused-gelu.ts): ATen's gelu and gelu_backward;
+ * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's.
  */
-import { ADAMW_UPDATE, GLOBAL_NORM } from '../../nn/fused-update.js';
+import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../../nn/fused-update.js';
 import { GELU, GELU_GRAD } from '../../nn/fused-gelu.js';
 import { LAYER_NORM } from '../../nn/fused-layer-norm.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
@@ -26,6 +27,33 @@ function adamW(inputs: Inputs, attrs: Attrs) {
   const p = a.decay === 1 ? idOf(param) : run('mul.Scalar', [idOf(param), a.decay]);
   const p2 = run('addcdiv', [p, m2, denom, -a.lr / a.bc1]);
   return [out(p2, 'float32'), out(m2, 'float32'), out(v2, 'float32')];
+}
+
+function rmsProp(inputs: Inputs, attrs: Attrs) {
+  const { param, ms, mom, grad, mg } = inputs;
+  const a = attrs as Record<string, number>;
+  const g = idOf(grad);
+  const ms2 = run('addcmul', [run('mul.Scalar', [idOf(ms), a.decay]), g, g, 1 - a.decay]);
+  let denom: number;
+  let mg2: number | undefined;
+  if (mg) {
+    mg2 = run('add.Tensor', [run('mul.Scalar', [idOf(mg), a.decay]), g, 1 - a.decay]);
+    const sq = run('add.Scalar', [run('mul.Tensor', [mg2, mg2]), a.epsilon]);
+    denom = run('sqrt', [run('add.Tensor', [ms2, sq, -1])]);
+  } else denom = run('sqrt', [run('add.Scalar', [ms2, a.epsilon])]);
+  const mom2 = run('addcdiv', [run('mul.Scalar', [idOf(mom), a.momentum]), g, denom, a.lr]);
+  const p2 = run('add.Tensor', [idOf(param), mom2, -1]);
+  const outs = [out(p2, 'float32'), out(ms2, 'float32'), out(mom2, 'float32')];
+  return mg2 === undefined ? outs : [...outs, out(mg2, 'float32')];
+}
+
+function momentum(inputs: Inputs, attrs: Attrs) {
+  const { param, acc, grad } = inputs;
+  const a = attrs as Record<string, number>;
+  const g = idOf(grad);
+  const acc2 = run('add.Tensor', [run('mul.Scalar', [idOf(acc), a.momentum]), g, 1]);
+  const step = a.nesterov ? run('add.Tensor', [g, acc2, a.momentum]) : acc2;
+  return [out(run('add.Tensor', [idOf(param), step, -a.lr]), 'float32'), out(acc2, 'float32')];
 }
 
 function layerNorm(inputs: Inputs, attrs: Attrs) {
@@ -60,6 +88,8 @@ function geluBackward({ dy, x }: Inputs) {
 
 export const fusedKernels: Record<string, NativeKernel> = {
   [ADAMW_UPDATE]: adamW,
+  [RMSPROP_UPDATE]: rmsProp,
+  [MOMENTUM_UPDATE]: momentum,
   [GLOBAL_NORM]: globalNorm,
   [LAYER_NORM]: layerNorm,
   [GELU]: geluForward,

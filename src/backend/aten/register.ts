@@ -14,7 +14,7 @@ import { nnKernels } from './kernels_nn.js';
 import { fusedKernels } from './kernels_fused.js';
 import { shapeKernels } from './kernels_shape.js';
 import { Unsupported, bindNative, scoped } from './native.js';
-import { fuseTfjsAdam } from './tfjs-adam.js';
+import { fuseTfjsOptimizers } from './tfjs-optimizers.js';
 
 export const BACKEND_NAME = 'aten';
 // KEXUE_ATEN_FUSED=0 leaves the fused kernels out (and tf.train.adam unpatched): for before/after benchmarks.
@@ -81,7 +81,7 @@ export function registerAten(addon: AtenAddon): boolean {
       kernelFunc: (args) => runOnCpu(name, args),
     });
   }
-  if (fused) fuseTfjsAdam();
+  if (fused) fuseTfjsOptimizers();
   registered = true;
   return true;
 }
