@@ -150,6 +150,31 @@ test('attention, CAN and CoSENT rows', () => {
     'fine-tuned kexue encoder, prior-matched test: IFLYTEK +0.20 ± 0.10, TNEWS -0.50 ± 0.10',
   );
   assert.equal(cs.note, 'default CAN: IFLYTEK +0.46, TNEWS +0.06 points (BERT)');
+  // Both gains positive, but TNEWS's within one standard error (0.40/√5 ≈ 0.18): partly, not reproduces.
+  const two = (tnews: string) =>
+    summarizeCan(
+      result([
+        table(can.title, can.columns, [
+          canRow(
+            'fine-tuned kexue encoder',
+            'IFLYTEK',
+            'carved from train (prior-matched)',
+            '60.06 → 60.52 (+0.46)',
+            '+0.35 ± 0.10',
+          ),
+          canRow(
+            'fine-tuned kexue encoder',
+            'TNEWS',
+            'carved from train (prior-matched)',
+            '56.80 → 56.86 (+0.06)',
+            tnews,
+          ),
+        ]),
+      ]),
+    )!;
+  assert.equal(two('+0.17 ± 0.40').status, 'partly');
+  assert.match(two('+0.17 ± 0.40').reason, /gains on 2 of 2 datasets, by more than one standard error on 1/);
+  assert.equal(two('+0.30 ± 0.40').status, 'reproduces');
   const cos = table(
     'Spearman',
     ['task', 'split', 'CoSENT', 'SBERT', 'MSE', 'note: CoSENT', 'note: Sentence-BERT'],

@@ -193,8 +193,10 @@ export function buildReport(opts: BuildOptions): BuildSummary {
   const wrote = new Set<string>(['index.html']);
   const { results: raw, problems } = readResults(opts.resultsDir);
   fs.mkdirSync(opts.reportDir, { recursive: true });
+  // The verdict row is read from the result's tables by the current rule when the experiment has one,
+  // so a rule made stricter after a run applies to results committed before it; else the stored row.
   const withSummaries = raw.map((r) => {
-    const summary = r.summary ?? opts.summarize?.(r);
+    const summary = opts.summarize?.(r) ?? r.summary;
     return summary ? { ...r, summary } : r;
   });
   const results = copyImages(ordered(withSummaries, opts.order), opts.resultsDir, opts.reportDir, wrote);
