@@ -481,6 +481,14 @@ export function summarizeDensity(r: ExperimentResult): ClaimSummary | undefined 
   if (ordered && mono && within) return { note, ours, status: 'reproduces', reason: `ordering and ${gaps}` };
   if (ordered && mono)
     return { note, ours, status: 'partly', reason: `the table's ordering reproduces; absolute NLL ${gaps}` };
+  // The ordering is tested on longer runs by the density-order experiment; this table's rows are short.
+  if (within)
+    return {
+      note,
+      ours,
+      status: 'partly',
+      reason: `${gaps}: the 2-nat target is met; at this table's ${r.settings.epochs} epochs per row the IWAE/VAE ordering does not hold (density-order trains the pairs longer)`,
+    };
   return {
     note,
     ours,
