@@ -22,7 +22,18 @@ import {
   type LipschitzMethod,
 } from '../gan/trainer.js';
 import type { Rng } from '../util/rng.js';
-import type { Budget, Chart, Experiment, ExperimentContext, Image, Table } from './types.js';
+import {
+  cellNumber,
+  quickSummary,
+  type Budget,
+  type Chart,
+  type ClaimSummary,
+  type Experiment,
+  type ExperimentContext,
+  type ExperimentResult,
+  type Image,
+  type Table,
+} from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 import { RunStore, type RunUnit } from './run-store.js';
 
@@ -324,8 +335,33 @@ async function runMnist(
   return { acc, baseline, fidByMethod: new Map(p.mnistMethods.map((m, i) => [m as string, fids[i]])) };
 }
 
+/**
+ * The verdict row. The note's own finding is that GN trained worse than the gradient penalty: it
+ * reproduces when GN is behind GP on both measures (first toy's % high-quality samples, MNIST FID).
+ */
+export function summarizeGan(r: ExperimentResult): ClaimSummary | undefined {
+  const toys = r.tables.find((t) => t.title.startsWith('2-D toys'));
+  const mnist = r.tables.find((t) => t.title.startsWith('MNIST: '));
+  if (!toys || !mnist) return undefined;
+  const firstToy = toys.rows[0][0];
+  // Rows name the method first in their method column: 'gn (hinge)', 'gp (wgan)', …
+  const row = (rows: Table['rows'], col: number, m: string) =>
+    rows.find((x) => String(x[col]).startsWith(`${m} (`));
+  const firstToyRows = toys.rows.filter((x) => x[0] === firstToy);
+  const hq = (m: string) => cellNumber(row(firstToyRows, 1, m)?.[3]);
+  const fid = (m: string) => cellNumber(row(mnist.rows, 0, m)?.[1]);
+  const note =
+    'GN makes the critic Lipschitz without penalties, but in the note’s runs it trained worse than the gradient penalty';
+  const ours = `% high-quality on ${String(firstToy)}: GN ${hq('gn').toFixed(1)} vs GP ${hq('gp').toFixed(1)}; MNIST FID: GN ${fid('gn').toFixed(1)} vs GP ${fid('gp').toFixed(1)}`;
+  if (r.budget === 'quick') return quickSummary(note, ours);
+  const behind = [hq('gn') < hq('gp'), fid('gn') > fid('gp')].filter(Boolean).length;
+  const status = behind === 2 ? 'reproduces' : behind === 1 ? 'partly' : 'does not reproduce';
+  return { note, ours, status, reason: `GN behind GP on ${behind} of 2 measures` };
+}
+
 export const ganExperiment: Experiment = {
   name: 'gan',
+  summarize: summarizeGan,
   title: 'Gradient normalization vs other Lipschitz constraints for GAN critics',
   async run(ctx) {
     const p = plan(ctx.budget);

@@ -10,6 +10,8 @@ import { summarizeAttention } from './attention.js';
 import { summarizeCan } from './can.js';
 import { summarizeCosent } from './cosent.js';
 import { summarizeGradpenalty } from './gradpenalty.js';
+import { summarizeInit } from './init.js';
+import { summarizeGan } from './gan.js';
 
 const result = (tables: Table[], budget: 'quick' | 'full' = 'full'): ExperimentResult => ({
   ...syntheticResult(),
@@ -210,4 +212,75 @@ test('gradient penalties: any violation refutes the inequality; the regularizer 
     summarizeGradpenalty(r(0, 3))!.ours,
     /0 violations in 990 MLPs; input penalty lowered in 3 of 4/,
   );
+});
+
+test('init: the four findings of the verdict decide', () => {
+  const verdict = (depth: string, warmup: string, ratio: string, gain: string) =>
+    `(1) Post-LN ... ${depth} the note's 2^(−1/2) per residual+LayerNorm. (2) ${warmup} (3) Initial ratio — ${ratio}. (4) ... ${gain}.`;
+  const r = (v: string): ExperimentResult => ({ ...result([]), verdict: v });
+  const all = summarizeInit(
+    r(
+      verdict(
+        'close to',
+        'no-warmup training is clearly worse in every run, as the note says.',
+        'small init keeps blocks near identity, as the note says',
+        'the gain before the output grows, as the note says',
+      ),
+    ),
+  )!;
+  assert.equal(all.status, 'reproduces');
+  assert.match(all.ours, /no warmup worse in every run/);
+  const some = summarizeInit(
+    r(
+      verdict(
+        'but far less than',
+        'worse by > 0.1 nats in 1 of 3 seeds only: partial.',
+        'small init keeps blocks near identity, as the note says',
+        'the gain before the output grows, as the note says',
+      ),
+    ),
+  )!;
+  assert.equal(some.status, 'partly');
+  assert.equal(some.reason, "2 of the note's 4 points hold fully, warmup partly");
+  const none = summarizeInit(
+    r(
+      verdict(
+        'but far less than',
+        'no run is worse by more than 0.1 nats.',
+        'not the clear separation the note predicts',
+        'the gain before the output does not clearly grow',
+      ),
+    ),
+  )!;
+  assert.equal(none.status, 'does not reproduce');
+  assert.equal(summarizeInit(r('no structure')), undefined);
+});
+
+test('gan: GN behind GP on both, one or neither measure (the note found it behind)', () => {
+  const toys = (gn: string, gp: string) =>
+    table(
+      '2-D toys: 3000 generator iterations',
+      ['toy', 'method (loss)', 'modes', '% high-quality'],
+      [
+        ['8gaussians', 'gn (hinge)', '8.0 ± 0.0 / 8', gn],
+        ['8gaussians', 'gp (wgan)', '8.0 ± 0.0 / 8', gp],
+        ['25gaussians', 'gn (hinge)', '20.0 ± 1.0 / 25', '99.0 ± 0.1'],
+      ],
+    );
+  const mnist = (gn: string, gp: string) =>
+    table(
+      'MNIST: MLP GAN, 3000 generator iterations',
+      ['method (loss)', 'FID'],
+      [
+        ['gn (hinge)', gn],
+        ['gp (wgan)', gp],
+      ],
+    );
+  const s = (t: Table[]) => summarizeGan(result(t))!;
+  assert.equal(s([toys('60.0 ± 1.0', '70.0 ± 1.0'), mnist('30.0 ± 1.0', '20.0 ± 1.0')]).status, 'reproduces');
+  assert.equal(s([toys('80.0 ± 1.0', '70.0 ± 1.0'), mnist('30.0 ± 1.0', '20.0 ± 1.0')]).status, 'partly');
+  const no = s([toys('80.0 ± 1.0', '70.0 ± 1.0'), mnist('10.0 ± 1.0', '20.0 ± 1.0')]);
+  assert.equal(no.status, 'does not reproduce');
+  assert.equal(no.ours, '% high-quality on 8gaussians: GN 80.0 vs GP 70.0; MNIST FID: GN 10.0 vs GP 20.0');
+  assert.equal(summarizeGan(result([mnist('1', '2')])), undefined);
 });
