@@ -130,12 +130,22 @@ export {
   GAN_DEFAULTS,
   GAN_LOSSES,
   LIPSCHITZ_METHODS,
+  type GanArchitecture,
   type GanConfig,
   type GanLoss,
   type LipschitzMethod,
   type DataSampler,
   type StepStats,
 } from './gan/trainer.js';
+export {
+  ConvCritic,
+  ConvGenerator,
+  type ConvCriticOptions,
+  type ConvGeneratorOptions,
+  type GanNet,
+  type ImageShape,
+  type NetActivation,
+} from './gan/nets.js';
 export { toy, TOY_NAMES, type Toy, type ToyName, type ToyMetrics } from './gan/toys.js';
 export { FeatureClassifier, featureStats, frechetDistance, type FeatureStats } from './gan/fid.js';
 export { SpectralNormalization, type SpectralNormalizationArgs } from './nn/spectral-norm.js';

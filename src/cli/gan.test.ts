@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { gradientPenaltyInequality, type Mlp } from '../penalty/inequality.js';
 import { kexue } from './cli.test-util.js';
 
@@ -34,6 +35,59 @@ test('kexue gan on a toy writes a PNG and metrics', () => {
   const png = fs.readFileSync(out);
   assert.equal(png.toString('ascii', 1, 4), 'PNG');
   assert.equal(png.readUInt32BE(16), 200);
+});
+
+/** A gzipped IDX file of unsigned bytes (the MNIST format): magic 0x08 type, then the dimensions. */
+function writeIdx(file: string, shape: number[], data: Uint8Array) {
+  const head = Buffer.alloc(4 + 4 * shape.length);
+  head.writeUInt32BE(0x0800 + shape.length, 0);
+  shape.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  fs.writeFileSync(file, zlib.gzipSync(Buffer.concat([head, data])));
+}
+
+test('kexue gan --arch conv trains the convolutional nets on MNIST-format images', () => {
+  const mnist = path.join(dir, 'mnist');
+  fs.mkdirSync(mnist);
+  const n = 16;
+  writeIdx(
+    path.join(mnist, 'train-images-idx3-ubyte.gz'),
+    [n, 28, 28],
+    Uint8Array.from({ length: n * 784 }, (_, i) => (i * 37) % 256),
+  );
+  writeIdx(
+    path.join(mnist, 'train-labels-idx1-ubyte.gz'),
+    [n],
+    Uint8Array.from({ length: n }, (_, i) => i % 10),
+  );
+  const out = path.join(dir, 'conv.png');
+  const r = kexue(
+    'gan',
+    '--data',
+    'mnist',
+    '--mnist',
+    mnist,
+    '--arch',
+    'conv',
+    '--iters',
+    '2',
+    '--out',
+    out,
+    '--json',
+  );
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out);
+  assert.equal(s.arch, 'conv');
+  assert.ok(s.msPerIteration > 0);
+  const png = fs.readFileSync(out);
+  assert.equal(png.toString('ascii', 1, 4), 'PNG');
+  assert.equal(png.readUInt32BE(16), 8 * 28 + 9); // an 8×8 grid of 28-pixel digits
+});
+
+test('kexue gan refuses a conv GAN on a 2-D toy', () => {
+  const r = kexue('gan', '--arch', 'conv', '--data', 'swissroll');
+  assert.equal(r.code, 2);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  assert.match(r.err, /--arch conv needs image data \(--data mnist\), got --data swissroll/);
 });
 
 test('kexue gan rejects an unknown method', () => {

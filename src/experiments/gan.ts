@@ -1,7 +1,8 @@
 /**
  * Gradient normalization against the other Lipschitz methods (Su's note https://kexue.fm/archives/8757;
- * Wu et al., ICCV 2021). Each method trains the same MLP generator/critic pair for the same number of
- * generator iterations (same n_dis for all) on 2-D toys and on MNIST, over several seeds; we report
+ * Wu et al., ICCV 2021). Each method trains the same generator/critic pair for the same number of
+ * generator iterations (same n_dis for all) on 2-D toys (MLPs) and on MNIST (MLPs, then DCGAN-style
+ * convolutional nets as in the GN paper), over several seeds; we report
  * toy mode coverage and % high-quality samples, MNIST FID on features of a classifier kexue trains
  * here, and wall time per iteration (GN's double backprop costs time). Sample images (PNG) are
  * written under the work folder.
@@ -17,6 +18,7 @@ import { toy, type ToyName } from '../gan/toys.js';
 import {
   GanTrainer,
   LIPSCHITZ_METHODS,
+  type GanArchitecture,
   type GanConfig,
   type GanLoss,
   type LipschitzMethod,
@@ -56,7 +58,8 @@ interface Plan {
   /** Seeds (first n of the context's) for the toys; MNIST uses the first `mnistSeeds`. */
   toySeeds: number;
   mnistMethods: LipschitzMethod[];
-  mnistIters: number;
+  /** Generator iterations per MNIST architecture (the conv nets cost more per iteration). */
+  mnistIters: Record<GanArchitecture, number>;
   mnistSeeds: number;
   nDis: number;
   classifierEpochs: number;
@@ -75,6 +78,29 @@ export const MNIST_NETS = {
   batchSize: 64,
 } as const satisfies Partial<GanConfig>;
 
+/**
+ * The convolutional MNIST GAN (the GN paper's setting is a DCGAN-style CNN): critic 28→14→7 with 64 and 128
+ * 4×4 stride-2 convolutions then a dense score; generator z → 7×7×128 → 14×14×64 → 28×28×1.
+ */
+export const MNIST_CONV_NETS: Partial<GanConfig> & { dataDim: number } = {
+  dataDim: 784,
+  architecture: 'conv',
+  image: [28, 28, 1],
+  zDim: 64,
+  genHidden: [128, 64],
+  criticHidden: [64, 128],
+  genOut: 'tanh',
+  criticActivation: 'leakyRelu',
+  batchSize: 64,
+};
+
+const MNIST_ARCHITECTURES: GanArchitecture[] = ['mlp', 'conv'];
+
+const MNIST_NETS_BY_ARCH: Record<GanArchitecture, Partial<GanConfig> & { dataDim: number }> = {
+  mlp: MNIST_NETS,
+  conv: MNIST_CONV_NETS,
+};
+
 function plan(budget: Budget): Plan {
   return budget === 'quick'
     ? {
@@ -85,7 +111,8 @@ function plan(budget: Budget): Plan {
         toyHidden: [64, 64],
         toySeeds: 2,
         mnistMethods: [...LIPSCHITZ_METHODS],
-        mnistIters: 100,
+        // Conv iterations cost ~1.5–3× an MLP one here (75–220 ms at n_dis = 1).
+        mnistIters: { mlp: 100, conv: 30 },
         mnistSeeds: 1,
         nDis: 1,
         classifierEpochs: 1,
@@ -99,7 +126,7 @@ function plan(budget: Budget): Plan {
         toyHidden: [128, 128],
         toySeeds: Infinity,
         mnistMethods: [...LIPSCHITZ_METHODS],
-        mnistIters: 3000,
+        mnistIters: { mlp: 3000, conv: 3000 },
         mnistSeeds: 3,
         nDis: 5,
         classifierEpochs: 3,
@@ -228,12 +255,19 @@ function toMinusOneOne(set: ImageSet): Float32Array {
   return set.images.map((v) => 2 * v - 1);
 }
 
-async function runMnist(
-  p: Plan,
-  seeds: number[],
-  ctx: ExperimentContext,
-  out: { tables: Table[]; text: string[]; charts: Chart[]; images: Image[] },
-) {
+type Out = { tables: Table[]; text: string[]; charts: Chart[]; images: Image[] };
+
+/** What every MNIST architecture is scored against: one feature classifier and the test set's statistics. */
+interface MnistBench {
+  clf: FeatureClassifier;
+  acc: number;
+  baseline: number;
+  nFid: number;
+  realStats: FeatureStats;
+  sampler: (n: number, rng: Rng) => Float32Array;
+}
+
+function mnistBench(p: Plan, ctx: ExperimentContext): MnistBench {
   const dir = path.join(ctx.dataDir, 'mnist');
   const train = readImageSet(dir, 'train');
   const test = readImageSet(dir, 't10k');
@@ -252,19 +286,39 @@ async function runMnist(
     }
     return out;
   };
-  const useSeeds = seeds.slice(0, p.mnistSeeds);
+  return { clf, acc, baseline, nFid, realStats, sampler };
+}
+
+/** FID's standard error over seeds (std / √n); a dash for a single seed, where it is unknown. */
+function fmtStandardError(v: readonly number[]): string {
+  return v.length > 1 ? (meanStd(v).std / Math.sqrt(v.length)).toFixed(1) : '—';
+}
+
+/** Trains every method with one architecture; returns each method's mean FID. */
+async function runMnistArch(
+  arch: GanArchitecture,
+  p: Plan,
+  useSeeds: number[],
+  bench: MnistBench,
+  ctx: ExperimentContext,
+  out: Out,
+): Promise<Map<string, number>> {
+  const iters = p.mnistIters[arch];
+  const { nFid, clf, realStats } = bench;
   const bar = new Progress({
-    label: 'gan mnist',
-    total: p.mnistMethods.length * useSeeds.length * p.mnistIters,
+    label: `gan mnist ${arch}`,
+    total: p.mnistMethods.length * useSeeds.length * iters,
     silent: ctx.quiet,
   });
   const store = new RunStore(path.join(ctx.workDir, `runs-${ctx.budget}`));
-  const imageFile = (method: string) => path.join(ctx.workDir, 'samples', `mnist-${method}.png`);
+  // MLP ids are unchanged from before the conv GAN existed, so recorded runs are still reused.
+  const tag = arch === 'mlp' ? 'mnist' : `mnist-${arch}`;
+  const imageFile = (method: string) => path.join(ctx.workDir, 'samples', `${tag}-${method}.png`);
   const units: RunUnit<{ fid: number; ms: number }>[] = p.mnistMethods.flatMap((method) =>
     useSeeds.map((seed) => ({
-      id: `mnist-${method}-seed${seed}`,
+      id: `${tag}-${method}-seed${seed}`,
       key: {
-        iters: p.mnistIters,
+        iters,
         nDis: p.nDis,
         emaDecay: p.emaDecay,
         nFid,
@@ -272,10 +326,10 @@ async function runMnist(
         seed,
         image: seed === useSeeds[0],
       },
-      onReused: () => bar.tick(p.mnistIters),
+      onReused: () => bar.tick(iters),
       compute: async () => {
         const tr = new GanTrainer({
-          ...MNIST_NETS,
+          ...MNIST_NETS_BY_ARCH[arch],
           lipschitz: method,
           loss: METHOD_LOSS[method],
           nDis: p.nDis,
@@ -286,7 +340,7 @@ async function runMnist(
           seed,
         });
         try {
-          const ms = timeTrain(tr, p.mnistIters, sampler, bar);
+          const ms = timeTrain(tr, iters, bench.sampler, bar);
           const gen = tr.sample(nFid).map((v) => (v + 1) / 2);
           if (seed === useSeeds[0]) {
             const grid = imageGrid(gen, 64, 28, 28, 8);
@@ -305,34 +359,49 @@ async function runMnist(
   p.mnistMethods.forEach((method, i) => {
     const runs = records.slice(i * useSeeds.length, (i + 1) * useSeeds.length);
     const fid = runs.map((r) => r.fid);
-    out.images.push({ title: `MNIST, ${method} (seed ${useSeeds[0]})`, file: imageFile(method) });
+    out.images.push({ title: `MNIST ${arch}, ${method} (seed ${useSeeds[0]})`, file: imageFile(method) });
     fids.push(meanStd(fid).mean);
     rows.push([
       `${method} (${METHOD_LOSS[method]})`,
       fmtMeanStd(fid, 1),
+      fmtStandardError(fid),
       fmtMeanStd(
         runs.map((r) => r.ms),
         1,
       ),
     ]);
   });
-  clf.dispose();
   out.tables.push({
-    title: `MNIST: MLP GAN, ${p.mnistIters} generator iterations, n_dis = ${p.nDis}, ${useSeeds.length} seed(s)`,
-    columns: ['method (loss)', 'FID (classifier features)', 'ms / iteration'],
+    title: `MNIST: ${arch === 'mlp' ? 'MLP' : 'conv'} GAN, ${iters} generator iterations, n_dis = ${p.nDis}, ${useSeeds.length} seed(s)`,
+    columns: ['method (loss)', 'FID (classifier features)', 'standard error', 'ms / iteration'],
     rows,
-    note: `FID on the 128-d penultimate features of an MLP classifier trained here for ${p.classifierEpochs} epoch(s) (test accuracy ${(100 * acc).toFixed(2)}%), ${nFid} generated vs ${nFid} test images; real-vs-real (train vs test) FID = ${baseline.toFixed(2)}.`,
+    note: `FID mean ± std over seeds, and its standard error std/√seeds. FID on the 128-d penultimate features of an MLP classifier trained here for ${p.classifierEpochs} epoch(s) (test accuracy ${(100 * bench.acc).toFixed(2)}%), ${nFid} generated vs ${nFid} test images; real-vs-real (train vs test) FID = ${bench.baseline.toFixed(2)}.`,
   });
   out.charts.push({
-    title: 'MNIST FID by method (lower is better)',
+    title: `MNIST FID by method, ${arch} GAN (lower is better)`,
     kind: 'bar',
     xLabel: 'method',
     yLabel: 'FID',
     categories: p.mnistMethods,
     series: [{ name: 'FID', x: p.mnistMethods.map((_, i) => i), y: fids }],
   });
+  return new Map(p.mnistMethods.map((m, i) => [m as string, fids[i]]));
+}
+
+/** MNIST with each architecture; the FIDs returned are the last architecture's (conv: the GN paper's). */
+async function runMnist(p: Plan, seeds: number[], ctx: ExperimentContext, out: Out) {
+  const bench = mnistBench(p, ctx);
+  const useSeeds = seeds.slice(0, p.mnistSeeds);
+  let fidByMethod = new Map<string, number>();
+  try {
+    for (const arch of MNIST_ARCHITECTURES) {
+      fidByMethod = await runMnistArch(arch, p, useSeeds, bench, ctx, out);
+    }
+  } finally {
+    bench.clf.dispose();
+  }
   out.text.push('MNIST sample grids (8×8, first seed) are shown at the end of this section.');
-  return { acc, baseline, fidByMethod: new Map(p.mnistMethods.map((m, i) => [m as string, fids[i]])) };
+  return { acc: bench.acc, fidByMethod };
 }
 
 /**
@@ -341,7 +410,10 @@ async function runMnist(
  */
 export function summarizeGan(r: ExperimentResult): ClaimSummary | undefined {
   const toys = r.tables.find((t) => t.title.startsWith('2-D toys'));
-  const mnist = r.tables.find((t) => t.title.startsWith('MNIST: '));
+  // The conv GAN is the GN paper's setting; results from before it existed only have the MLP table.
+  const mnist =
+    r.tables.find((t) => t.title.startsWith('MNIST: conv')) ??
+    r.tables.find((t) => t.title.startsWith('MNIST: '));
   if (!toys || !mnist) return undefined;
   const firstToy = toys.rows[0][0];
   // Rows name the method first in their method column: 'gn (hinge)', 'gp (wgan)', …
@@ -350,9 +422,10 @@ export function summarizeGan(r: ExperimentResult): ClaimSummary | undefined {
   const firstToyRows = toys.rows.filter((x) => x[0] === firstToy);
   const hq = (m: string) => cellNumber(row(firstToyRows, 1, m)?.[3]);
   const fid = (m: string) => cellNumber(row(mnist.rows, 0, m)?.[1]);
+  const fidName = mnist.title.startsWith('MNIST: conv') ? 'MNIST conv FID' : 'MNIST FID';
   const note =
     'GN makes the critic Lipschitz without penalties, but in the note’s runs it trained worse than the gradient penalty';
-  const ours = `% high-quality on ${String(firstToy)}: GN ${hq('gn').toFixed(1)} vs GP ${hq('gp').toFixed(1)}; MNIST FID: GN ${fid('gn').toFixed(1)} vs GP ${fid('gp').toFixed(1)}`;
+  const ours = `% high-quality on ${String(firstToy)}: GN ${hq('gn').toFixed(1)} vs GP ${hq('gp').toFixed(1)}; ${fidName}: GN ${fid('gn').toFixed(1)} vs GP ${fid('gp').toFixed(1)}`;
   if (r.budget === 'quick') return quickSummary(note, ours);
   const behind = [hq('gn') < hq('gp'), fid('gn') > fid('gp')].filter(Boolean).length;
   const status = behind === 2 ? 'reproduces' : behind === 1 ? 'partly' : 'does not reproduce';
@@ -383,14 +456,15 @@ export const ganExperiment: Experiment = {
       verdict: [
         `Under equal generator iterations (${ctx.budget} budget):`,
         cmp(hq, 'gn', 'gp', false, `% high-quality samples on ${p.toys[0]}`),
-        cmp(fidByMethod, 'gn', 'gp', true, 'MNIST FID'),
+        cmp(fidByMethod, 'gn', 'gp', true, 'MNIST conv-GAN FID'),
         `Feature classifier test accuracy ${(100 * acc).toFixed(2)}%.`,
       ]
         .filter(Boolean)
         .join(' '),
       settings: {
         toyIterations: p.toyIters,
-        mnistIterations: p.mnistIters,
+        mnistIterationsMlp: p.mnistIters.mlp,
+        mnistIterationsConv: p.mnistIters.conv,
         nDis: p.nDis,
         seeds: seeds.join(','),
         mnistSeeds: p.mnistSeeds,
@@ -398,7 +472,7 @@ export const ganExperiment: Experiment = {
         emaDecay: p.emaDecay,
       },
       text: [
-        'Every method trains the same MLP generator and critic (ReLU critic on toys, LeakyReLU on MNIST — both piecewise linear, where GN is exactly 1-Lipschitz) with Adam (β = 0.5, 0.9) and the loss it is usually paired with. gn-fast is GN with the generator-side gradient rescaling (single backprop for the generator).',
+        'Every method trains the same generator and critic (MLPs with a ReLU critic on toys; on MNIST MLPs, then DCGAN-style convolutional nets — 4×4 stride-2 convolutions, no batch norm — with LeakyReLU critics: all piecewise linear, where GN is exactly 1-Lipschitz) with Adam (β = 0.5, 0.9) and the loss it is usually paired with. gn-fast is GN with the generator-side gradient rescaling (single backprop for the generator).',
         ...out.text,
       ],
       math: [

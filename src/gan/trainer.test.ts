@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { DivergenceError } from '../io/errors.js';
-import { GanTrainer, type GanLoss, type LipschitzMethod } from './trainer.js';
+import { GanTrainer, type GanConfig, type GanLoss, type LipschitzMethod } from './trainer.js';
 import { TOY_NAMES, toy } from './toys.js';
 
 await initBackend({ quiet: true });
@@ -110,4 +110,74 @@ test('stepAsync and sampleAsync give exactly what step and sample give, with no 
   assert.equal(tf.memory().numTensors, count);
   a.dispose();
   b.dispose();
+});
+
+// An 8×8 image in [−0.8, 0.8]: a diagonal ramp, plus N(0, 0.05²) noise per pixel in the data.
+const PATTERN = Float32Array.from({ length: 64 }, (_, i) => 0.8 * (((i % 8) + Math.floor(i / 8)) / 7 - 1));
+const ramps = (n: number, rng: Rng) => {
+  const out = new Float32Array(64 * n);
+  for (let i = 0; i < out.length; i++) out[i] = PATTERN[i % 64] + 0.05 * rng.normal();
+  return out;
+};
+const CONV: Partial<GanConfig> & { dataDim: number } = {
+  dataDim: 64,
+  architecture: 'conv',
+  image: [8, 8, 1],
+  zDim: 8,
+  genHidden: [8, 4],
+  criticHidden: [4, 8],
+  genOut: 'tanh',
+  criticActivation: 'leakyRelu',
+  batchSize: 32,
+  lrG: 2e-3,
+  lrD: 2e-3,
+};
+
+/** Root-mean-square distance of the samples' mean image from the pattern. */
+function patternError(tr: GanTrainer): number {
+  const s = tr.sample(200);
+  let se = 0;
+  for (let j = 0; j < 64; j++) {
+    let m = 0;
+    for (let i = 0; i < 200; i++) m += s[64 * i + j] / 200;
+    se += (m - PATTERN[j]) ** 2;
+  }
+  return Math.sqrt(se / 64);
+}
+
+for (const [lipschitz, loss, nDis] of cases) {
+  test(`conv GAN: ${lipschitz} + ${loss} learns an 8×8 image, with no leaks`, () => {
+    const tr = new GanTrainer({ ...CONV, lipschitz, loss, nDis, clip: 0.1, seed: 2 });
+    const before = patternError(tr);
+    tr.step(ramps);
+    const count = tf.memory().numTensors;
+    for (let i = 0; i < 300; i++) tr.step(ramps);
+    assert.equal(tf.memory().numTensors, count);
+    // Halving the error needs the critic's signal: measured 0.377 → 0.02–0.13 across the methods (seed 2, aten).
+    const after = patternError(tr);
+    assert.ok(after < 0.5 * before, `rms error ${before.toFixed(3)} → ${after.toFixed(3)}`);
+    tr.dispose();
+  });
+}
+
+test('a gradient-normalized conv critic is bounded and 1-Lipschitz (leaky ReLU: piecewise linear)', () => {
+  const tr = new GanTrainer({ ...CONV, lipschitz: 'gn', seed: 5 });
+  for (let i = 0; i < 20; i++) tr.step(ramps);
+  const D = tr.wrappedCritic();
+  tf.tidy(() => {
+    const x = tf.randomNormal([16, 64], 0, 1, 'float32', 3);
+    const f = D(x).dataSync();
+    assert.ok(Math.max(...Array.from(f, Math.abs)) < 1);
+    const g = tf.grad((v: tf.Tensor) => tf.sum(D(v)))(x);
+    const norms = tf.norm(g, 'euclidean', 1).dataSync();
+    assert.ok(Math.max(...norms) <= 1 + 1e-4, `max ‖∇f̂‖ = ${Math.max(...norms)}`);
+  });
+  tr.dispose();
+});
+
+test('a conv GAN refuses an image shape that does not match dataDim', () => {
+  assert.throws(
+    () => new GanTrainer({ ...CONV, image: [8, 4, 1] }),
+    /a conv GAN needs image \[height, width, channels\] with height·width·channels = dataDim \(64\), got \[8, 4, 1\]/,
+  );
 });

@@ -20,7 +20,14 @@ import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { Rng } from '../util/rng.js';
 import { inputGradientPenalty, interpolate } from '../penalty/penalties.js';
 import { gradientNormalize, gradientNormalizeForGenerator, granNormalize } from './gradnorm.js';
-import { MlpNet, type NetActivation } from './nets.js';
+import {
+  ConvCritic,
+  ConvGenerator,
+  MlpNet,
+  type GanNet,
+  type ImageShape,
+  type NetActivation,
+} from './nets.js';
 
 /** How the critic is kept Lipschitz (see the file header). */
 export type LipschitzMethod = 'none' | 'clip' | 'gp' | 'sn' | 'gn' | 'gn-fast' | 'gran';
@@ -39,15 +46,25 @@ export type GanLoss = 'wasserstein' | 'hinge' | 'ns';
 /** Every `GanLoss`. */
 export const GAN_LOSSES: readonly GanLoss[] = ['wasserstein', 'hinge', 'ns'];
 
-/** `GanTrainer`'s settings: two MLPs, the loss, the Lipschitz method and two Adam optimizers. */
+/** The networks' kind: MLPs, or DCGAN-style convolutional nets for images (see `ConvCritic`). */
+export type GanArchitecture = 'mlp' | 'conv';
+
+/** `GanTrainer`'s settings: the two networks, the loss, the Lipschitz method and two Adam optimizers. */
 export interface GanConfig {
   /** Width of a data row (2 for the toys, 784 for MNIST). */
   dataDim: number;
+  /** MLPs, or convolutional nets reading and writing rows as `image`. */
+  architecture: GanArchitecture;
+  /** [height, width, channels] of a row, for the convolutional nets (height·width·channels = dataDim). */
+  image?: ImageShape;
   /** Width of the generator's Gaussian noise input. */
   zDim: number;
-  /** Hidden layer widths of the generator (ReLU). */
+  /**
+   * Hidden layer widths of the generator (ReLU); for conv, the channels of its feature maps from the
+   * smallest up (`ConvGenerator`'s `channels`).
+   */
   genHidden: number[];
-  /** Hidden layer widths of the critic. */
+  /** Hidden layer widths of the critic; for conv, the channels of its stride-2 convs (`ConvCritic`'s). */
   criticHidden: number[];
   /** Generator output activation (tanh for images in [−1, 1], linear for toys). */
   genOut: NetActivation;
@@ -80,6 +97,7 @@ export interface GanConfig {
 
 /** `GanTrainer`'s defaults for everything but `dataDim`: a hinge-loss GN-GAN for the 2-D toys. */
 export const GAN_DEFAULTS: Omit<GanConfig, 'dataDim'> = {
+  architecture: 'mlp',
   zDim: 2,
   genHidden: [128, 128],
   criticHidden: [128, 128],
@@ -127,8 +145,9 @@ function generatorLoss(loss: GanLoss, fake: tf.Tensor): tf.Scalar {
 }
 
 /**
- * Trains an MLP generator against an MLP critic with the configured loss and Lipschitz method (see
- * the file header); everything not given comes from `GAN_DEFAULTS`. Call `dispose` when done.
+ * Trains a generator against a critic (MLPs, or convolutional nets with `architecture: 'conv'`) with
+ * the configured loss and Lipschitz method (see the file header); everything not given comes from
+ * `GAN_DEFAULTS`. Call `dispose` when done.
  *
  * @example
  * const ring = toy('8gaussians');
@@ -136,13 +155,17 @@ function generatorLoss(loss: GanLoss, fake: tf.Tensor): tf.Scalar {
  * for (let i = 0; i < 2000; i++) gan.step((n, rng) => ring.sample(n, rng)); // → { lossD, lossG, ms }
  * ring.metrics(gan.sample(2000), 2000); // { covered, modes: 8, highQuality }
  * gan.dispose();
+ * // A convolutional GAN on 28×28 images in [−1, 1]:
+ * const conv = new GanTrainer({ dataDim: 784, architecture: 'conv', image: [28, 28, 1], zDim: 64,
+ *   genHidden: [128, 64], criticHidden: [64, 128], genOut: 'tanh', criticActivation: 'leakyRelu' });
+ * conv.dispose();
  */
 export class GanTrainer {
   readonly config: GanConfig;
-  readonly generator: MlpNet;
-  readonly critic: MlpNet;
+  readonly generator: GanNet;
+  readonly critic: GanNet;
   /** EMA copy of the generator (same architecture), when emaDecay > 0. */
-  readonly emaGenerator?: MlpNet;
+  readonly emaGenerator?: GanNet;
   private readonly optG: tf.Optimizer;
   private readonly optD: tf.Optimizer;
   private readonly rng: Rng;
@@ -152,26 +175,37 @@ export class GanTrainer {
     this.config = { ...GAN_DEFAULTS, ...config };
     const c = this.config;
     this.rng = new Rng(c.seed);
-    const gDims = {
-      dims: [c.zDim, ...c.genHidden, c.dataDim],
-      activation: 'relu' as const,
-      outActivation: c.genOut,
-    };
-    this.generator = new MlpNet(gDims, new Rng(c.seed * 7919 + 1));
-    this.critic = new MlpNet(
-      {
-        dims: [c.dataDim, ...c.criticHidden, 1],
-        activation: c.criticActivation,
-        spectral: c.lipschitz === 'sn',
-      },
-      new Rng(c.seed * 7919 + 2),
-    );
+    const { generator, critic } = GanTrainer.nets(c);
+    this.generator = generator(new Rng(c.seed * 7919 + 1));
+    this.critic = critic(new Rng(c.seed * 7919 + 2));
     if (c.emaDecay > 0) {
-      this.emaGenerator = new MlpNet(gDims, new Rng(c.seed * 7919 + 1));
+      this.emaGenerator = generator(new Rng(c.seed * 7919 + 1));
       this.copyToEma(1);
     }
     this.optG = tf.train.adam(c.lrG, c.beta1, c.beta2);
     this.optD = tf.train.adam(c.lrD, c.beta1, c.beta2);
+  }
+
+  /** Builders of the configured generator and critic, each from its own seed. */
+  private static nets(c: GanConfig): { generator: (rng: Rng) => GanNet; critic: (rng: Rng) => GanNet } {
+    const spectral = c.lipschitz === 'sn';
+    if (c.architecture === 'mlp') {
+      const g = {
+        dims: [c.zDim, ...c.genHidden, c.dataDim],
+        activation: 'relu' as const,
+        outActivation: c.genOut,
+      };
+      const d = { dims: [c.dataDim, ...c.criticHidden, 1], activation: c.criticActivation, spectral };
+      return { generator: (rng) => new MlpNet(g, rng), critic: (rng) => new MlpNet(d, rng) };
+    }
+    const image = c.image;
+    if (!image || image[0] * image[1] * image[2] !== c.dataDim)
+      throw new Error(
+        `a conv GAN needs image [height, width, channels] with height·width·channels = dataDim (${c.dataDim}), got ${image ? `[${image.join(', ')}]` : 'none'}`,
+      );
+    const g = { zDim: c.zDim, image, channels: c.genHidden, outActivation: c.genOut };
+    const d = { image, channels: c.criticHidden, activation: c.criticActivation, spectral };
+    return { generator: (rng) => new ConvGenerator(g, rng), critic: (rng) => new ConvCritic(d, rng) };
   }
 
   /** The critic's output after the Lipschitz wrapping used by the losses, shape [n]. */

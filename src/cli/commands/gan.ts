@@ -11,9 +11,11 @@ import {
   GAN_LOSSES,
   GanTrainer,
   LIPSCHITZ_METHODS,
+  type GanArchitecture,
   type GanLoss,
   type LipschitzMethod,
 } from '../../gan/trainer.js';
+import { MNIST_CONV_NETS, MNIST_NETS } from '../../experiments/gan.js';
 import { defaultDataDir } from '../../experiments/run.js';
 import { Progress } from '../progress.js';
 import { numberOption, stringOption, type Command } from '../command.js';
@@ -22,9 +24,10 @@ import type { Rng } from '../../util/rng.js';
 const usage = `
 Usage: kexue gan [options]
 
-Trains an MLP GAN and writes generated samples as a PNG (2-D scatter plot or an 8×8 digit grid).
+Trains a GAN and writes generated samples as a PNG (2-D scatter plot or an 8×8 digit grid).
 
   --data NAME        8gaussians | 25gaussians | swissroll | mnist (default 8gaussians)
+  --arch A           mlp | conv: MLPs, or DCGAN-style convolutional nets (mnist only) (default mlp)
   --method M         none | clip | gp | sn | gn | gn-fast | gran (default gn)
   --loss L           wasserstein | hinge | ns (default hinge)
   --iters N          generator iterations (default 2000)
@@ -51,6 +54,7 @@ export const ganCommand: Command = {
   usage,
   options: {
     data: { type: 'string' },
+    arch: { type: 'string' },
     method: { type: 'string' },
     loss: { type: 'string' },
     iters: { type: 'string' },
@@ -71,6 +75,11 @@ export const ganCommand: Command = {
     const iters = numberOption(values.iters, 'iters', 2000, { integer: true, min: 1, max: 10_000_000 });
     const nDis = numberOption(values['n-dis'], 'n-dis', 1, { integer: true, min: 1 });
     const isMnist = data === 'mnist';
+    const arch = choice<GanArchitecture>(values.arch, 'arch', ['mlp', 'conv'], 'mlp');
+    if (arch === 'conv' && !isMnist)
+      throw new InputError(
+        `--arch conv needs image data (--data mnist), got --data ${data}; toys use --arch mlp`,
+      );
     const lr = numberOption(values.lr, 'lr', isMnist ? 2e-4 : 1e-3, { above: 0 });
     const beta1 = numberOption(values.beta1, 'beta1', 0.5, { min: 0, below: 1 });
     const beta2 = numberOption(values.beta2, 'beta2', 0.9, { min: 0, below: 1 });
@@ -95,11 +104,11 @@ export const ganCommand: Command = {
       const t = toy(data as ToyName);
       sampler = (n, rng) => t.sample(n, rng);
     }
+    const toyNets = { dataDim: 2, zDim: 2, genHidden: [128, 128], criticHidden: [128, 128] };
+    // The networks `kexue experiment gan` trains.
+    const nets = isMnist ? (arch === 'conv' ? MNIST_CONV_NETS : MNIST_NETS) : toyNets;
     const tr = new GanTrainer({
-      dataDim: isMnist ? 784 : 2,
-      zDim: isMnist ? 64 : 2,
-      genHidden: isMnist ? [256, 512] : [128, 128],
-      criticHidden: isMnist ? [512, 256] : [128, 128],
+      ...nets,
       genOut: isMnist ? 'tanh' : 'linear',
       criticActivation: isMnist ? 'leakyRelu' : 'relu',
       lipschitz: method,
@@ -114,14 +123,26 @@ export const ganCommand: Command = {
       emaDecay,
       seed,
     });
-    const bar = new Progress({ label: `gan ${data} ${method}`, total: iters, silent: Boolean(values.json) });
+    const bar = new Progress({
+      label: `gan ${data} ${arch} ${method}`,
+      total: iters,
+      silent: Boolean(values.json),
+    });
     let ms = 0;
     for (let i = 0; i < iters; i++) {
       const s = tr.step(sampler);
       ms += s.ms;
       bar.tick(1, `D ${s.lossD.toFixed(3)} G ${s.lossG.toFixed(3)}`);
     }
-    const summary: Record<string, unknown> = { data, method, loss, iters, msPerIteration: ms / iters, out };
+    const summary: Record<string, unknown> = {
+      data,
+      arch,
+      method,
+      loss,
+      iters,
+      msPerIteration: ms / iters,
+      out,
+    };
     if (isMnist) {
       const gen = tr.sample(64).map((v) => (v + 1) / 2);
       const grid = imageGrid(gen, 64, 28, 28, 8);
