@@ -138,12 +138,32 @@ def cosent(spec, gen):
     return step
 
 
+def gan_nets(conv):
+    """The MNIST experiment's generator and critic on rows of 784: MLPs, or the DCGAN-style conv pair
+    (4×4 stride-2 convolutions, padding 1 = TF's 'same' here; no batch norm)."""
+    if not conv:
+        G = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 784), nn.Tanh())
+        D = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+        return G, D
+    G = nn.Sequential(
+        nn.Linear(64, 7 * 7 * 128), nn.ReLU(), nn.Unflatten(1, (128, 7, 7)),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.ReLU(),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh(), nn.Flatten(),
+    )
+    D = nn.Sequential(
+        nn.Unflatten(1, (1, 28, 28)),
+        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(7 * 7 * 128, 1),
+    )
+    return G, D
+
+
 def gan(spec, gen):
     """One GN-GAN iteration on MNIST-sized rows: a critic step and a generator step, both through
     f̂ = f/(‖∇ₓf‖ + |f|) (double backprop), hinge loss, Adam(2e-4, 0.5, 0.9), batch 64."""
     B = 64
-    G = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 784), nn.Tanh())
-    D = nn.Sequential(nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1))
+    G, D = gan_nets(spec["workload"] == "gan-conv")
     og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.9))
     od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.9))
     real = torch.rand(B, 784, generator=gen) * 2 - 1
@@ -204,7 +224,7 @@ def main():
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    step = {"mlp-fit": mlp, "mlp-minimize": mlp, "mlm": mlm, "bert-base": mlm, "cosent": cosent, "gan": gan, "iwae": iwae}[
+    step = {"mlp-fit": mlp, "mlp-minimize": mlp, "mlm": mlm, "bert-base": mlm, "cosent": cosent, "gan": gan, "gan-conv": gan, "iwae": iwae}[
         spec["workload"]
     ](spec, gen)
     for _ in range(spec["warmup"]):

@@ -85,6 +85,10 @@ export interface ExperimentResult {
   /** The verdict as one row of the report's table (absent in results written before it existed). */
   summary?: ClaimSummary;
   budget: Budget;
+  /**
+   * The seeds offered (`--seeds`). An experiment uses the first n of them, as many as its budget needs:
+   * the seeds each table used are stated in its title or in `settings`.
+   */
   seeds: number[];
   /** Free-form budget details: epochs, steps, sizes, wall time. */
   settings: Record<string, string | number | boolean>;
