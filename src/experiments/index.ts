@@ -4,7 +4,7 @@
 import type { ClaimSummary, Experiment, ExperimentResult } from './types.js';
 import { canExperiment } from './can.js';
 import { initExperiment } from './init.js';
-import { ganExperiment } from './gan.js';
+import { ganConvExperiment, ganExperiment } from './gan.js';
 import { gradpenaltyExperiment } from './gradpenalty.js';
 import { cosentExperiment } from './cosent.js';
 import { densityExperiment } from './density.js';
@@ -16,6 +16,7 @@ export const experiments: Experiment[] = [
   canExperiment,
   initExperiment,
   ganExperiment,
+  ganConvExperiment,
   gradpenaltyExperiment,
   cosentExperiment(),
   densityExperiment(),

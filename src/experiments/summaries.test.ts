@@ -11,7 +11,7 @@ import { summarizeCan } from './can.js';
 import { summarizeCosent } from './cosent.js';
 import { summarizeGradpenalty } from './gradpenalty.js';
 import { summarizeInit } from './init.js';
-import { summarizeGan } from './gan.js';
+import { summarizeGan, summarizeGanConv } from './gan.js';
 
 const result = (tables: Table[], budget: 'quick' | 'full' = 'full'): ExperimentResult => ({
   ...syntheticResult(),
@@ -282,16 +282,31 @@ test('gan: GN behind GP on both, one or neither measure (the note found it behin
   const no = s([toys('80.0 ± 1.0', '70.0 ± 1.0'), mnist('10.0 ± 1.0', '20.0 ± 1.0')]);
   assert.equal(no.status, 'does not reproduce');
   assert.equal(no.ours, '% high-quality on 8gaussians: GN 80.0 vs GP 70.0; MNIST FID: GN 10.0 vs GP 20.0');
-  // With both MNIST tables, the conv GAN's (the GN paper's setting) decides.
-  const conv = s([
-    toys('80.0 ± 1.0', '70.0 ± 1.0'),
-    mnist('10.0 ± 1.0', '20.0 ± 1.0'),
-    mnist('30.0', '20.0', 'conv'),
-  ]);
-  assert.equal(conv.status, 'partly');
-  assert.equal(
-    conv.ours,
-    '% high-quality on 8gaussians: GN 80.0 vs GP 70.0; MNIST conv FID: GN 30.0 vs GP 20.0',
-  );
   assert.equal(summarizeGan(result([mnist('1', '2')])), undefined);
+});
+
+test('gan-conv: GN vs GP FID decided only beyond two standard errors of the difference', () => {
+  const conv = (gn: string[], gp: string[]) =>
+    result([
+      table(
+        'MNIST: conv GAN, 2000 generator iterations',
+        ['method (loss)', 'FID', 'standard error'],
+        [
+          ['gn (hinge)', ...gn],
+          ['gp (wasserstein)', ...gp],
+        ],
+      ),
+    ]);
+  // The difference 10 against 2·hypot(3, 4) = 10: not beyond, so inconclusive.
+  assert.equal(summarizeGanConv(conv(['30.0 ± 5.2', '3.0'], ['20.0 ± 6.9', '4.0']))!.status, 'inconclusive');
+  const worse = summarizeGanConv(conv(['31.0 ± 5.2', '3.0'], ['20.0 ± 6.9', '4.0']))!;
+  assert.equal(worse.status, 'reproduces');
+  assert.equal(worse.ours, 'MNIST conv FID: GN 31.0 vs GP 20.0 (standard error of the difference 5.0)');
+  assert.equal(
+    summarizeGanConv(conv(['9.0 ± 5.2', '3.0'], ['20.0 ± 6.9', '4.0']))!.status,
+    'does not reproduce',
+  );
+  // One seed: no standard error, so no decision.
+  assert.equal(summarizeGanConv(conv(['9.0', '—'], ['20.0', '—']))!.status, 'inconclusive');
+  assert.equal(summarizeGanConv(result([])), undefined);
 });
