@@ -62,6 +62,37 @@ test('RoPE rotation matches the pairwise formula (reference, |Δ| < 1e-5) and pr
   }
 });
 
+test('RoPE gradient equals central differences in float64 (rotation by −θ, |Δ| < 1e-3)', () => {
+  const rng = new Rng(11);
+  const [b, n, d] = [2, 3, 6];
+  const x = Array.from({ length: b * n * d }, () => rng.normal());
+  const w = Array.from({ length: b * n * d }, () => rng.normal());
+  const { cos, sin } = ropeTables(n, d, 100);
+  const f = (v: tf.Tensor) => tf.sum(tf.mul(applyRope(v, cos, sin), tf.tensor3d(w, [b, n, d])));
+  const g = tf
+    .grad(f)(tf.tensor3d(x, [b, n, d]))
+    .dataSync();
+  // The same function in float64: y = x·c + swap(x)·sign·s.
+  const [c, s] = [cos.dataSync(), sin.dataSync()];
+  const plain = (v: number[]) =>
+    v.reduce((acc, _, i) => {
+      const j = i % (n * d);
+      const pair = i % 2 ? v[i - 1] : -v[i + 1];
+      return acc + w[i] * (v[i] * c[j] + pair * s[j]);
+    }, 0);
+  const h = 1e-4;
+  x.forEach((_, i) => {
+    const up = x.map((v, k) => (k === i ? v + h : v));
+    const down = x.map((v, k) => (k === i ? v - h : v));
+    const fd = (plain(up) - plain(down)) / (2 * h);
+    assert.ok(Math.abs(g[i] - fd) < 1e-3, `x[${i}]: ${g[i]} vs ${fd}`);
+  });
+  assert.throws(
+    () => applyRope(tf.ones([2, 3]), ropeTables(2, 3).cos, ropeTables(2, 3).sin),
+    /even last dimension/,
+  );
+});
+
 test('attention scales are looked up by name', () => {
   const ctx = { headDim: 64, seqLen: 10, mask: tf.ones([1, 10]) as tf.Tensor2D, lengths: tf.tensor1d([10]) };
   assert.equal(attentionScale('inv-sqrt-d')(ctx), 1 / 8);

@@ -99,29 +99,24 @@ export function ropeTables(
   return { cos: tf.tensor2d(cos, [n, d]), sin: tf.tensor2d(sin, [n, d]) };
 }
 
-/** Index permutation swapping each pair (2i, 2i+1), and the signs that make it a 90° rotation. */
-function pairSwap(d: number): { perm: tf.Tensor1D; sign: tf.Tensor1D } {
-  const perm = new Int32Array(d);
-  const sign = new Float32Array(d);
-  for (let i = 0; i < d; i += 2) {
-    perm[i] = i + 1;
-    perm[i + 1] = i;
-    sign[i] = -1;
-    sign[i + 1] = 1;
-  }
-  return { perm: tf.tensor1d(perm, 'int32'), sign: tf.tensor1d(sign) };
+/** Signs [d] that make the pair swap a 90° rotation: (x₂ᵢ, x₂ᵢ₊₁) ↦ (−x₂ᵢ₊₁, x₂ᵢ). */
+function pairSigns(d: number): tf.Tensor1D {
+  return tf.tensor1d(Float32Array.from({ length: d }, (_, i) => (i % 2 ? 1 : -1)));
 }
 
 /**
  * Rotates x [..., N, d] by the tables: each pair (x₂ᵢ, x₂ᵢ₊₁) ↦ (x₂ᵢ·c − x₂ᵢ₊₁·s, x₂ᵢ₊₁·c + x₂ᵢ·s).
- * The pair swap is a gather along the last axis; splitting that axis (reshape to [..., d/2, 2] and
- * split) is correct too but SplitV on the wasm backend made it dominate the whole training step.
+ * The pair swap reverses a trailing axis of 2 (one kernel forward and one backward). A gather along the
+ * last axis costs a transpose, a scatter-add and a transpose back in its gradient; splitting the axis
+ * into halves ran SplitV, which dominated the training step on the wasm backend.
  */
 export function applyRope(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor {
   return tf.tidy(() => {
-    const { perm, sign } = pairSwap(x.shape[x.rank - 1]);
-    const rotated = tf.mul(tf.gather(x, perm, x.rank - 1), sign);
-    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+    const d = x.shape[x.rank - 1];
+    if (d % 2) throw new Error(`RoPE needs an even last dimension, got ${d}`);
+    const swapped = tf.reshape(tf.reverse(tf.reshape(x, [...x.shape.slice(0, -1), d / 2, 2]), -1), x.shape);
+    // The signs ride on the [N, d] table, not on the full-size tensor.
+    return tf.add(tf.mul(x, cos), tf.mul(swapped, tf.mul(sin, pairSigns(d))));
   });
 }
 
