@@ -129,9 +129,9 @@ function plan(budget: Budget): Plan {
         toySeeds: 3,
         mnistMethods: [...LIPSCHITZ_METHODS],
         // The conv GAN follows the GN paper's CNN setting (n_dis = 1 in the authors' GNGAN-PyTorch
-        // config): a conv iteration costs ~5× an MLP one, and n_dis = 5 would need ~19 h here. Each of
-        // gan and gan-conv takes about 3 core-hours at this size (about 1.5 h as two processes); an MLP
-        // iteration with n_dis = 5 costs 100–170 ms here (sn, gn), so 1,000 MNIST iterations take 2–3 min.
+        // config): a conv iteration costs ~5× an MLP one, and n_dis = 5 would need ~19 h here. At these
+        // sizes gan takes about 3 core-hours (an MLP iteration with n_dis = 5 costs 100–170 ms: sn, gn) and
+        // gan-conv about 5; two processes on the same work folder halve the wall time.
         mnistIters: { mlp: 1000, conv: 2000 },
         mnistNDis: { mlp: 5, conv: 1 },
         mnistSeeds: 3,
