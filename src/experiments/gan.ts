@@ -416,9 +416,23 @@ function methodRow(rows: Table['rows'], col: number, method: string) {
   return rows.find((x) => String(x[col]).startsWith(`${method} (`));
 }
 
+/** How GN compares with GP on one measure: decided only beyond two standard errors of the difference. */
+type Standing = 'behind' | 'ahead' | 'within noise';
+
+/** `worse` = how much worse GN is (positive: behind); `se` = the difference's standard error (NaN: unknown). */
+function standing(worse: number, se: number): Standing {
+  if (!Number.isNaN(se) && Math.abs(worse) <= 2 * se) return 'within noise';
+  return worse > 0 ? 'behind' : 'ahead';
+}
+
+/** The std after '±' in a cell such as '25.4 ± 26.1' (NaN if none). */
+const cellStd = (cell: unknown) => cellNumber(String(cell).split('±')[1]);
+
 /**
- * The verdict row of `gan`. The note's own finding is that GN trained worse than the gradient penalty: it
- * reproduces when GN is behind GP on both measures (first toy's % high-quality samples, MNIST FID).
+ * The verdict row of `gan`. The note's own finding is that GN trained worse than the gradient penalty. Two
+ * measures (first toy's % high-quality samples, MNIST FID), each GN behind, ahead or within two standard
+ * errors of GP: it reproduces when GN is behind on both, does not when GN is ahead somewhere and behind
+ * nowhere, is inconclusive when both are within noise, and partly reproduces otherwise.
  */
 export function summarizeGan(r: ExperimentResult): ClaimSummary | undefined {
   const toys = r.tables.find((t) => t.title.startsWith('2-D toys'));
@@ -426,13 +440,28 @@ export function summarizeGan(r: ExperimentResult): ClaimSummary | undefined {
   if (!toys || !mnist) return undefined;
   const firstToy = toys.rows[0][0];
   const firstToyRows = toys.rows.filter((x) => x[0] === firstToy);
-  const hq = (m: string) => cellNumber(methodRow(firstToyRows, 1, m)?.[3]);
-  const fid = (m: string) => cellNumber(methodRow(mnist.rows, 0, m)?.[1]);
-  const ours = `% high-quality on ${String(firstToy)}: GN ${hq('gn').toFixed(1)} vs GP ${hq('gp').toFixed(1)}; MNIST FID: GN ${fid('gn').toFixed(1)} vs GP ${fid('gp').toFixed(1)}`;
+  const hqCell = (m: string) => methodRow(firstToyRows, 1, m)?.[3];
+  const fidRow = (m: string) => methodRow(mnist.rows, 0, m);
+  const [hqGn, hqGp] = ['gn', 'gp'].map((m) => cellNumber(hqCell(m)));
+  const [fidGn, fidGp] = ['gn', 'gp'].map((m) => cellNumber(fidRow(m)?.[1]));
+  const ours = `% high-quality on ${String(firstToy)}: GN ${hqGn.toFixed(1)} vs GP ${hqGp.toFixed(1)}; MNIST FID: GN ${fidGn.toFixed(1)} vs GP ${fidGp.toFixed(1)}`;
   if (r.budget === 'quick') return quickSummary(NOTE_FINDING, ours);
-  const behind = [hq('gn') < hq('gp'), fid('gn') > fid('gp')].filter(Boolean).length;
-  const status = behind === 2 ? 'reproduces' : behind === 1 ? 'partly' : 'does not reproduce';
-  return { note: NOTE_FINDING, ours, status, reason: `GN behind GP on ${behind} of 2 measures` };
+  const toySeeds = Number(/over (\d+) seeds/.exec(toys.title)?.[1] ?? NaN);
+  const toySe = Math.hypot(cellStd(hqCell('gn')), cellStd(hqCell('gp'))) / Math.sqrt(toySeeds);
+  const seCol = mnist.columns.indexOf('standard error');
+  const fidSe = seCol < 0 ? NaN : Math.hypot(...['gn', 'gp'].map((m) => cellNumber(fidRow(m)?.[seCol])));
+  const toy = standing(hqGp - hqGn, toySe);
+  const fid = standing(fidGn - fidGp, fidSe);
+  const both = [toy, fid];
+  const status = both.every((x) => x === 'behind')
+    ? 'reproduces'
+    : both.every((x) => x === 'within noise')
+      ? 'inconclusive'
+      : both.includes('ahead') && !both.includes('behind')
+        ? 'does not reproduce'
+        : 'partly';
+  const reason = `GN vs GP: ${toy} on ${String(firstToy)}, ${fid} on MNIST FID (noise: within two standard errors of the difference)`;
+  return { note: NOTE_FINDING, ours, status, reason };
 }
 
 /**

@@ -283,6 +283,33 @@ test('gan: GN behind GP on both, one or neither measure (the note found it behin
   assert.equal(no.status, 'does not reproduce');
   assert.equal(no.ours, '% high-quality on 8gaussians: GN 80.0 vs GP 70.0; MNIST FID: GN 10.0 vs GP 20.0');
   assert.equal(summarizeGan(result([mnist('1', '2')])), undefined);
+  // With seeds and standard errors, a difference within two standard errors decides nothing.
+  const noisy = (gnHq: string, gnFid: string) =>
+    s([
+      table(
+        '2-D toys: 3000 generator iterations, n_dis = 5, mean ± std over 3 seeds',
+        ['toy', 'method (loss)', 'modes', '% high-quality'],
+        [
+          ['8gaussians', 'gp (wasserstein)', '4 / 8', '20.6 ± 6.1'],
+          ['8gaussians', 'gn (hinge)', '3 / 8', gnHq],
+        ],
+      ),
+      table(
+        'MNIST: MLP GAN, 1000 generator iterations',
+        ['method (loss)', 'FID', 'standard error'],
+        [
+          ['gn (hinge)', gnFid, '1.9'],
+          ['gp (wasserstein)', '52.3 ± 1.9', '1.1'],
+        ],
+      ),
+    ]);
+  // Toy: 4.8 ahead against 2·hypot(26.1, 6.1)/√3 ≈ 31 (noise); FID 64 behind against 2·hypot(1.9, 1.1) ≈ 4.4.
+  const mixed = noisy('25.4 ± 26.1', '116.4 ± 3.2');
+  assert.equal(mixed.status, 'partly');
+  assert.match(mixed.reason, /within noise on 8gaussians, behind on MNIST FID/);
+  assert.equal(noisy('25.4 ± 26.1', '55.0 ± 3.2').status, 'inconclusive');
+  assert.equal(noisy('25.4 ± 26.1', '40.0 ± 3.2').status, 'does not reproduce');
+  assert.equal(noisy('5.0 ± 1.0', '116.4 ± 3.2').status, 'reproduces');
 });
 
 test('gan-conv: GN vs GP FID decided only beyond two standard errors of the difference', () => {
