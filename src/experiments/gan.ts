@@ -129,7 +129,7 @@ function plan(budget: Budget): Plan {
         toySeeds: 3,
         mnistMethods: [...LIPSCHITZ_METHODS],
         // The conv GAN follows the GN paper's CNN setting (n_dis = 1 in the authors' GNGAN-PyTorch
-        // config): a conv iteration costs ~5× an MLP one, and n_dis = 5 would need ~19 h here. At these
+        // config): a conv iteration costs ~270 ms at n_dis = 1, so n_dis = 5 would need ~13 h here. At these
         // sizes gan takes about 3 core-hours (an MLP iteration with n_dis = 5 costs 100–170 ms: sn, gn) and
         // gan-conv about 5; two processes on the same work folder halve the wall time.
         mnistIters: { mlp: 1000, conv: 2000 },
