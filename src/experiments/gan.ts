@@ -36,6 +36,7 @@ import {
   type ExperimentResult,
   type Image,
   type Table,
+  type VerdictStatus,
 } from './types.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 import { RunStore, type RunUnit } from './run-store.js';
@@ -476,23 +477,15 @@ export function summarizeGanConv(r: ExperimentResult): ClaimSummary | undefined 
   const se = Math.hypot(seGn, seGp);
   const ours = `MNIST conv FID: GN ${fGn.toFixed(1)} vs GP ${fGp.toFixed(1)} (standard error of the difference ${Number.isNaN(se) ? '—' : se.toFixed(1)})`;
   if (r.budget === 'quick') return quickSummary(NOTE_FINDING, ours);
-  const diff = fGn - fGp;
-  if (Number.isNaN(se) || Math.abs(diff) <= 2 * se) {
-    return {
-      note: NOTE_FINDING,
-      ours,
-      status: 'inconclusive',
-      reason: 'GN and GP within two standard errors',
-    };
-  }
-  return diff > 0
-    ? { note: NOTE_FINDING, ours, status: 'reproduces', reason: 'GN’s FID above GP’s by > 2 standard errors' }
-    : {
-        note: NOTE_FINDING,
-        ours,
-        status: 'does not reproduce',
-        reason: 'GN’s FID below GP’s by > 2 standard errors',
-      };
+  // One seed gives no standard error: nothing is decided (unlike old gan tables, decided by sign).
+  const verdict = Number.isNaN(se) ? 'within noise' : standing(fGn - fGp, se);
+  const [status, reason]: [VerdictStatus, string] =
+    verdict === 'behind'
+      ? ['reproduces', 'GN’s FID above GP’s by > 2 standard errors']
+      : verdict === 'ahead'
+        ? ['does not reproduce', 'GN’s FID below GP’s by > 2 standard errors']
+        : ['inconclusive', 'GN and GP within two standard errors'];
+  return { note: NOTE_FINDING, ours, status, reason };
 }
 
 const CLAIM =
