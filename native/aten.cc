@@ -12,6 +12,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/InferenceMode.h>
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <cstring>
@@ -242,6 +243,39 @@ Napi::Value FromData(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
 
+// SplitMix64's output function.
+inline uint64_t Mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// dropoutMask(shape, rate, seed) -> id of a float32 tensor of 0 and 1/(1 - rate), each kept with
+// probability 1 - rate. The one kernel not reached through the dispatcher: ATen's bernoulli_ draws its
+// numbers one at a time from a shared mt19937 (~15 ns an element: 4 ms per 262k-element activation, a
+// third of an encoder step). Element i takes SplitMix64's i-th output for the seed: counter-based, so the
+// mask is the same for any thread count, and parallel.
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto shape = IntList(env, info[0]);
+  const double rate = info[1].As<Napi::Number>().DoubleValue();
+  if (!(rate >= 0 && rate < 1)) throw Napi::RangeError::New(env, "dropout rate must be in [0, 1)");
+  // Seeds are mixed first, so that nearby seeds start far apart in the sequence.
+  const uint64_t seed = Mix64(static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()));
+  at::Tensor t = at::empty(shape, at::kFloat);
+  float* p = t.data_ptr<float>();
+  const float scale = static_cast<float>(1 / (1 - rate));
+  // Keep when the top 24 bits, as a fraction of 2^24, fall below 1 - rate.
+  const uint64_t keep = static_cast<uint64_t>((1 - rate) * 16777216.0);
+  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
+  at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      p[i] = (Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40) < keep ? scale : 0.0f;
+    }
+  });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+}
+
 // toData(id) -> Float32Array | Int32Array | Uint8Array (copy)
 Napi::Value ToData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -287,8 +321,31 @@ Napi::Value Bytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), total);
 }
 
+// Debian's libtorch calls OpenBLAS's pthread build, whose worker pool is sized to the machine and not
+// governed by at::set_num_threads; idle workers spin on sched_yield for a while after each call. Sizing it
+// with ATen's count makes N threads mean N busy threads (one thread ran two). Nothing to do with another BLAS.
+void* OpenBlasSymbol(const char* name) {
+  void* lib = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
+  if (lib == nullptr) return nullptr;
+  void* sym = dlsym(lib, name);
+  dlclose(lib);  // drops the reference RTLD_NOLOAD added; the library stays loaded
+  return sym;
+}
+
+void SetBlasThreads(int n) {
+  if (auto set = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"))) set(n);
+}
+
+// OpenBLAS's thread count, or -1 when libtorch's BLAS is not OpenBLAS.
+Napi::Value GetBlasThreads(const Napi::CallbackInfo& info) {
+  auto get = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
+  return Napi::Number::New(info.Env(), get != nullptr ? get() : -1);
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  const int n = info[0].As<Napi::Number>().Int32Value();
+  at::set_num_threads(n);
+  SetBlasThreads(n);
   return info.Env().Undefined();
 }
 
@@ -317,6 +374,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("call", Napi::Function::New(env, Call));
   exports.Set("fromData", Napi::Function::New(env, FromData));
   exports.Set("toData", Napi::Function::New(env, ToData));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
   exports.Set("dtype", Napi::Function::New(env, Dtype));
@@ -324,6 +382,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bytes", Napi::Function::New(env, Bytes));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("getBlasThreads", Napi::Function::New(env, GetBlasThreads));
   exports.Set("seed", Napi::Function::New(env, Seed));
   exports.Set("trim", Napi::Function::New(env, Trim));
   return exports;

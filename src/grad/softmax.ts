@@ -2,17 +2,25 @@
  * Softmax's gradient recomputed from the logits (tfjs-core's uses the saved output, which breaks double
  * backprop; see activations.ts), and a log-softmax built from differentiable primitives: tf.logSoftmax
  * is a `customGrad` whose gradient also reads its saved output and cannot be overridden by kernel name.
+ * When no tape records the gradient (plain training), the saved output is safe to use, and a backend
+ * with `KexueSoftmaxGrad` (kexue's 'aten': ATen's `_softmax_backward_data`) does it in one call.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
 
+/** Kernel: dy·y − y·Σ(dy·y) along `dim`, from the softmax output y. No gradient of its own. */
+export const SOFTMAX_GRAD = 'KexueSoftmaxGrad';
+
 export const softmaxGrad: GradConfig = {
   kernelName: 'Softmax',
   inputsToSave: ['logits'],
+  outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
     if (Array.isArray(dy)) throw new Error('kexue grad: expected a single upstream gradient');
-    const [logits] = saved;
+    const [logits, output] = saved;
     const dim = attrs.dim as number;
+    if (!tf.engine().isTapeOn() && tf.getKernel(SOFTMAX_GRAD, tf.getBackend()))
+      return { logits: () => tf.engine().runKernel(SOFTMAX_GRAD, { dy, y: output }, { dim }) as Tensor };
     return {
       logits: () => {
         const y = tf.softmax(logits, dim);

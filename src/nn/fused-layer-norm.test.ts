@@ -3,12 +3,14 @@
  * derivatives for x, γ and β, and second derivatives (the gradient of a gradient norm, as gradient
  * penalties take it). Tolerance 2e-5 relative to each tensor's largest entry (float32; the two forms
  * sum in different orders). Also checked against central finite differences in float32 (5e-3 relative).
+ * First-order gradients go through the one-call native backward (checked by profiling), second-order
+ * ones through the differentiable form.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { LAYER_NORM, layerNorm } from './fused-layer-norm.js';
+import { LAYER_NORM, LAYER_NORM_GRAD, layerNorm } from './fused-layer-norm.js';
 
 await initBackend({ quiet: true });
 
@@ -79,4 +81,42 @@ test('fused layer norm gradient against central finite differences', () => {
     assert.ok(Math.abs(fd - grad[i]) <= 5e-3 * Math.max(1, Math.abs(fd)), `dx[${i}]: ${grad[i]} vs FD ${fd}`);
   }
   tf.dispose([x, g, b, w]);
+});
+
+test('first-order gradients run the one-call backward; its μ and r terms match the op-by-op form', async () => {
+  if (!fusedHere()) return;
+  const x = tf.randomNormal([4, 5, 16], 0.5, 1.5, 'float32', 8);
+  const g = tf.randomNormal([16], 1, 0.5, 'float32', 9);
+  const b = tf.randomNormal([16], 0, 0.5, 'float32', 10);
+  const w = tf.randomNormal([4, 5, 16], 0, 1, 'float32', 11);
+  const profile = await tf.profile(() =>
+    tf.grads((xx: tf.Tensor) => tf.sum(tf.mul(layerNorm(xx, g, b, 1e-5), w)))([x]),
+  );
+  const kernels = profile.kernels.map((k) => k.name);
+  assert.ok(kernels.includes(LAYER_NORM_GRAD), kernels.join(' '));
+  assert.ok(!kernels.includes('Mean'), 'the backward should not recompute moments op by op');
+  tf.dispose(profile.result as tf.Tensor[]);
+  // A caller using all three outputs of the kernel gets dμ and dr ≠ 0: the native backward adds their terms.
+  const wm = tf.randomNormal([4, 5, 1], 0, 1, 'float32', 12);
+  const wr = tf.randomNormal([4, 5, 1], 0, 1, 'float32', 13);
+  const all = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(LAYER_NORM, { x: xx, gamma: gg, beta: bb }, { eps: 1e-5 }) as tf.Tensor[];
+    return tf.addN([tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, wm)), tf.sum(tf.mul(rstd, wr))]);
+  };
+  const reference = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+    const { mean, variance } = tf.moments(xx, -1, true);
+    const rstd = tf.rsqrt(tf.add(variance, 1e-5));
+    const y = opByOp(xx, gg, bb, 1e-5);
+    return tf.addN([tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, wm)), tf.sum(tf.mul(rstd, wr))]);
+  };
+  tf.tidy(() => {
+    const [fx, fg, fb] = tf.grads(all)([x, g, b]);
+    const [ox, og, ob] = tf.grads(reference)([x, g, b]);
+    close(fx, ox, 2e-5, 'dx with dμ, dr');
+    close(fg, og, 2e-5, 'dγ');
+    close(fb, ob, 2e-5, 'dβ');
+  });
+  tf.dispose([x, g, b, w, wm, wr]);
 });

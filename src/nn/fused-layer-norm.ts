@@ -1,19 +1,20 @@
 /**
  * Layer normalisation as one kernel where the backend has it (kexue's 'aten' registers `KexueLayerNorm`
- * over ATen's `native_layer_norm`): the forward pass is one call instead of about ten element-wise
- * kernels, and the backward pass is the closed form below instead of the autodiff of those ten
- * (about twenty kernels). Elsewhere `layerNorm` runs the op-by-op form; both agree within float32
- * rounding.
+ * over ATen's `native_layer_norm`, and `KexueLayerNormGrad` over `native_layer_norm_backward`): the forward
+ * pass is one call instead of about ten element-wise kernels, and so is the backward pass, instead of the
+ * twenty-odd of autodiff. Elsewhere `layerNorm` runs the op-by-op form; both agree within float32 rounding.
  *
  * The kernel returns y and the per-row statistics μ and r = 1/√(σ² + ε) (shape [..., 1]). Its gradient
- * is written in ordinary differentiable ops and covers all three outputs, so gradients of gradients
- * (gradient penalties, GN through an encoder) stay exact: with g = dy·γ, x̂ = (x − μ)·r and H the last
- * dimension,
+ * covers all three outputs: with g = dy·γ, x̂ = (x − μ)·r and H the last dimension,
  *   dx = r·(g − mean(g) − x̂·mean(g·x̂)) + dμ/H − dr·r³·(x − μ)/H,   dγ = Σ dy·x̂,   dβ = Σ dy.
+ * When the gradient is itself being differentiated (a tape is recording: gradient penalties, GN through
+ * an encoder), it is computed in ordinary differentiable ops so gradients of gradients stay exact; the
+ * one-call native backward has no gradient of its own and runs only when nothing records it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 export const LAYER_NORM = 'KexueLayerNorm';
+export const LAYER_NORM_GRAD = 'KexueLayerNormGrad';
 
 let gradientRegistered = false;
 
@@ -26,6 +27,14 @@ function registerGradient(): void {
     gradFunc: (dys, saved, attrs) => {
       const [x, gamma] = saved;
       const [dy, dMean, dRstd] = dys as tf.Tensor[];
+      if (!tf.engine().isTapeOn() && tf.getKernel(LAYER_NORM_GRAD, tf.getBackend())) {
+        // Run here, not inside the closures: tfjs calls each closure in its own tidy, which would
+        // dispose the other two outputs.
+        const [dx, dGamma, dBeta] = tf
+          .engine()
+          .runKernel(LAYER_NORM_GRAD, { dy, x, gamma, dMean, dRstd }, attrs) as tf.Tensor[];
+        return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
+      }
       // μ and r are recomputed from x rather than saved: tfjs does not link saved outputs into the
       // tape, so gradients of this gradient would miss their dependence on x.
       const { mean, variance } = tf.moments(x, -1, true);

@@ -16,6 +16,8 @@ export interface AtenAddon {
     dtype: string,
   ): number;
   toData(id: number): Float32Array | Int32Array | Uint8Array;
+  /** A float32 tensor of 0 and 1/(1 − rate), each element kept with probability 1 − rate (SplitMix64 from `seed`). */
+  dropoutMask(shape: readonly number[], rate: number, seed: number): number;
   free(id: number): void;
   shape(id: number): number[];
   dtype(id: number): string;
@@ -23,6 +25,8 @@ export interface AtenAddon {
   bytes(): number;
   setThreads(n: number): void;
   getThreads(): number;
+  /** OpenBLAS's thread count (kept equal to ATen's by `setThreads`), or -1 when the BLAS is another. */
+  getBlasThreads(): number;
   seed(n: number): void;
   /** Returns freed heap pages to the OS (malloc_trim), for RSS readings in leak checks. */
   trim(): void;

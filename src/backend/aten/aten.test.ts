@@ -11,6 +11,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers'; // registers the ops' gradients
 import { isAvailable } from './index.js';
 import { loadAddon } from './addon.js';
+import { registerGradientFixes } from '../../grad/index.js';
+import { SOFTMAX_GRAD } from '../../grad/softmax.js';
 
 const available = isAvailable();
 const skip = available ? false : 'aten addon not built';
@@ -121,6 +123,7 @@ test('shape and indexing kernels match cpu', { skip }, async () => {
         tf.gather(a, idx, 1),
         tf.gatherND(a, idx),
         tf.unsortedSegmentSum(a, seg, 3),
+        tf.unsortedSegmentSum(a, tf.tensor1d([1, -1, 1, 2], 'int32'), 3), // tfjs drops negative ids
         tf.oneHot(tf.tensor([0, 3, -1], [3], 'int32'), 4),
         tf.where(tf.greater(a, 0), a, tf.neg(a)),
         tf.scatterND(tf.tensor([[1], [3], [1]], [3, 1], 'int32'), tf.ones([3, 2]), [5, 2]),
@@ -190,6 +193,37 @@ test('memory accounting: dispose frees the native tensor', { skip }, async () =>
   t.dispose();
   assert.equal(tf.memory().numTensors, before);
   assert.equal(addon.count(), nativeBefore);
+});
+
+test("KEXUE_ATEN_THREADS sets both ATen's and OpenBLAS's thread counts", { skip }, () => {
+  // OpenBLAS keeps its own pool sized to the machine; left alone, one requested thread ran two busy ones.
+  const script = [
+    "await import('./index.js');", // registers the backend, which sets the thread counts
+    "const a = (await import('./addon.js')).loadAddon();",
+    'console.log(JSON.stringify([a.getThreads(), a.getBlasThreads()]));',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: new URL('.', import.meta.url).pathname,
+    env: { ...process.env, KEXUE_ATEN_THREADS: '1' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const [aten, blas] = JSON.parse(r.stdout.trim().split('\n').pop()!) as [number, number];
+  assert.equal(aten, 1);
+  assert.ok(blas === 1 || blas === -1, `OpenBLAS threads ${blas}`); // -1: libtorch uses another BLAS
+});
+
+test('softmax: plain training takes its gradient in one call, equal to the cpu form', { skip }, async () => {
+  registerGradientFixes();
+  const x = det([3, 4, 7]);
+  const w = tf.randomNormal([3, 4, 7], 0, 1, 'float32', 3);
+  const grad = () => tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.softmax(z), w)))(x);
+  close(...(await both(grad)));
+  await tf.setBackend('aten');
+  const profile = await tf.profile(grad);
+  assert.ok(profile.kernels.some((k) => k.name === SOFTMAX_GRAD));
+  assert.equal(profile.kernels.filter((k) => k.name === 'Softmax').length, 1, 'no recomputed softmax');
+  tf.dispose([x, w, profile.result as tf.Tensor]);
 });
 
 test('a kernel without a native version falls back to cpu', { skip }, async () => {

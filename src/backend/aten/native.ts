@@ -91,6 +91,18 @@ export function scoped<T>(f: () => T): T {
   }
 }
 
+/** The addon's dropout multiplier (see native/aten.cc): 0 or 1/(1 − rate) per element, from `seed`. */
+export function dropoutMask(shape: readonly number[], rate: number, seed: number): number {
+  const id = addon.dropoutMask(shape, rate, seed);
+  scratch.push(id);
+  return id;
+}
+
+/** The first element of a native tensor, read to the CPU. */
+export function firstValue(id: number): number {
+  return addon.toData(id)[0];
+}
+
 /** Scalar literal as a native 0-d tensor of a dtype (for where/maximum etc. with tensor overloads). */
 export function scalar(value: number, dtype: string): number {
   return run('scalar_tensor', [value, dtype]);
