@@ -7,7 +7,8 @@
  * wrong (measured relative errors 0.08–0.6 against central differences). LeakyRelu, Prelu, Selu and
  * Relu6 build masks with Greater/LessEqual, which have no gradient, so double backprop throws.
  * Every gradient below is recomputed from the op's *input* with ordinary differentiable ops; masks
- * come from `step`, whose (zero) gradient is registered.
+ * come from `step`, whose (zero) gradient is registered. Tanh, Sigmoid and Exp use their saved output
+ * only when no tape records the gradient, where the dropped path cannot matter.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
@@ -43,14 +44,59 @@ function unary(kernelName: string, deriv: (x: Tensor, attrs: NamedAttrMap) => Te
   };
 }
 
-const tanh = unary('Tanh', (x) => tf.sub(1, tf.square(tf.tanh(x))));
+/** Kernel: tanh's or sigmoid's backward from the output y (attr `activation`). No gradient of its own. */
+export const ACTIVATION_GRAD = 'KexueActivationGrad';
 
-const sigmoid = unary('Sigmoid', (x) => {
-  const s = tf.sigmoid(x);
-  return tf.mul(s, tf.sub(1, s));
-});
+/**
+ * `unary`, except that when no tape records the gradient (plain training: nothing will differentiate it)
+ * the derivative comes from the saved output, in one call on a backend with ACTIVATION_GRAD (kexue's
+ * 'aten': ATen's tanh_backward / sigmoid_backward) or by `fallback` elsewhere.
+ */
+function fromOutput(
+  kernelName: string,
+  deriv: (x: Tensor) => Tensor,
+  activation: 'tanh' | 'sigmoid' | undefined,
+  fallback: (dy: Tensor, y: Tensor) => Tensor,
+): GradConfig {
+  const recomputed = unary(kernelName, deriv);
+  return {
+    ...recomputed,
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      if (tf.engine().isTapeOn()) return recomputed.gradFunc(dy, saved, attrs);
+      const y = saved[1];
+      if (activation && tf.getKernel(ACTIVATION_GRAD, tf.getBackend()))
+        return {
+          x: () => tf.engine().runKernel(ACTIVATION_GRAD, { dy: one(dy), y }, { activation }) as Tensor,
+        };
+      return { x: () => fallback(one(dy), y) };
+    },
+  };
+}
 
-const exp = unary('Exp', (x) => tf.exp(x));
+const tanh = fromOutput(
+  'Tanh',
+  (x) => tf.sub(1, tf.square(tf.tanh(x))),
+  'tanh',
+  (dy, y) => tf.mul(dy, tf.sub(1, tf.square(y))),
+);
+
+const sigmoid = fromOutput(
+  'Sigmoid',
+  (x) => {
+    const s = tf.sigmoid(x);
+    return tf.mul(s, tf.sub(1, s));
+  },
+  'sigmoid',
+  (dy, y) => tf.mul(dy, tf.mul(y, tf.sub(1, y))),
+);
+
+const exp = fromOutput(
+  'Exp',
+  (x) => tf.exp(x),
+  undefined,
+  (dy, y) => tf.mul(dy, y),
+);
 
 // d elu / dx = 1 for x > 0, exp(x) otherwise (tfjs elu has alpha = 1).
 const elu = unary('Elu', (x) => {

@@ -13,6 +13,7 @@ import { isAvailable } from './index.js';
 import { loadAddon } from './addon.js';
 import { registerGradientFixes } from '../../grad/index.js';
 import { SOFTMAX_GRAD } from '../../grad/softmax.js';
+import { ACTIVATION_GRAD } from '../../grad/activations.js';
 
 const available = isAvailable();
 const skip = available ? false : 'aten addon not built';
@@ -225,6 +226,31 @@ test('softmax: plain training takes its gradient in one call, equal to the cpu f
   assert.equal(profile.kernels.filter((k) => k.name === 'Softmax').length, 1, 'no recomputed softmax');
   tf.dispose([x, w, profile.result as tf.Tensor]);
 });
+
+test(
+  'tanh and sigmoid: plain training takes their gradient in one call from the output',
+  { skip },
+  async () => {
+    registerGradientFixes();
+    const x = det([5, 6]);
+    for (const [op, kernel] of [
+      [tf.tanh, 'Tanh'],
+      [tf.sigmoid, 'Sigmoid'],
+    ] as const) {
+      const grad = () => tf.grad((z: tf.Tensor) => tf.sum(tf.mul(op(z), z)))(x);
+      close(...(await both(grad)));
+      await tf.setBackend('aten');
+      const profile = await tf.profile(grad);
+      assert.ok(
+        profile.kernels.some((k) => k.name === ACTIVATION_GRAD),
+        kernel,
+      );
+      assert.equal(profile.kernels.filter((k) => k.name === kernel).length, 1, `${kernel} not recomputed`);
+      tf.dispose(profile.result as tf.Tensor);
+    }
+    x.dispose();
+  },
+);
 
 test('a kernel without a native version falls back to cpu', { skip }, async () => {
   await tf.setBackend('aten');

@@ -8,7 +8,8 @@
  *   native_layer_norm_backward;
  * - the global norm of many tensors (gradient clipping): per-tensor norms, then the norm of those;
  * - exact GELU and its derivative (src/nn/fused-gelu.ts): ATen's gelu and gelu_backward;
- * - softmax's gradient from its output (src/grad/softmax.ts): ATen's _softmax_backward_data;
+ * - softmax's gradient from its output (src/grad/softmax.ts): ATen's _softmax_backward_data; tanh's and
+ *   sigmoid's likewise (src/grad/activations.ts): tanh_backward, sigmoid_backward;
  * - the dropout multiplier (src/nn/layers.ts): the addon's counter-based mask, from the call's seed;
  * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's.
  */
@@ -16,6 +17,7 @@ import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../.
 import { GELU, GELU_GRAD } from '../../nn/fused-gelu.js';
 import { LAYER_NORM, LAYER_NORM_GRAD } from '../../nn/fused-layer-norm.js';
 import { SOFTMAX_GRAD } from '../../grad/softmax.js';
+import { ACTIVATION_GRAD } from '../../grad/activations.js';
 import { DROPOUT_MASK } from '../../nn/layers.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
 import { Unsupported, dropoutMask, firstValue, idOf, out, run, runN } from './native.js';
@@ -114,6 +116,13 @@ function softmaxGrad({ dy, y }: Inputs, { dim }: Attrs) {
   return out(run('_softmax_backward_data', [idOf(dy), idOf(y), dim as number, 'float32']), 'float32');
 }
 
+function activationGrad({ dy, y }: Inputs, { activation }: Attrs) {
+  if (dy.dtype !== 'float32' || y.dtype !== 'float32')
+    throw new Unsupported('activation gradient needs float32');
+  const op = activation === 'tanh' ? 'tanh_backward' : 'sigmoid_backward';
+  return out(run(op, [idOf(dy), idOf(y)]), 'float32');
+}
+
 function dropoutMultiplier(_inputs: Inputs, { shape, rate, seed }: Attrs) {
   return out(dropoutMask(shape as number[], rate as number, seed as number), 'float32');
 }
@@ -141,6 +150,7 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [LAYER_NORM]: layerNorm,
   [LAYER_NORM_GRAD]: layerNormGrad,
   [SOFTMAX_GRAD]: softmaxGrad,
+  [ACTIVATION_GRAD]: activationGrad,
   [DROPOUT_MASK]: dropoutMultiplier,
   [GELU]: geluForward,
   [GELU_GRAD]: geluBackward,
