@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
+import { nativeBackward } from './native-backward.js';
 
 /** SELU constants as tfjs-core uses them (backend_util.SELU_SCALE / SELU_SCALEALPHA). */
 const SELU_SCALE = 1.0507009873554805;
@@ -63,13 +64,13 @@ function fromOutput(
     ...recomputed,
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
-      if (tf.engine().isTapeOn()) return recomputed.gradFunc(dy, saved, attrs);
       const y = saved[1];
-      if (activation && tf.getKernel(ACTIVATION_GRAD, tf.getBackend()))
+      if (activation && nativeBackward(ACTIVATION_GRAD))
         return {
           x: () => tf.engine().runKernel(ACTIVATION_GRAD, { dy: one(dy), y }, { activation }) as Tensor,
         };
-      return { x: () => fallback(one(dy), y) };
+      if (!tf.engine().isTapeOn()) return { x: () => fallback(one(dy), y) };
+      return recomputed.gradFunc(dy, saved, attrs);
     },
   };
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
+import { nativeBackward } from './native-backward.js';
 
 /** Kernel: dy·y − y·Σ(dy·y) along `dim`, from the softmax output y. No gradient of its own. */
 export const SOFTMAX_GRAD = 'KexueSoftmaxGrad';
@@ -19,7 +20,7 @@ export const softmaxGrad: GradConfig = {
     if (Array.isArray(dy)) throw new Error('kexue grad: expected a single upstream gradient');
     const [logits, output] = saved;
     const dim = attrs.dim as number;
-    if (!tf.engine().isTapeOn() && tf.getKernel(SOFTMAX_GRAD, tf.getBackend()))
+    if (nativeBackward(SOFTMAX_GRAD))
       return { logits: () => tf.engine().runKernel(SOFTMAX_GRAD, { dy, y: output }, { dim }) as Tensor };
     return {
       logits: () => {

@@ -9,9 +9,10 @@
  *   dx = r·(g − mean(g) − x̂·mean(g·x̂)) + dμ/H − dr·r³·(x − μ)/H,   dγ = Σ dy·x̂,   dβ = Σ dy.
  * When the gradient is itself being differentiated (a tape is recording: gradient penalties, GN through
  * an encoder), it is computed in ordinary differentiable ops so gradients of gradients stay exact; the
- * one-call native backward has no gradient of its own and runs only when nothing records it.
+ * one-call native backward, from the saved μ and r, runs only when nothing records it (native-backward.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeBackward } from '../grad/native-backward.js';
 
 export const LAYER_NORM = 'KexueLayerNorm';
 export const LAYER_NORM_GRAD = 'KexueLayerNormGrad';
@@ -24,15 +25,22 @@ function registerGradient(): void {
   tf.registerGradient({
     kernelName: LAYER_NORM,
     inputsToSave: ['x', 'gamma'],
+    outputsToSave: [false, true, true],
     gradFunc: (dys, saved, attrs) => {
-      const [x, gamma] = saved;
+      const [x, gamma, savedMean, savedRstd] = saved;
       const [dy, dMean, dRstd] = dys as tf.Tensor[];
-      if (!tf.engine().isTapeOn() && tf.getKernel(LAYER_NORM_GRAD, tf.getBackend())) {
+      if (nativeBackward(LAYER_NORM_GRAD)) {
         // Run here, not inside the closures: tfjs calls each closure in its own tidy, which would
         // dispose the other two outputs.
-        const [dx, dGamma, dBeta] = tf
-          .engine()
-          .runKernel(LAYER_NORM_GRAD, { dy, x, gamma, dMean, dRstd }, attrs) as tf.Tensor[];
+        const [dx, dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_GRAD, {
+          dy,
+          x,
+          gamma,
+          mean: savedMean,
+          rstd: savedRstd,
+          dMean,
+          dRstd,
+        }) as tf.Tensor[];
         return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
       }
       // μ and r are recomputed from x rather than saved: tfjs does not link saved outputs into the

@@ -78,21 +78,18 @@ function layerNorm(inputs: Inputs, attrs: Attrs) {
   return [out(y, 'float32'), out(mean, 'float32'), out(rstd, 'float32')];
 }
 
-function layerNormGrad(inputs: Inputs, attrs: Attrs) {
-  const { dy, x, gamma, dMean, dRstd } = inputs;
+function layerNormGrad(inputs: Inputs) {
+  const { dy, x, gamma, mean, rstd, dMean, dRstd } = inputs;
   const h = x.shape[x.shape.length - 1];
   if ([dy, x, gamma].some((t) => t.dtype !== 'float32') || gamma.shape.length !== 1 || gamma.shape[0] !== h)
     throw new Unsupported('layer norm gradient needs float32 dy, x and [H] gamma');
-  // μ and r from x again rather than saved from the forward, so the kernel is a function of its inputs
-  // alone; by the forward kernel, which is ~10× faster than ATen 1.13's var_mean on rows this short.
-  const [, mean, rstd] = runN('native_layer_norm', [idOf(x), [h], null, null, attrs.eps as number]);
   const g = idOf(gamma); // also stands in for β, which the backward reads only for its shape
   const [dx, dGamma, dBeta] = runN('native_layer_norm_backward', [
     idOf(dy),
     idOf(x),
     [h],
-    mean,
-    rstd,
+    idOf(mean),
+    idOf(rstd),
     g,
     g,
     [true, true, true],
@@ -100,8 +97,8 @@ function layerNormGrad(inputs: Inputs, attrs: Attrs) {
   // dμ and dr are zero unless a caller used the kernel's statistics outputs ([..., 1]: cheap to check).
   const used = firstValue(run('count_nonzero', [run('cat', [[idOf(dMean), idOf(dRstd)], -1])]));
   if (used === 0) return [out(dx, 'float32'), out(dGamma, 'float32'), out(dBeta, 'float32')];
-  const r3 = run('mul.Tensor', [idOf(dRstd), run('pow.Tensor_Scalar', [rstd, 3])]);
-  const centred = run('sub.Tensor', [idOf(x), mean]);
+  const r3 = run('mul.Tensor', [idOf(dRstd), run('pow.Tensor_Scalar', [idOf(rstd), 3])]);
+  const centred = run('sub.Tensor', [idOf(x), idOf(mean)]);
   const full = run('add.Tensor', [
     run('add.Tensor', [dx, run('mul.Tensor', [centred, r3]), -1 / h]),
     idOf(dMean),
