@@ -18,6 +18,7 @@ export { InputError, DivergenceError } from './io/errors.js';
 export { Rng, type Seed } from './util/rng.js';
 export type { MatrixInput, VectorInput } from './util/inputs.js';
 export { registerGradientFixes, logSoftmax, stopGradient } from './grad/index.js';
+export { sparseSoftmaxCrossEntropy } from './nn/fused-cross-entropy.js';
 
 // 1. CAN: classification with a label prior.
 export {

@@ -55,6 +55,10 @@ test('attentionEntropy of uniform attention is log n per layer and head, n from 
     [1, 1, 1, 1, 1, 0, 0, 0],
     [1, 1, 1, 1, 1, 1, 1, 1],
   ]);
+  // The first forward pass builds the RoPE tables each attention layer keeps until m.dispose().
+  tf.tidy(() => {
+    m.apply({ ids, mask });
+  });
   const before = tf.memory().numTensors;
   const e = attentionEntropy(m, { ids, mask });
   assert.equal(tf.memory().numTensors, before, 'tensor leak');

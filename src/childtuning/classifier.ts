@@ -4,6 +4,7 @@
  * by name ("encoder.layers.0.…", "head.kernel"). Browser-safe: saving lives in the Node layer.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sparseSoftmaxCrossEntropy } from '../nn/fused-cross-entropy.js';
 import { readAndDispose, readBackAsync, readBackSync } from '../util/read-back.js';
 import { Module } from '../nn/module.js';
 import { Linear, SeedStream, dropout } from '../nn/layers.js';
@@ -91,8 +92,8 @@ export class TextClassifier extends Module {
   loss(texts: readonly string[], labels: readonly number[]): tf.Scalar {
     return tf.tidy(() => {
       const logits = this.logits(texts);
-      const onehot = tf.oneHot(tf.tensor1d(Int32Array.from(labels), 'int32'), this.classes);
-      return tf.mean(tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+      const target = tf.tensor1d(Int32Array.from(labels), 'int32');
+      return tf.mean(sparseSoftmaxCrossEntropy(logits, target)) as tf.Scalar;
     });
   }
 

@@ -5,6 +5,7 @@
  * CoSENT and its baselines are compared under one training loop.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sparseSoftmaxCrossEntropy } from '../nn/fused-cross-entropy.js';
 import { Linear } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import { cosentLoss, rowCosine, type CosentMethod } from './loss.js';
@@ -99,8 +100,7 @@ export class SoftmaxLoss implements PairObjective {
     return tf.tidy(() => {
       const features = tf.concat([u, v, tf.abs(tf.sub(u, v))], 1);
       const logits = this.classifier.apply(features);
-      const onehot = tf.oneHot(tf.tensor1d(classes, 'int32'), this.numLabels);
-      return tf.mean(tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+      return tf.mean(sparseSoftmaxCrossEntropy(logits, tf.tensor1d(classes, 'int32'))) as tf.Scalar;
     });
   }
 

@@ -10,6 +10,7 @@ import type { InitSpec } from '../nn/init.js';
 import type { Rng } from '../util/rng.js';
 import { logNScale, type LogNOptions } from '../attention/scale.js';
 import { scaledRope, scaledRopeTables, type RopeScaling } from '../attention/rope.js';
+import { rotatePairs } from '../nn/fused-rope.js';
 
 /** What a logit-scale function may look at. */
 export interface ScaleContext {
@@ -105,19 +106,15 @@ function pairSigns(d: number): tf.Tensor1D {
 }
 
 /**
- * Rotates x [..., N, d] by the tables: each pair (x₂ᵢ, x₂ᵢ₊₁) ↦ (x₂ᵢ·c − x₂ᵢ₊₁·s, x₂ᵢ₊₁·c + x₂ᵢ·s).
- * The pair swap reverses a trailing axis of 2 (one kernel forward and one backward). A gather along the
- * last axis costs a transpose, a scatter-add and a transpose back in its gradient; splitting the axis
- * into halves ran SplitV, which dominated the training step on the wasm backend.
+ * Rotates x [..., N, d] by tables [N, d] as `ropeTables` makes them (each angle repeated for its pair):
+ * each pair (x₂ᵢ, x₂ᵢ₊₁) ↦ (x₂ᵢ·c − x₂ᵢ₊₁·s, x₂ᵢ₊₁·c + x₂ᵢ·s). One kernel on aten (`rotatePairs`), which
+ * gives the tables no gradient.
  */
 export function applyRope(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor {
-  return tf.tidy(() => {
-    const d = x.shape[x.rank - 1];
-    if (d % 2) throw new Error(`RoPE needs an even last dimension, got ${d}`);
-    const swapped = tf.reshape(tf.reverse(tf.reshape(x, [...x.shape.slice(0, -1), d / 2, 2]), -1), x.shape);
-    // The signs ride on the [N, d] table, not on the full-size tensor.
-    return tf.add(tf.mul(x, cos), tf.mul(swapped, tf.mul(sin, pairSigns(d))));
-  });
+  const d = x.shape[x.rank - 1];
+  if (d % 2) throw new Error(`RoPE needs an even last dimension, got ${d}`);
+  // The signs ride on the [N, d] table, not on the full-size tensor.
+  return tf.tidy(() => rotatePairs(x, cos, tf.mul(sin, pairSigns(d)) as tf.Tensor2D));
 }
 
 export interface AttentionOptions {
@@ -160,6 +157,7 @@ export class SelfAttention extends Module {
    * no extra work. The probe must `tf.keep` anything it stores.
    */
   probe?: AttentionProbe;
+  private ropeCache?: { cos: tf.Tensor2D; signedSin: tf.Tensor2D };
 
   constructor(private readonly o: AttentionOptions) {
     super();
@@ -169,6 +167,41 @@ export class SelfAttention extends Module {
     this.value = this.child('value', new Linear(h, h, o.init, o.rng));
     this.output = this.child('output', new Linear(h, h, o.init, o.rng));
     this.headDim = h / o.heads;
+  }
+
+  /**
+   * cos and pair-signed sin tables [n, d] for this forward pass. The unscaled ones (all of training, and
+   * inference without a RoPE extension or within its training length) are made once for the longest n
+   * seen and sliced: a training step would otherwise rebuild and upload them in every layer. Scaled ones
+   * depend on n and are made per call.
+   */
+  private ropeTablesFor(n: number): { cos: tf.Tensor2D; signedSin: tf.Tensor2D } {
+    const { base, scaling } = this.o.rope!;
+    const r = this.training ? { base, positionScale: 1 } : scaledRope(n, this.headDim, base, scaling);
+    const make = (len: number, b: number, scale: number) =>
+      tf.tidy(() => {
+        const { cos, sin } = scaledRopeTables(len, this.headDim, b, scale);
+        return { cos, signedSin: tf.mul(sin, pairSigns(this.headDim)) as tf.Tensor2D };
+      });
+    if (r.base !== base || r.positionScale !== 1) return make(n, r.base, r.positionScale);
+    if (!this.ropeCache || this.ropeCache.cos.shape[0] < n) {
+      this.disposeRopeCache();
+      const t = make(n, base, 1);
+      this.ropeCache = { cos: tf.keep(t.cos), signedSin: tf.keep(t.signedSin) };
+    }
+    const { cos, signedSin } = this.ropeCache;
+    if (cos.shape[0] === n) return { cos, signedSin };
+    return { cos: tf.slice(cos, 0, n), signedSin: tf.slice(signedSin, 0, n) };
+  }
+
+  private disposeRopeCache(): void {
+    if (this.ropeCache) tf.dispose([this.ropeCache.cos, this.ropeCache.signedSin]);
+    this.ropeCache = undefined;
+  }
+
+  override dispose(): void {
+    this.disposeRopeCache();
+    super.dispose();
   }
 
   private splitHeads(x: tf.Tensor, b: number, n: number): tf.Tensor4D {
@@ -183,14 +216,9 @@ export class SelfAttention extends Module {
       let k: tf.Tensor = this.splitHeads(this.key.apply(x), b, n);
       const v = this.splitHeads(this.value.apply(x), b, n);
       if (this.o.rope) {
-        const { base, scaling } = this.o.rope;
-        const r = this.training ? { base, positionScale: 1 } : scaledRope(n, this.headDim, base, scaling);
-        const { cos, sin } =
-          r.positionScale === 1 && r.base === base
-            ? ropeTables(n, this.headDim, base)
-            : scaledRopeTables(n, this.headDim, r.base, r.positionScale);
-        q = applyRope(q, cos, sin);
-        k = applyRope(k, cos, sin);
+        const { cos, signedSin } = this.ropeTablesFor(n);
+        q = rotatePairs(q, cos, signedSin);
+        k = rotatePairs(k, cos, signedSin);
       }
       const scale = this.o.scale({
         headDim: this.headDim,

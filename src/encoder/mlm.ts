@@ -5,6 +5,7 @@
  * All randomness comes from the given `Rng`, so batches are reproducible from a seed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sparseSoftmaxCrossEntropy } from '../nn/fused-cross-entropy.js';
 import type { Rng } from '../util/rng.js';
 import type { Encoder } from './model.js';
 
@@ -201,9 +202,7 @@ export function mlmLoss(
       const [b, n, h] = out.last.shape;
       const picked = tf.gather(tf.reshape(out.last, [b * n, h]), batch.positions);
       const logits = model.mlmLogits(picked) as tf.Tensor2D;
-      const logp = tf.logSoftmax(logits);
-      const onehot = tf.oneHot(batch.targets, logits.shape[1]);
-      const loss = tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar;
+      const loss = tf.mean(sparseSoftmaxCrossEntropy(logits, batch.targets)) as tf.Scalar;
       const accuracy = tf.mean(
         tf.cast(tf.equal(tf.argMax(logits, 1), batch.targets), 'float32'),
       ) as tf.Scalar;

@@ -5,6 +5,7 @@
  * warmup. Everything runs with dropout off so that the numbers are functions of the weights alone.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { sparseSoftmaxCrossEntropy } from '../nn/fused-cross-entropy.js';
 import type { Encoder, EncoderBlock, MlmBatch } from '../encoder/index.js';
 import { mlmLoss, MlmMasker, makeMlmBatch, disposeBatch } from '../encoder/index.js';
 import { diagnoseGradients } from '../nn/diagnose.js';
@@ -21,9 +22,7 @@ const norm = (t: tf.Tensor): number => tf.tidy(() => Math.sqrt(tf.sum(tf.square(
 export function lossFromHidden(model: Encoder, last: tf.Tensor, batch: MlmBatch): tf.Scalar {
   const [b, n, h] = last.shape;
   const picked = tf.gather(tf.reshape(last, [b * n, h]), batch.positions);
-  const logp = tf.logSoftmax(model.mlmLogits(picked) as tf.Tensor2D);
-  const onehot = tf.oneHot(batch.targets, logp.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), 1))) as tf.Scalar;
+  return tf.mean(sparseSoftmaxCrossEntropy(model.mlmLogits(picked), batch.targets)) as tf.Scalar;
 }
 
 /**

@@ -11,6 +11,9 @@
  * - softmax's gradient from its output (src/grad/softmax.ts): ATen's _softmax_backward_data; tanh's and
  *   sigmoid's likewise (src/grad/activations.ts): tanh_backward, sigmoid_backward;
  * - the dropout multiplier (src/nn/layers.ts): the addon's counter-based mask, from the call's seed;
+ * - the RoPE rotation (src/nn/fused-rope.ts): one complex multiply of the pairs by cos + i·sin;
+ * - softmax cross-entropy against class labels and its gradient (src/nn/fused-cross-entropy.ts):
+ *   log_softmax + nll_loss, and nll_loss_backward + _log_softmax_backward_data;
  * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's.
  */
 import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../../nn/fused-update.js';
@@ -19,8 +22,10 @@ import { LAYER_NORM, LAYER_NORM_GRAD } from '../../nn/fused-layer-norm.js';
 import { SOFTMAX_GRAD } from '../../grad/softmax.js';
 import { ACTIVATION_GRAD } from '../../grad/activations.js';
 import { DROPOUT_MASK } from '../../nn/layers.js';
+import { SPARSE_XENT, SPARSE_XENT_GRAD } from '../../nn/fused-cross-entropy.js';
+import { ROPE } from '../../nn/fused-rope.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
-import { Unsupported, dropoutMask, firstValue, idOf, out, run, runN } from './native.js';
+import { Unsupported, dropoutMask, firstValue, idOf, out, run, runN, scalar } from './native.js';
 
 function adamW(inputs: Inputs, attrs: Attrs) {
   const { param, m, v, grad, clipScale } = inputs;
@@ -124,6 +129,49 @@ function dropoutMultiplier(_inputs: Inputs, { shape, rate, seed }: Attrs) {
   return out(dropoutMask(shape as number[], rate as number, seed as number), 'float32');
 }
 
+function rope({ x, cos, signedSin }: Inputs, { inverse }: Attrs) {
+  if ([x, cos, signedSin].some((t) => t.dtype !== 'float32')) throw new Unsupported('rope needs float32');
+  const d = x.shape[x.shape.length - 1];
+  // Pair i's angle: cos in column 2i, −sin in column 2i (signedSin's even columns); the inverse
+  // rotation (the gradient) is by the conjugate.
+  const even = (t: Inputs[string]) => run('slice.Tensor', [idOf(t), 1, 0, d, 2]);
+  const s = even(signedSin);
+  const rotation = run('complex', [even(cos), inverse ? s : run('neg', [s])]);
+  const pairs = [...x.shape.slice(0, -1), d / 2, 2];
+  let z: number;
+  try {
+    z = run('view_as_complex', [run('reshape', [idOf(x), pairs])]);
+  } catch {
+    // A view whose strides do not pair up (odd offset) is made contiguous first.
+    z = run('view_as_complex', [run('reshape', [run('contiguous', [idOf(x)]), pairs])]);
+  }
+  return out(run('reshape', [run('view_as_real', [run('mul.Tensor', [z, rotation])]), x.shape]), 'float32');
+}
+
+// nll_loss skips rows whose label is ignore_index (−100 by default); no int32 label can be this one.
+const NO_IGNORED_LABEL = -(2 ** 40);
+
+function crossEntropyParts(logits: Inputs[string], labels: Inputs[string]): { logp: number; target: number } {
+  if (logits.dtype !== 'float32' || labels.dtype !== 'int32')
+    throw new Unsupported('cross-entropy needs float32 logits and int32 labels');
+  return {
+    logp: run('_log_softmax', [idOf(logits), 1, false]),
+    target: run('to.dtype', [idOf(labels), 'int64', false, false], 'raw'),
+  };
+}
+
+function sparseXent({ logits, labels }: Inputs) {
+  const { logp, target } = crossEntropyParts(logits, labels);
+  return out(run('nll_loss', [logp, target, null, 0, NO_IGNORED_LABEL]), 'float32');
+}
+
+function sparseXentGrad({ dy, logits, labels }: Inputs) {
+  const { logp, target } = crossEntropyParts(logits, labels);
+  const total = scalar(1, 'float32'); // read only by the 'mean' reduction
+  const g = run('nll_loss_backward', [idOf(dy), logp, target, null, 0, NO_IGNORED_LABEL, total]);
+  return out(run('_log_softmax_backward_data', [g, logp, 1, 'float32']), 'float32');
+}
+
 function globalNorm(inputs: Inputs) {
   const norms = Object.values(inputs).map((t) => run('linalg_vector_norm', [idOf(t)]));
   return out(run('linalg_vector_norm', [run('stack', [norms, 0])]), 'float32');
@@ -149,6 +197,9 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [SOFTMAX_GRAD]: softmaxGrad,
   [ACTIVATION_GRAD]: activationGrad,
   [DROPOUT_MASK]: dropoutMultiplier,
+  [SPARSE_XENT]: sparseXent,
+  [ROPE]: rope,
+  [SPARSE_XENT_GRAD]: sparseXentGrad,
   [GELU]: geluForward,
   [GELU_GRAD]: geluBackward,
 };
