@@ -2,7 +2,7 @@
  * The rotary position rotation of interleaved pairs, (x₂ᵢ, x₂ᵢ₊₁) ↦ (x₂ᵢ·c − x₂ᵢ₊₁·s, x₂ᵢ₊₁·c + x₂ᵢ·s), as
  * one kernel where the backend has it (kexue's 'aten' registers `KexueRope`: each pair is a complex
  * number, the rotation one complex multiply by c + i·s, as Meta's LLaMA writes it in PyTorch). tfjs
- * needs the pair swap (a reverse of a trailing axis of 2, slow in ATen 1.13 and on wasm), two multiplies
+ * needs the pair swap (a reverse of a trailing axis of 2, slow in ATen 1.13), two multiplies
  * and an add, each over the whole [B, heads, N, d] tensor, forward and again backward.
  *
  * The rotation is linear in x and its transpose is the rotation by −angle, so the gradient is the same

@@ -132,8 +132,8 @@ function dropoutMultiplier(_inputs: Inputs, { shape, rate, seed }: Attrs) {
 function rope({ x, cos, signedSin }: Inputs, { inverse }: Attrs) {
   if ([x, cos, signedSin].some((t) => t.dtype !== 'float32')) throw new Unsupported('rope needs float32');
   const d = x.shape[x.shape.length - 1];
-  // Pair i's angle: cos in column 2i, −sin in column 2i (signedSin's even columns); the inverse
-  // rotation (the gradient) is by the conjugate.
+  // Pair i at angle θ: cos θ is column 2i of cos and −sin θ column 2i of signedSin. The pair, as the
+  // complex number x₂ᵢ + i·x₂ᵢ₊₁, is multiplied by cos θ + i·sin θ; the inverse (the gradient) by its conjugate.
   const even = (t: Inputs[string]) => run('slice.Tensor', [idOf(t), 1, 0, d, 2]);
   const s = even(signedSin);
   const rotation = run('complex', [even(cos), inverse ? s : run('neg', [s])]);
