@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { ropeTables } from '../encoder/attention.js';
+import { ropeTables } from '../encoder/rope.test-util.js';
 import { Encoder } from '../encoder/model.js';
 import { makeConfig } from '../encoder/config.js';
 import { dynamicNtkAlpha, ntkBase, scaledRope, scaledRopeTables, validateRopeScaling } from './rope.js';

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { applyRope, ropeTables, attentionScale, registerAttentionScale } from './attention.js';
+import { attentionScale, registerAttentionScale } from './attention.js';
+import { applyRope, ropeTables } from './rope.test-util.js';
 import { Rng } from '../util/rng.js';
 
 await initBackend();

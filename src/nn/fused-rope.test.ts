@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
-import { ropeTables } from '../encoder/attention.js';
+import { ropeTables } from '../encoder/rope.test-util.js';
 import { ROPE, rotatePairs } from './fused-rope.js';
 
 const main = await initBackend({ quiet: true });
