@@ -13,30 +13,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeBackward } from '../grad/native-backward.js';
 import { logSoftmax } from '../grad/softmax.js';
+import { registerGradientOnce } from '../grad/register-once.js';
 
 export const SPARSE_XENT = 'KexueSparseXent';
 export const SPARSE_XENT_GRAD = 'KexueSparseXentGrad';
 
-let gradientRegistered = false;
-
-function registerGradient(): void {
-  if (gradientRegistered || tf.getGradient(SPARSE_XENT)) return;
-  tf.registerGradient({
-    kernelName: SPARSE_XENT,
-    inputsToSave: ['logits', 'labels'],
-    gradFunc: (dy, [logits, labels]) => {
-      const rows = tf.reshape(dy as tf.Tensor, [-1, 1]);
+// The kernel's one output is the loss: the gradient recomputes log-softmax from the saved logits. Were
+// the log-probabilities a second output, tfjs would hand the gradient a zeros tensor for it, made in
+// JavaScript at the logits' full size, on every step.
+const gradient: tf.GradConfig = {
+  kernelName: SPARSE_XENT,
+  inputsToSave: ['logits', 'labels'],
+  gradFunc: (dy, [logits, labels]) => ({
+    logits: () => {
       if (nativeBackward(SPARSE_XENT_GRAD))
-        return {
-          logits: () =>
-            tf.engine().runKernel(SPARSE_XENT_GRAD, { dy: dy as tf.Tensor, logits, labels }) as tf.Tensor,
-        };
-      const onehot = () => tf.oneHot(labels as tf.Tensor1D, logits.shape[1]!);
-      return { logits: () => tf.mul(rows, tf.sub(tf.exp(logSoftmax(logits)), onehot())) };
+        return tf.engine().runKernel(SPARSE_XENT_GRAD, { dy: dy as tf.Tensor, logits, labels }) as tf.Tensor;
+      const softmaxLessOnehot = tf.sub(
+        tf.exp(logSoftmax(logits)),
+        tf.oneHot(labels as tf.Tensor1D, logits.shape[1]!),
+      );
+      return tf.mul(tf.reshape(dy as tf.Tensor, [-1, 1]), softmaxLessOnehot);
     },
-  });
-  gradientRegistered = true;
-}
+  }),
+};
 
 /**
  * Per-row cross-entropy −log softmax(logits)[label] of `logits` [rows, classes] against `labels` [rows]
@@ -59,7 +58,7 @@ export function sparseSoftmaxCrossEntropy(logits: tf.Tensor, labels: tf.Tensor):
       `sparseSoftmaxCrossEntropy: labels must be int32 [${logits.shape[0]}] (one class index per row), got ${labels.dtype} [${labels.shape.join(', ')}]`,
     );
   if (tf.getKernel(SPARSE_XENT, tf.getBackend()) && tf.getKernel(SPARSE_XENT_GRAD, tf.getBackend())) {
-    registerGradient();
+    registerGradientOnce(gradient);
     return tf.engine().runKernel(SPARSE_XENT, { logits, labels }) as tf.Tensor1D;
   }
   return tf.tidy(() => {

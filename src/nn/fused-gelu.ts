@@ -9,6 +9,7 @@
  * ordinary ops) is ddx·GELU'(x) for dy and ddx·dy·GELU''(x) for x.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerGradientOnce } from '../grad/register-once.js';
 
 export const GELU = 'KexueGelu';
 export const GELU_GRAD = 'KexueGeluGrad';
@@ -22,29 +23,23 @@ const density = (x: tf.Tensor) => tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV
 const slope = (x: tf.Tensor) =>
   tf.add(tf.mul(tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))), 0.5), tf.mul(x, density(x)));
 
-let registered = false;
-
-function registerGradients(): void {
-  if (registered) return;
-  if (!tf.getGradient(GELU))
-    tf.registerGradient({
-      kernelName: GELU,
-      inputsToSave: ['x'],
-      gradFunc: (dy, [x]) => ({
-        x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor,
-      }),
-    });
-  if (!tf.getGradient(GELU_GRAD))
-    tf.registerGradient({
-      kernelName: GELU_GRAD,
-      inputsToSave: ['dy', 'x'],
-      gradFunc: (ddx, [dy, x]) => ({
-        dy: () => tf.mul(ddx as tf.Tensor, slope(x)),
-        x: () => tf.mul(tf.mul(ddx as tf.Tensor, dy), tf.mul(density(x), tf.sub(2, tf.square(x)))),
-      }),
-    });
-  registered = true;
-}
+const gradients: tf.GradConfig[] = [
+  {
+    kernelName: GELU,
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({
+      x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor,
+    }),
+  },
+  {
+    kernelName: GELU_GRAD,
+    inputsToSave: ['dy', 'x'],
+    gradFunc: (ddx, [dy, x]) => ({
+      dy: () => tf.mul(ddx as tf.Tensor, slope(x)),
+      x: () => tf.mul(tf.mul(ddx as tf.Tensor, dy), tf.mul(density(x), tf.sub(2, tf.square(x)))),
+    }),
+  },
+];
 
 /**
  * GELU, exact form x·Φ(x) = x·(1 + erf(x/√2))/2, as in BERT; fused when the active backend has the kernel.
@@ -58,7 +53,7 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     tf.getKernel(GELU, tf.getBackend()) &&
     tf.getKernel(GELU_GRAD, tf.getBackend())
   ) {
-    registerGradients();
+    gradients.forEach(registerGradientOnce);
     return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
   }
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));

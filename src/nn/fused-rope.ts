@@ -10,29 +10,24 @@
  * no gradient, so this is for tables built from positions (the encoder's), not learned ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { registerGradientOnce } from '../grad/register-once.js';
 
 export const ROPE = 'KexueRope';
 
-let gradientRegistered = false;
-
-function registerGradient(): void {
-  if (gradientRegistered || tf.getGradient(ROPE)) return;
-  tf.registerGradient({
-    kernelName: ROPE,
-    inputsToSave: ['cos', 'signedSin'],
-    gradFunc: (dy, [cos, signedSin], attrs) => ({
-      x: () =>
-        tf
-          .engine()
-          .runKernel(
-            ROPE,
-            { x: dy as tf.Tensor, cos, signedSin },
-            { inverse: !(attrs.inverse as boolean) },
-          ) as tf.Tensor,
-    }),
-  });
-  gradientRegistered = true;
-}
+const gradient: tf.GradConfig = {
+  kernelName: ROPE,
+  inputsToSave: ['cos', 'signedSin'],
+  gradFunc: (dy, [cos, signedSin], attrs) => ({
+    x: () =>
+      tf
+        .engine()
+        .runKernel(
+          ROPE,
+          { x: dy as tf.Tensor, cos, signedSin },
+          { inverse: !(attrs.inverse as boolean) },
+        ) as tf.Tensor,
+  }),
+};
 
 /**
  * Rotates x [..., N, d] by position tables [N, d] whose entries repeat per pair: `cos` holds cos(angle)
@@ -58,7 +53,7 @@ export function rotatePairs(x: tf.Tensor, cos: tf.Tensor2D, signedSin: tf.Tensor
       `rotatePairs: x [..., N, d] with d even and tables [N, d]; got x [${x.shape.join(', ')}], tables [${cos.shape.join(', ')}] and [${signedSin.shape.join(', ')}]`,
     );
   if (x.dtype === 'float32' && tf.getKernel(ROPE, tf.getBackend())) {
-    registerGradient();
+    registerGradientOnce(gradient);
     return tf.engine().runKernel(ROPE, { x, cos, signedSin }, { inverse: false }) as tf.Tensor;
   }
   return tf.tidy(() => {
