@@ -170,14 +170,14 @@ test('unigramEntropy: log k for k equally frequent tokens, specials ignored', ()
   assert.equal(unigramEntropy([[s.cls, 7, 7, s.sep]], tok), 0);
 });
 
-test('trainConfigs: warmup pairs at every (position, depth), ablations at the first', () => {
+test('trainConfigs: warmup pairs at every (position, depth), ablations at the ablation depth', () => {
   const full = trainConfigs(initSettings('full'));
-  // 2 positions × 3 depths × (warmup, none) + Glorot + MLM head without transform + Pre-LN.
-  assert.equal(full.length, 2 * 3 * 2 + 3);
+  // RoPE × 3 depths × (warmup, none) + Glorot + MLM head without transform + Pre-LN.
+  assert.equal(full.length, 3 * 2 + 3);
   assert.equal(new Set(full.map((c) => c.key)).size, full.length);
   assert.equal(new Set(full.map((c) => c.label)).size, full.length);
-  const ablations = full.slice(12);
-  assert.ok(ablations.every((c) => c.layers === 6 && c.position === 'rope'));
+  const ablations = full.slice(6);
+  assert.ok(ablations.every((c) => c.layers === 12 && c.position === 'rope'));
   assert.deepEqual(
     ablations.map((c) => [c.norm, c.init.key, c.warmup, c.mlmTransform]),
     [
@@ -185,6 +185,16 @@ test('trainConfigs: warmup pairs at every (position, depth), ablations at the fi
       ['post', 'trunc', true, false],
       ['pre', 'trunc', false, true],
     ],
+  );
+  // Two positions give a warmup pair per (position, depth); the ablations need a depth that is trained.
+  const two = { trainDepths: [6, 12], preLnRun: false };
+  assert.equal(
+    trainConfigs({ ...two, positions: ['rope', 'learned'], ablationDepth: 6 }).length,
+    2 * 2 * 2 + 2,
+  );
+  assert.throws(
+    () => trainConfigs({ ...two, positions: ['rope'], ablationDepth: 24 }),
+    /ablationDepth 24 is not one of trainDepths/,
   );
   assert.deepEqual(
     trainConfigs(initSettings('quick')).map((c) => c.key),
