@@ -10,7 +10,7 @@ import type { InitSpec } from '../nn/init.js';
 import type { Rng } from '../util/rng.js';
 import { logNScale, type LogNOptions } from '../attention/scale.js';
 import { scaledRope, scaledRopeTables, type RopeScaling } from '../attention/rope.js';
-import { rotatePairs } from '../nn/fused-rope.js';
+import { rotatePairs, signedSinTable } from '../nn/fused-rope.js';
 
 /** What a logit-scale function may look at. */
 export interface ScaleContext {
@@ -81,11 +81,6 @@ export function attentionScale(name: string, options?: Record<string, unknown>):
   return fn;
 }
 
-/** Signs [d] that make the pair swap a 90° rotation: (x₂ᵢ, x₂ᵢ₊₁) ↦ (−x₂ᵢ₊₁, x₂ᵢ). */
-function pairSigns(d: number): tf.Tensor1D {
-  return tf.tensor1d(Float32Array.from({ length: d }, (_, i) => (i % 2 ? 1 : -1)));
-}
-
 export interface AttentionOptions {
   hidden: number;
   heads: number;
@@ -150,7 +145,7 @@ export class SelfAttention extends Module {
     const make = (len: number, b: number, scale: number) =>
       tf.tidy(() => {
         const { cos, sin } = scaledRopeTables(len, this.headDim, b, scale);
-        return { cos, signedSin: tf.mul(sin, pairSigns(this.headDim)) as tf.Tensor2D };
+        return { cos, signedSin: signedSinTable(sin) };
       });
     if (r.base !== base || r.positionScale !== 1) return make(n, r.base, r.positionScale);
     if (!this.ropeCache || this.ropeCache.cos.shape[0] < n) {

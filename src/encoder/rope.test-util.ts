@@ -4,7 +4,7 @@
  * cos/sin tables.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { rotatePairs } from '../nn/fused-rope.js';
+import { rotatePairs, signedSinTable } from '../nn/fused-rope.js';
 
 /** cos/sin tables [N, d] for positions offset..offset+N−1, each angle repeated for its pair. */
 export function ropeTables(
@@ -25,10 +25,6 @@ export function ropeTables(
   return { cos: tf.tensor2d(cos, [n, d]), sin: tf.tensor2d(sin, [n, d]) };
 }
 
-function pairSigns(d: number): tf.Tensor1D {
-  return tf.tensor1d(Float32Array.from({ length: d }, (_, i) => (i % 2 ? 1 : -1)));
-}
-
 /**
  * Rotates x [..., N, d] by tables [N, d] as `ropeTables` makes them (each angle repeated for its pair):
  * each pair (x₂ᵢ, x₂ᵢ₊₁) ↦ (x₂ᵢ·c − x₂ᵢ₊₁·s, x₂ᵢ₊₁·c + x₂ᵢ·s). One kernel on aten (`rotatePairs`), which
@@ -38,5 +34,5 @@ export function applyRope(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.
   const d = x.shape[x.rank - 1];
   if (d % 2) throw new Error(`RoPE needs an even last dimension, got ${d}`);
   // The signs ride on the [N, d] table, not on the full-size tensor.
-  return tf.tidy(() => rotatePairs(x, cos, tf.mul(sin, pairSigns(d)) as tf.Tensor2D));
+  return tf.tidy(() => rotatePairs(x, cos, signedSinTable(sin)));
 }

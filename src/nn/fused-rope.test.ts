@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
 import { ropeTables } from '../encoder/rope.test-util.js';
-import { ROPE, rotatePairs } from './fused-rope.js';
+import { ROPE, rotatePairs, signedSinTable } from './fused-rope.js';
 
 const main = await initBackend({ quiet: true });
 const backends = [...new Set([main, 'cpu'])];
@@ -22,6 +22,14 @@ function tables(): { cos: tf.Tensor2D; signedSin: tf.Tensor2D } {
   tf.dispose([sin, signs]);
   return { cos, signedSin };
 }
+
+test('signedSinTable: −sin in even columns, +sin in odd ones', () => {
+  const { cos, signedSin } = tables();
+  const { sin } = ropeTables(N, D, 100);
+  const made = signedSinTable(sin);
+  assert.deepEqual(Array.from(made.dataSync()), Array.from(signedSin.dataSync()));
+  tf.dispose([cos, signedSin, sin, made]);
+});
 
 /** Value and three derivatives of a non-linear function of the rotation, as plain arrays. */
 function derivatives(x: tf.Tensor, w: tf.Tensor, transposed: boolean): Float32Array[] {

@@ -30,6 +30,17 @@ const gradient: tf.GradConfig = {
 };
 
 /**
+ * The `signedSin` table of `rotatePairs` from a sin table [N, d] whose entries repeat per pair: −sin in
+ * even columns, +sin in odd ones (the signs that make the pair swap a 90° rotation).
+ */
+export function signedSinTable(sin: tf.Tensor2D): tf.Tensor2D {
+  const d = sin.shape[1];
+  return tf.tidy(() =>
+    tf.mul(sin, tf.tensor1d(Float32Array.from({ length: d }, (_, i) => (i % 2 ? 1 : -1)))),
+  );
+}
+
+/**
  * Rotates x [..., N, d] by position tables [N, d] whose entries repeat per pair: `cos` holds cos(angle)
  * and `signedSin` holds −sin(angle) in even columns and +sin(angle) in odd ones (the pair swap's signs,
  * folded in once). Fused when the backend has the kernel; the tables get no gradient.
