@@ -143,6 +143,8 @@ export interface TrainOptions {
   /** Record the mean training loss and the gains every `every` steps. */
   every: number;
   seed: number;
+  /** Called after each step (a progress line's tick). */
+  onStep?: () => void;
 }
 
 export interface TrainTrace {
@@ -210,6 +212,7 @@ export function trainMlm(
     disposeBatch(batch);
     sum += loss;
     count++;
+    o.onStep?.();
     if ((step + 1) % o.every === 0 || t.diverged) {
       t.steps.push(step + 1);
       t.loss.push(sum / count);

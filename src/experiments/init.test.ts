@@ -132,10 +132,11 @@ test('slope and log2Slope recover an exact exponential; meanStd is the sample st
   assert.ok(Math.abs(m.std - Math.sqrt(5 / 3)) < 1e-12);
 });
 
-test('trainMlm lowers the loss, records gains, and tracks the right LayerNorm', () => {
+test('trainMlm lowers the loss, records gains, ticks each step, and tracks the right LayerNorm', () => {
   const model = makeEncoder(corpus, tiny, 2, 'post', INITS[0], 3);
   assert.equal(lastEncoderNorm(model), model.blocks[1].ffnNorm.gamma);
   assert.equal(gainRms(model.mlm!.norm!.gamma), 1);
+  let calls = 0;
   const t = trainMlm(model, corpus, makeMasker(tok), {
     steps: 60,
     batchSize: 16,
@@ -143,7 +144,9 @@ test('trainMlm lowers the loss, records gains, and tracks the right LayerNorm', 
     warmupSteps: 5,
     every: 20,
     seed: 1,
+    onStep: () => calls++,
   });
+  assert.equal(calls, 60);
   assert.deepEqual(t.steps, [0, 20, 40, 60]);
   assert.equal(t.encoderGain.length, 4);
   assert.equal(t.headGain.length, 4);

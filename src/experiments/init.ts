@@ -646,8 +646,11 @@ async function runAll(ctx: ExperimentContext, s: InitSettings) {
   const seeds = ctx.seeds.slice(0, s.maxSeeds);
   const corpus = loadCorpus(ctx.dataDir, s);
   const configs = trainConfigs(s);
+  // Training is counted in block-steps (a step of a 24-block run is four of a 6-block one), so the ETA
+  // holds across depths.
   const total =
-    NORMS.length * INITS.length * s.depths.length * seeds.length + configs.length * seeds.length * s.steps;
+    NORMS.length * INITS.length * s.depths.length * seeds.length +
+    configs.reduce((a, c) => a + c.layers, 0) * seeds.length * s.steps;
   const progress = new Progress({ label: 'init', total, silent: ctx.quiet });
   const probes: ProbeRun[] = [];
   for (const norm of NORMS)
@@ -676,12 +679,13 @@ async function runAll(ctx: ExperimentContext, s: InitSettings) {
         lr: s.lr,
         warmup: s.warmup,
       },
-      onReused: () => progress.tick(s.steps),
+      onReused: () => progress.tick(config.layers * s.steps),
       compute: async () => {
         const model = makeEncoder(corpus, s, config.layers, config.norm, config.init, seed, {
           position: config.position,
           mlmTransform: config.mlmTransform,
         });
+        let done = 0;
         try {
           const trace = trainMlm(model, corpus, makeMasker(corpus.tok), {
             steps: s.steps,
@@ -690,8 +694,13 @@ async function runAll(ctx: ExperimentContext, s: InitSettings) {
             warmupSteps: config.warmup ? s.warmup : 0,
             every: s.every,
             seed,
+            onStep: () => {
+              done++;
+              progress.tick(config.layers, `${config.key} seed ${seed}`);
+            },
           });
-          progress.tick(s.steps, `${config.key} seed ${seed}`);
+          // A diverged run stops early: count its remaining steps as done.
+          progress.tick(config.layers * (s.steps - done), `${config.key} seed ${seed}`);
           return trace;
         } finally {
           model.dispose();
