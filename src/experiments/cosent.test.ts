@@ -7,7 +7,8 @@ import { initBackend } from '../backend/index.js';
 import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { Rng } from '../util/rng.js';
 import { STS_TASKS } from './cosent-compare.js';
-import { cosentExperiment } from './cosent.js';
+import { cosentExperiment, gridEdgeNote, type TaskOutcome } from './cosent.js';
+import type { ObjectiveSummary } from './cosent-compare.js';
 
 await initBackend({ quiet: true });
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-cosent-exp-'));
@@ -89,4 +90,23 @@ test('tasks follow the encoders given; none is an input error', async () => {
     ['STS-B (en)'],
   );
   await assert.rejects(cosentExperiment({ encoders: {} }).run(ctx), /needs at least one pretrained encoder/);
+});
+
+test('gridEdgeNote names the objectives whose chosen learning rate is an end of the grid', () => {
+  const summary = (objective: ObjectiveSummary['objective'], lr: number, lrs: number[]) =>
+    ({ objective, lr, grid: lrs.map((x) => ({ lr: x, dev: 0 })) }) as ObjectiveSummary;
+  const grid = [1e-4, 3e-4, 1e-3];
+  const outcome = (name: string, lrs: number[], chosen: number[]): TaskOutcome => ({
+    task: { ...STS_TASKS[0], name },
+    trainPairs: 0,
+    devPairs: 0,
+    testPairs: 0,
+    summaries: (['cosent', 'softmax', 'cosine-mse'] as const).map((o, i) => summary(o, chosen[i], lrs)),
+  });
+  assert.equal(
+    gridEdgeNote([outcome('ATEC', grid, [1e-3, 3e-4, 1e-4]), outcome('LCQMC', grid, [3e-4, 3e-4, 3e-4])]),
+    'Chosen at the edge of the grid, so its best may lie beyond it: ATEC CoSENT (largest), ATEC cosine-MSE (smallest).',
+  );
+  // A one-point grid (the quick budget) has no edge worth naming.
+  assert.equal(gridEdgeNote([outcome('ATEC', [1e-4], [1e-4, 1e-4, 1e-4])]), undefined);
 });
