@@ -28,7 +28,9 @@ import {
   probe,
   trainConfigs,
   unigramEntropy,
+  warmupVerdict,
   type Corpus,
+  type TrainRun,
 } from './init.js';
 
 await initBackend({ quiet: true });
@@ -231,4 +233,49 @@ test('withShuffledPositions permutes the first rows of the position table inside
   assert.throws(() => withShuffledPositions(rope, 8, 1, () => 0), /learned positions/);
   model.dispose();
   rope.dispose();
+});
+
+test('warmupVerdict counts only the seeds whose warmup run left the unigram plateau', () => {
+  const configs = trainConfigs({
+    trainDepths: [6, 12, 24],
+    positions: ['rope'],
+    preLnRun: false,
+    ablationDepth: 12,
+  });
+  // Unigram loss 6.8. Final losses: 6 blocks learn either way; 12 only with warmup; 24 not at all.
+  const final: Record<string, number> = {
+    'post-trunc-warmup-rope-L6': 5.0,
+    'post-trunc-nowarmup-rope-L6': 5.02,
+    'post-trunc-warmup-rope-L12': 5.3,
+    'post-trunc-nowarmup-rope-L12': 6.79,
+    'post-trunc-warmup-rope-L24': 6.79,
+    'post-trunc-nowarmup-rope-L24': 6.8,
+  };
+  const runs = (f: Record<string, number>): TrainRun[] =>
+    configs
+      .filter((c) => c.key in f)
+      .flatMap((config) =>
+        [0, 1, 2].map((seed) => ({
+          config,
+          seed,
+          trace: {
+            steps: [0, 50],
+            loss: [f[config.key], f[config.key]],
+            encoderGain: [],
+            headGain: [],
+            evalLoss: NaN,
+            evalAccuracy: NaN,
+            evalAccuracyShuffled: NaN,
+            diverged: false,
+          },
+        })),
+      );
+  const s = { lr: 1e-3, steps: 1500 };
+  const v = warmupVerdict(runs(final), configs, s, 6.8);
+  assert.match(v, /worse by > 0\.1 nats in 3 of the 6 \(seed, depth, position\) runs whose warmup run left/);
+  assert.match(v, /RoPE 24 blocks 0\.010 ± 0\.000 \(3 of 3 warmup runs on the unigram plateau\)/);
+  assert.match(v, /RoPE 12 blocks 1\.490 ± 0\.000;/);
+  // Nothing learned: no test at all, not "no run is worse".
+  const flat = Object.fromEntries(Object.keys(final).map((k) => [k, 6.79]));
+  assert.match(warmupVerdict(runs(flat), configs, s, 6.8), /so this budget cannot test the claim\.$/);
 });

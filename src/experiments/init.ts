@@ -289,7 +289,8 @@ export function trainConfigs(
   ];
 }
 
-interface TrainRun {
+/** One (config, seed) training run of the warmup study or the ablations. */
+export interface TrainRun {
   config: TrainConfig;
   seed: number;
   trace: TrainTrace;
@@ -298,6 +299,8 @@ interface TrainRun {
 const fmt = (m: { mean: number; std: number }, d = 3) => `${m.mean.toFixed(d)} ± ${m.std.toFixed(d)}`;
 const stat = (v: number[]) => meanStd(v.filter(Number.isFinite));
 const last = (v: number[]) => v[v.length - 1];
+/** How far below the unigram loss a final training loss must be for the run to have left the plateau. */
+const PLATEAU_MARGIN = 0.15;
 /** Mean training loss over the last quarter of the records (the "final" loss). */
 const finalLoss = (t: TrainTrace) => {
   const k = Math.max(1, Math.floor(t.loss.length / 4));
@@ -513,7 +516,7 @@ function warmupTable(runs: TrainRun[], configs: TrainConfig[], s: InitSettings):
         p.with.position === 'learned' ? fmt(stat(w.map((r) => 100 * r.trace.evalAccuracyShuffled)), 1) : '—',
       ];
     }),
-    note: `Warmup: linear over ${s.warmup} steps, then constant. No gradient clipping, so an unstable start shows. A diverged run (non-finite loss) counts as infinitely worse. Shuffled: the same held-out evaluation with the position table's rows permuted; a model that reads positions loses accuracy, one on the position-blind plateau does not.`,
+    note: `Warmup: linear over ${s.warmup} steps, then constant. No gradient clipping, so an unstable start shows. A diverged run (non-finite loss) counts as infinitely worse. The verdict counts a seed only when its warmup run left the unigram plateau (final loss more than ${PLATEAU_MARGIN} nats below the unigram loss): before that neither run uses context. Shuffled: the same held-out evaluation with the position table's rows permuted; a model that reads positions loses accuracy, one on the position-blind plateau does not.`,
   };
 }
 
@@ -522,6 +525,48 @@ export interface Verdicts {
   warmup: string;
   ratio: string;
   gain: string;
+}
+
+/**
+ * The warmup finding: per (position, depth), final loss without warmup minus with. A (seed, depth) pair
+ * counts only when its warmup run left the unigram plateau: where even that run has not started to use
+ * context, neither has learned anything and warmup cannot show.
+ */
+export function warmupVerdict(
+  runs: TrainRun[],
+  configs: TrainConfig[],
+  s: Pick<InitSettings, 'lr' | 'steps'>,
+  unigramLoss: number,
+): string {
+  const learned = (r: TrainRun) => finalLoss(r.trace) < unigramLoss - PLATEAU_MARGIN;
+  const pairs = warmupPairs(configs);
+  const tested = pairs.flatMap((p) => {
+    const d = warmupDiffs(runs, p);
+    return runsOf(runs, p.with.key).flatMap((r, i) => (learned(r) ? [d[i]] : []));
+  });
+  const worse = tested.filter((d) => d > 0.1).length;
+  const per = pairs
+    .map((p) => {
+      const d = warmupDiffs(runs, p);
+      const shown = d.some((x) => !Number.isFinite(x))
+        ? `${d.filter((x) => !Number.isFinite(x)).length} diverged without warmup`
+        : fmt(stat(d));
+      const flat = runsOf(runs, p.with.key).filter((r) => !learned(r)).length;
+      return `${POSITION_LABEL[p.with.position]} ${p.with.layers} blocks ${shown}${flat ? ` (${flat} of ${d.length} warmup runs on the unigram plateau)` : ''}`;
+    })
+    .join('; ');
+  const head = `Post-LN σ=0.02 at lr ${s.lr}, final loss without warmup minus with warmup: ${per}; `;
+  if (!tested.length)
+    return `${head}no warmup run left the unigram plateau in ${s.steps} steps, so this budget cannot test the claim.`;
+  const of = `${tested.length} (seed, depth, position) runs whose warmup run left the unigram plateau`;
+  return (
+    head +
+    (worse === tested.length
+      ? `no-warmup training is clearly worse in every one of the ${of}, as the note says.`
+      : worse > 0
+        ? `worse by > 0.1 nats in ${worse} of the ${of}: the claim holds partially at this size.`
+        : `no run is worse by more than 0.1 nats (of the ${of}): at this size and step budget the claim does not reproduce.`)
+  );
 }
 
 export function verdicts(
@@ -546,34 +591,8 @@ export function verdicts(
     `Pre-LN Glorot: slope ${fmt(sl('pre', 'glorot', deep), 2)} (gradients grow towards the input). ` +
     `With σ=0.02 the stream gradient is ${flatTrunc ? 'flat' : 'not flat'} for both (Post-LN slope ${fmt(sl('post', 'trunc', deep))}), as are the weight gradients (Post-LN ${fmt(sl('post', 'trunc', deep, 'weights'))}): small branches leave the LayerNorms nothing to shrink.`;
   const configs = trainConfigs(s);
-  const base = ablationBase(configs, s);
-  const w = runsOf(runs, base.key);
-  // Loss of always predicting the training-set character frequencies: training has not started to
-  // use context until it drops clearly below this.
-  const atPlateau = w.every((r) => finalLoss(r.trace) > unigramLoss - 0.15);
-  const pairs = warmupPairs(configs);
-  const all = pairs.flatMap((p) => warmupDiffs(runs, p));
-  const worse = all.filter((d) => d > 0.1).length;
-  const per = pairs
-    .map((p) => {
-      const d = warmupDiffs(runs, p);
-      const m = stat(d);
-      const shown = d.some((x) => !Number.isFinite(x))
-        ? `${d.filter((x) => !Number.isFinite(x)).length} diverged without warmup`
-        : fmt(m);
-      return `${POSITION_LABEL[p.with.position]} ${p.with.layers} blocks ${shown}`;
-    })
-    .join('; ');
-  const warmup =
-    `Post-LN σ=0.02 at lr ${s.lr}, final loss without warmup minus with warmup: ${per}; ` +
-    (worse === all.length
-      ? 'no-warmup training is clearly worse in every run, as the note says.'
-      : worse > 0
-        ? `worse by > 0.1 nats in ${worse} of ${all.length} (seed, depth, position) runs: the claim holds partially at this size.`
-        : `no run is worse by more than 0.1 nats (${all.length} compared): at this size and step budget the claim does not reproduce.`) +
-    (atPlateau
-      ? ` All runs end near the unigram plateau (final loss ≈ ${fmt(stat(w.map((r) => finalLoss(r.trace))), 2)}), so ${s.steps} steps cannot separate them; the full budget trains longer.`
-      : '');
+  const w = runsOf(runs, ablationBase(configs, s).key);
+  const warmup = warmupVerdict(runs, configs, s, unigramLoss);
   const ra = (init: string) =>
     stat(
       probes.filter((r) => r.norm === 'post' && r.init === init).flatMap((r) => [...r.attention, ...r.ffn]),
@@ -727,10 +746,17 @@ export function summarizeInit(r: ExperimentResult): ClaimSummary | undefined {
   const [depth, warmup, ratio, gain] = parts.slice(1);
   const decay = /close to the note's/.test(depth);
   // Runs (seeds, or seed × depth × position) where no warmup ended > 0.1 nats worse, of all compared.
-  const counted = /worse by > 0\.1 nats in (\d+) of (\d+)/.exec(warmup);
+  const counted = /worse by > 0\.1 nats in (\d+) of (?:the )?(\d+)/.exec(warmup);
   const all = /clearly worse in every/.test(warmup);
+  const untested = /cannot test the claim/.test(warmup);
   const [worse, of] = counted ? [Number(counted[1]), Number(counted[2])] : all ? [1, 1] : [0, 1];
-  const warmupText = counted ? `${worse} of ${of} runs` : all ? 'every run' : 'no run';
+  const warmupText = counted
+    ? `${worse} of ${of} runs that learned`
+    : all
+      ? 'every run that learned'
+      : untested
+        ? 'no run (none left the unigram plateau)'
+        : 'no run';
   const identity = /as the note says/.test(ratio);
   const grows = /the gain before the output grows/.test(gain);
   const note =

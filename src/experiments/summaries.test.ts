@@ -253,6 +253,30 @@ test('init: the four findings of the verdict decide', () => {
     ),
   )!;
   assert.equal(none.status, 'does not reproduce');
+  // The warmup finding as warmupVerdict words it: counted among the runs that learned, or untestable.
+  const learned = summarizeInit(
+    r(
+      verdict(
+        'but far less than',
+        'worse by > 0.1 nats in 3 of the 6 (seed, depth, position) runs whose warmup run left the unigram plateau: partial.',
+        'small init keeps blocks near identity, as the note says',
+        'the gain before the output grows, as the note says',
+      ),
+    ),
+  )!;
+  assert.equal(learned.status, 'partly');
+  assert.match(learned.ours, /no warmup worse in 3 of 6 runs that learned/);
+  const untested = summarizeInit(
+    r(
+      verdict(
+        'but far less than',
+        'no warmup run left the unigram plateau in 60 steps, so this budget cannot test the claim.',
+        'small init keeps blocks near identity, as the note says',
+        'the gain before the output grows, as the note says',
+      ),
+    ),
+  )!;
+  assert.match(untested.ours, /no warmup worse in no run \(none left the unigram plateau\)/);
   assert.equal(summarizeInit(r('no structure')), undefined);
 });
 
