@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lateProgress } from './progress.js';
+import { lateProgress, Progress } from './progress.js';
 
 function sink() {
   const lines: string[] = [];
@@ -26,4 +26,18 @@ test('lateProgress: quiet for quick work, a bar (ETA from the start) once the wo
   const z = lateProgress('silent', { afterMs: 0, silent: true, stream: silent.stream });
   z(10, 10);
   assert.deepEqual(silent.lines, []);
+});
+
+test('Progress.skip: reused steps advance the bar but not the rate the ETA extrapolates', () => {
+  const out = sink();
+  const startedAt = Date.now() - 10_000;
+  const bar = new Progress({ label: 'job', total: 100, every: 0, startedAt, stream: out.stream });
+  bar.skip(50);
+  assert.match(out.lines[0], /^job {2}50% 50\/100 \d+s eta \?\n$/);
+  // 10 steps worked in ~10 s, 40 left: ~40 s (counting the skipped 50 as work would say ~7 s).
+  bar.tick(10);
+  const eta = Number(/eta (\d+)s\n$/.exec(out.lines[1])![1]);
+  assert.ok(eta >= 39 && eta <= 41, out.lines[1]);
+  bar.skip(40);
+  assert.match(out.lines[2], /100% 100\/100 .* eta 0s\n$/);
 });

@@ -22,6 +22,8 @@ function fmtTime(s: number): string {
 
 export class Progress {
   private done = 0;
+  /** Steps counted as done without being worked here (reused records); the ETA leaves them out. */
+  private skipped = 0;
   private readonly start: number;
   private lastPrint = 0;
   private readonly stream: NodeJS.WriteStream;
@@ -43,11 +45,22 @@ export class Progress {
     this.print(metric);
   }
 
+  /**
+   * Counts `n` steps as done without work (a run reused from its record): the bar advances, but the
+   * ETA is extrapolated from the steps worked in this process only, so a resumed job's ETA is not
+   * shortened by the runs it skipped.
+   */
+  skip(n: number): void {
+    this.skipped += Math.min(n, this.opts.total - this.done);
+    this.tick(n);
+  }
+
   private print(metric: string): void {
     if (this.opts.silent) return;
     const elapsed = (Date.now() - this.start) / 1000;
     const frac = this.opts.total > 0 ? this.done / this.opts.total : 1;
-    const eta = frac > 0 ? (elapsed * (1 - frac)) / frac : Infinity;
+    const worked = this.done - this.skipped;
+    const eta = frac >= 1 ? 0 : worked > 0 ? (elapsed * (this.opts.total - this.done)) / worked : Infinity;
     const pct = `${Math.floor(frac * 100)}%`.padStart(4);
     const tail = `${this.done}/${this.opts.total} ${fmtTime(elapsed)} eta ${fmtTime(eta)}${metric ? ' ' + metric : ''}`;
     if (this.tty) {

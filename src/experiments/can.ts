@@ -292,7 +292,7 @@ async function trainEncoder(
       return {
         id: `seed${seed}`,
         key: { ...e, epochs, encoderDir, weights, seed, trainSize: train.length },
-        onReused: () => progress.tick(steps),
+        onReused: () => progress.skip(steps),
         compute: async (): Promise<EncoderRecord> => {
           const t0 = performance.now();
           const { model: encoder, tokenizer } = loadEncoder(encoderDir);

@@ -312,7 +312,7 @@ async function runRegime(
           seed,
         },
         compute: () => runOne(r, s, m, seed, encoderDir, ds.labels.length, split, test, outDir, progress),
-        onReused: () => progress.tick(steps),
+        onReused: () => progress.skip(steps),
       });
     }
   }

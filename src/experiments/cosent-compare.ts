@@ -249,30 +249,33 @@ async function runAll(
 
 /**
  * Per objective: the first seed at every learning rate of the grid, the best by dev Spearman (at its
- * best epoch) chosen, then the other seeds at that rate; each run scored at its best dev epoch.
+ * best epoch) chosen, then the other seeds at that rate; each run scored at its best dev epoch. Every
+ * objective's grid runs are one batch and every objective's seed runs another, so processes sharing a
+ * store only wait for each other at the end of a batch.
  */
 export async function compareObjectives(opts: CompareOptions): Promise<ObjectiveSummary[]> {
   if (!opts.lrGrid.length) throw new Error('compareObjectives needs at least one learning rate');
   const [first, ...rest] = opts.seeds;
-  const out: ObjectiveSummary[] = [];
-  for (const objective of opts.objectives) {
-    const gridRuns = await runAll(
-      opts,
-      opts.lrGrid.map((lr) => ({ objective, seed: first, lr })),
-    );
+  const width = opts.lrGrid.length;
+  const allGridRuns = await runAll(
+    opts,
+    opts.objectives.flatMap((objective) => opts.lrGrid.map((lr) => ({ objective, seed: first, lr }))),
+  );
+  const chosen = opts.objectives.map((objective, k) => {
+    const gridRuns = allGridRuns.slice(k * width, (k + 1) * width);
     const grid = gridRuns.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
     const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
-    const lr = opts.lrGrid[best];
-    const runs = [
-      gridRuns[best],
-      ...(await runAll(
-        opts,
-        rest.map((seed) => ({ objective, seed, lr })),
-      )),
-    ];
+    return { objective, grid, lr: opts.lrGrid[best], firstRun: gridRuns[best] };
+  });
+  const seedRuns = await runAll(
+    opts,
+    chosen.flatMap(({ objective, lr }) => rest.map((seed) => ({ objective, seed, lr }))),
+  );
+  return chosen.map(({ objective, grid, lr, firstRun }, k) => {
+    const runs = [firstRun, ...seedRuns.slice(k * rest.length, (k + 1) * rest.length)];
     const atBest = meanStd(runs.map((r) => bestDevEpoch(r).test));
     const firstEpoch = meanStd(runs.map((r) => r.test[0]));
-    out.push({
+    return {
       objective,
       lr,
       grid,
@@ -282,7 +285,6 @@ export async function compareObjectives(opts: CompareOptions): Promise<Objective
       firstEpochStd: firstEpoch.std,
       lastEpochMean: meanStd(runs.map((r) => r.test[r.test.length - 1])).mean,
       runs,
-    });
-  }
-  return out;
+    };
+  });
 }

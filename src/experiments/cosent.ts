@@ -337,7 +337,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
             },
           },
           onStep: () => progress.tick(),
-          onReused: (steps) => progress.tick(steps),
+          onReused: (steps) => progress.skip(steps),
         });
         outcomes.push({
           task,

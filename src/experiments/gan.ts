@@ -189,7 +189,7 @@ async function runToys(
       seeds.map((seed) => ({
         id: `${name}-${method}-seed${seed}`,
         key: { iters: p.toyIters, hidden: p.toyHidden, nDis: p.nDis, seed, image: seed === seeds[0] },
-        onReused: () => bar.tick(p.toyIters),
+        onReused: () => bar.skip(p.toyIters),
         compute: async () => {
           const t = toy(name);
           const tr = new GanTrainer({
@@ -335,7 +335,7 @@ async function runMnistArch(
         seed,
         image: seed === useSeeds[0],
       },
-      onReused: () => bar.tick(iters),
+      onReused: () => bar.skip(iters),
       compute: async () => {
         const tr = new GanTrainer({
           ...MNIST_NETS_BY_ARCH[arch],

@@ -285,7 +285,7 @@ export const gradpenaltyExperiment: Experiment = {
                 checkpoints: p.checkpoints,
                 inequalityPoints: p.inequalityPoints,
               },
-              onReused: () => bar.tick(p.steps[modelKind]),
+              onReused: () => bar.skip(p.steps[modelKind]),
               compute: async () => trainOne(modelKind, cfg, train, test, seed, p, bar),
             })),
           );

@@ -698,7 +698,7 @@ async function runAll(ctx: ExperimentContext, s: InitSettings) {
         lr: s.lr,
         warmup: s.warmup,
       },
-      onReused: () => progress.tick(config.layers * s.steps),
+      onReused: () => progress.skip(config.layers * s.steps),
       compute: async () => {
         const model = makeEncoder(corpus, s, config.layers, config.norm, config.init, seed, {
           position: config.position,
