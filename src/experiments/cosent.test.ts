@@ -78,6 +78,11 @@ test('the experiment runs every task × objective × 3 seeds and reports tables,
   // The verdict's average gap is the chart's average.
   const avg = chart.series[0].y.reduce((a, b) => a + b, 0) / chart.series[0].y.length;
   assert.ok(r.verdict.includes(Math.abs(avg).toFixed(2)), r.verdict);
+  // The compute note counts every run, grid runs included: 5 tasks × 3 objectives × (1 + 2 seeds).
+  assert.ok(
+    r.text.some((t) => /^Fine-tuning compute: 45 runs, \d+\.\d\d h in total/.test(t)),
+    r.text.join('\n'),
+  );
 });
 
 test('tasks follow the encoders given; none is an input error', async () => {
@@ -94,7 +99,7 @@ test('tasks follow the encoders given; none is an input error', async () => {
 
 test('gridEdgeNote names the objectives whose chosen learning rate is an end of the grid', () => {
   const summary = (objective: ObjectiveSummary['objective'], lr: number, lrs: number[]) =>
-    ({ objective, lr, grid: lrs.map((x) => ({ lr: x, dev: 0 })) }) as ObjectiveSummary;
+    ({ objective, lr, grid: lrs.map((x) => ({ lr: x, dev: 0, seconds: 1 })) }) as ObjectiveSummary;
   const grid = [1e-4, 3e-4, 1e-3];
   const outcome = (name: string, lrs: number[], chosen: number[]): TaskOutcome => ({
     task: { ...STS_TASKS[0], name },

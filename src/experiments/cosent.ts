@@ -204,6 +204,18 @@ function gapChart(outcomes: TaskOutcome[]): Chart {
   };
 }
 
+/**
+ * The fine-tuning compute behind the outcomes: every run's own recorded time (grid runs included), so a
+ * result assembled from runs recorded earlier, or by other processes, still says what it cost.
+ */
+export function computeNote(outcomes: TaskOutcome[]): string {
+  const runs = outcomes.flatMap((o) =>
+    o.summaries.flatMap((s) => [...s.grid.map((g) => g.seconds), ...s.runs.slice(1).map((r) => r.seconds)]),
+  );
+  const hours = runs.reduce((a, b) => a + b, 0) / 3600;
+  return `Fine-tuning compute: ${runs.length} runs, ${hours.toFixed(2)} h in total (the sum of each run’s recorded time; a run uses one process, and processes sharing the work folder run side by side).`;
+}
+
 /** Average gaps over tasks, phrased from the measurements. */
 function verdict(outcomes: TaskOutcome[]): string {
   const avg = (f: (o: TaskOutcome) => number) => outcomes.reduce((s, o) => s + f(o), 0) / outcomes.length;
@@ -368,6 +380,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           'Each (objective, seed) fine-tunes a fresh copy of the same pretrained encoder with AdamW (linear warmup over 10% of steps, then linear decay); seeds change the data order and the softmax classifier’s initialisation. Dev and test Spearman between cos(u, v) and the gold labels are measured after every epoch. As in the note, each objective’s learning rate is chosen from the grid by the first seed’s best dev Spearman, and a run scores its test Spearman at its best dev epoch; nothing is chosen on test.',
           'Our encoders are much smaller than BERT-base and pretrained on far less text, so absolute scores are not comparable with the note’s; the gap between objectives is.',
           ...encoders.notes,
+          computeNote(outcomes),
         ],
         math: [
           '\\mathcal{L}_{\\text{CoSENT}} = \\log\\Big(1 + \\sum_{\\ell_i > \\ell_j} e^{\\lambda(\\cos_j - \\cos_i)}\\Big),\\quad \\lambda = 20',
