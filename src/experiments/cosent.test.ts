@@ -78,9 +78,20 @@ test('the experiment runs every task × objective × 3 seeds and reports tables,
   // The verdict's average gap is the chart's average.
   const avg = chart.series[0].y.reduce((a, b) => a + b, 0) / chart.series[0].y.length;
   assert.ok(r.verdict.includes(Math.abs(avg).toFixed(2)), r.verdict);
-  // The compute note counts every run, grid runs included: 5 tasks × 3 objectives × (1 + 2 seeds).
+  // The dynamics study on ATEC: CoSENT at three scales and cosine-MSE, at the rates chosen on ATEC.
+  const dyn = r.tables[3];
+  assert.deepEqual(
+    dyn.rows.map((row) => row[0]),
+    ['CoSENT λ=5', 'CoSENT λ=20', 'CoSENT λ=80', 'cosine-MSE'],
+  );
+  assert.deepEqual(
+    dyn.rows.map((row) => row[1]),
+    [1e-3, 1e-3, 1e-3, 1e-3],
+  );
+  assert.equal(r.charts.length, 3);
+  // The compute note counts every run: 5 tasks × 3 objectives × (1 grid + 2 seeds), 4 × 3 dynamics runs.
   assert.ok(
-    r.text.some((t) => /^Fine-tuning compute: 45 runs, \d+\.\d\d h in total/.test(t)),
+    r.text.some((t) => /^Fine-tuning compute: 57 runs, \d+\.\d\d h in total/.test(t)),
     r.text.join('\n'),
   );
 });
