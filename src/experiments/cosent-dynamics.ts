@@ -105,10 +105,8 @@ async function trainVariant(opts: DynamicsOptions, v: DynamicsVariant, seed: num
 
 /** Every variant × seed's measurements along training (reused from the store when recorded). */
 export async function objectiveDynamics(opts: DynamicsOptions): Promise<DynamicsRun[][]> {
-  if (
-    !opts.train.every((p) => p.label === 0 || p.label === 1) ||
-    !opts.test.every((p) => p.label === 0 || p.label === 1)
-  )
+  const binary = (pairs: readonly SentencePair[]) => pairs.every((p) => p.label === 0 || p.label === 1);
+  if (!binary(opts.train) || !binary(opts.test))
     throw new Error('objectiveDynamics needs binary labels (0 or 1)');
   const steps = opts.epochs * Math.ceil(opts.train.length / opts.batchSize);
   const jobs = opts.variants.flatMap((v) => opts.seeds.map((seed) => ({ v, seed })));
