@@ -38,6 +38,16 @@ test('Progress.skip: reused steps advance the bar but not the rate the ETA extra
   bar.tick(10);
   const eta = Number(/eta (\d+)s\n$/.exec(out.lines[1])![1]);
   assert.ok(eta >= 39 && eta <= 41, out.lines[1]);
+  // Seconds are rounded before minutes are split off: 119.6 s is 2m00s.
+  const late = sink();
+  new Progress({
+    label: 'x',
+    total: 2,
+    every: 0,
+    startedAt: Date.now() - 59_600,
+    stream: late.stream,
+  }).tick();
+  assert.match(late.lines[0], / 1\/2 1m00s eta 1m00s\n$/);
   bar.skip(40);
   assert.match(out.lines[2], /100% 100\/100 .* eta 0s\n$/);
 });

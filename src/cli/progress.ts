@@ -15,8 +15,9 @@ export interface ProgressOptions {
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  const r = Math.round(s % 60);
+  const whole = Math.round(s); // round first: 119.6 s is 2m00s, not 1m60s
+  const m = Math.floor(whole / 60);
+  const r = whole % 60;
   return m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
 }
 

@@ -153,8 +153,12 @@ export function dynamicsReport(
 ): { table: Table; charts: Chart[]; text: string } {
   const curves = runs.map((r) => meanCurve(r, 'spearman'));
   const at = (k: number, i: number) => runs[k].map((r) => r.points[i].spearman);
-  const last = (k: number, field: 'cosSimilar' | 'cosDissimilar') =>
-    fmtMeanStd(runs[k].map((r) => r.points[r.points.length - 1][field]));
+  // Cosines to 3 decimals: CoSENT can squeeze them all into a narrow band near 1.
+  const lastCos = (k: number, field: 'cosSimilar' | 'cosDissimilar') =>
+    runs[k].map((r) => r.points[r.points.length - 1][field]);
+  const last = (k: number, field: 'cosSimilar' | 'cosDissimilar') => fmtMeanStd(lastCos(k, field), 3);
+  const lastMean = (k: number, field: 'cosSimilar' | 'cosDissimilar') =>
+    meanStd(lastCos(k, field)).mean.toFixed(3);
   const table: Table = {
     title: `How each objective moves the cosines as it trains (${setting}; mean ± std over seeds)`,
     columns: [
@@ -178,7 +182,7 @@ export function dynamicsReport(
         last(k, 'cosDissimilar'),
       ];
     }),
-    note: `Before training: Spearman ${curves[0][0].mean.toFixed(1)}, mean cos ${runs[0][0].points[0].cosSimilar.toFixed(2)} (similar) and ${runs[0][0].points[0].cosDissimilar.toFixed(2)} (dissimilar).`,
+    note: `Before training: Spearman ${curves[0][0].mean.toFixed(1)}, mean cos ${runs[0][0].points[0].cosSimilar.toFixed(3)} (similar) and ${runs[0][0].points[0].cosDissimilar.toFixed(3)} (dissimilar).`,
   };
   const line = (title: string, yLabel: string, series: Chart['series']): Chart => ({
     title,
@@ -222,10 +226,7 @@ export function dynamicsReport(
     `Dynamics (${setting}): test Spearman after the first ${curves[0][1].step} steps → at the end: ` +
     `${variants.map((_, k) => phrase(k)).join('; ')}. ` +
     `Mean cos of similar / dissimilar pairs at the end: ${variants
-      .map(
-        (v, k) =>
-          `${variantLabel(v)} ${last(k, 'cosSimilar').split(' ')[0]} / ${last(k, 'cosDissimilar').split(' ')[0]}`,
-      )
+      .map((v, k) => `${variantLabel(v)} ${lastMean(k, 'cosSimilar')} / ${lastMean(k, 'cosDissimilar')}`)
       .join('; ')}.`;
   return { table, charts, text };
 }
