@@ -92,6 +92,7 @@ test('objectiveDynamics measures every variant × seed along training, reuses re
 
   const graded = opts.train.map((p, i) => ({ ...p, label: i % 3 }));
   await assert.rejects(objectiveDynamics({ ...opts, train: graded }), /binary labels/);
+  await assert.rejects(objectiveDynamics({ ...opts, every: 0 }), /every must be a positive integer/);
 
   const report = dynamicsReport(variants, runs, 'toy');
   assert.deepEqual(

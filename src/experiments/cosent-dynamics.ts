@@ -108,6 +108,8 @@ export async function objectiveDynamics(opts: DynamicsOptions): Promise<Dynamics
   const binary = (pairs: readonly SentencePair[]) => pairs.every((p) => p.label === 0 || p.label === 1);
   if (!binary(opts.train) || !binary(opts.test))
     throw new Error('objectiveDynamics needs binary labels (0 or 1)');
+  if (!(Number.isInteger(opts.every) && opts.every >= 1))
+    throw new Error(`objectiveDynamics: every must be a positive integer (got ${opts.every})`);
   const steps = opts.epochs * Math.ceil(opts.train.length / opts.batchSize);
   const jobs = opts.variants.flatMap((v) => opts.seeds.map((seed) => ({ v, seed })));
   let runs: DynamicsRun[];
