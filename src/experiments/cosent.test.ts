@@ -78,6 +78,8 @@ test('the experiment runs every task × objective × 3 seeds and reports tables,
   // The verdict's average gap is the chart's average.
   const avg = chart.series[0].y.reduce((a, b) => a + b, 0) / chart.series[0].y.length;
   assert.ok(r.verdict.includes(Math.abs(avg).toFixed(2)), r.verdict);
+  // PAWSX's long sentences get the note's 128 tokens whatever the budget's limit.
+  assert.equal(r.settings?.maxLen, '16; PAWSX 128');
   // The dynamics study on ATEC: CoSENT at three scales and cosine-MSE, at the rates chosen on ATEC.
   const dyn = r.tables[3];
   assert.deepEqual(

@@ -100,6 +100,9 @@ const BUDGETS: Record<Budget, BudgetSettings> = {
   },
 };
 
+/** Tokens per sentence for a task: the budget's limit, raised where the note's code gives the task more. */
+const maxLenOf = (task: StsTask, s: BudgetSettings) => Math.max(s.maxLen, task.minMaxLen ?? 0);
+
 const LABEL: Record<ObjectiveName, string> = {
   cosent: 'CoSENT',
   softmax: 'Sentence-BERT (softmax)',
@@ -416,7 +419,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           epochs: s.epochs,
           batchSize: s.batchSize,
           lrGrid: s.lrGrid,
-          maxLen: s.maxLen,
+          maxLen: maxLenOf(task, s),
           pooling: opts.pooling,
           store: {
             runs: store,
@@ -439,6 +442,9 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           summaries,
         });
       }
+      const raisedMaxLen = tasks
+        .filter((t) => maxLenOf(t, s) > s.maxLen)
+        .map((t) => `${t.name} ${maxLenOf(t, s)}`);
       const atec = outcomes.find((o) => o.task.name === 'ATEC');
       const dynamics = atec
         ? await atecDynamics(ctx, s, seeds, encoders.dirs.zh!, atec, store, opts.pooling)
@@ -453,7 +459,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           epochs: s.epochs,
           batchSize: s.batchSize,
           lrGrid: s.lrGrid.join(', '),
-          maxLen: s.maxLen,
+          maxLen: raisedMaxLen.length ? `${s.maxLen}; ${raisedMaxLen.join(', ')}` : s.maxLen,
           maxTrain: s.maxTrain ?? 'all',
           maxDev: s.maxDev ?? 'all',
           maxTest: s.maxTest ?? 'all',
