@@ -171,9 +171,15 @@ export function dynamicsReport(
       'best step (mean curve)',
       'mean cos, similar pairs (end)',
       'mean cos, dissimilar pairs (end)',
+      'CoSENT’s λ × (similar − dissimilar)',
     ],
     rows: variants.map((v, k) => {
       const best = curves[k].reduce((b, p) => (p.mean > b.mean ? p : b));
+      // The gap as CoSENT's loss sees it (its exponents are λ × cosine differences).
+      const margin = runs[k].map((r) => {
+        const end = r.points[r.points.length - 1];
+        return (v.scale ?? 20) * (end.cosSimilar - end.cosDissimilar);
+      });
       return [
         variantLabel(v),
         v.lr,
@@ -182,6 +188,7 @@ export function dynamicsReport(
         best.step,
         last(k, 'cosSimilar'),
         last(k, 'cosDissimilar'),
+        v.objective === 'cosent' ? fmtMeanStd(margin, 3) : null,
       ];
     }),
     note: `Before training: Spearman ${curves[0][0].mean.toFixed(1)}, mean cos ${runs[0][0].points[0].cosSimilar.toFixed(3)} (similar) and ${runs[0][0].points[0].cosDissimilar.toFixed(3)} (dissimilar).`,
