@@ -7,6 +7,7 @@ import { initBackend } from '../backend/index.js';
 import { saveTinyEncoder } from '../encoder/tiny.test-util.js';
 import { spearman } from '../cosent/spearman.js';
 import { Rng } from '../util/rng.js';
+import { fmtMeanStd } from '../util/stats.js';
 import { RunStore } from './run-store.js';
 import {
   dynamicsReport,
@@ -102,10 +103,7 @@ test('objectiveDynamics measures every variant × seed along training, reuses re
   assert.equal(report.table.columns[2], 'Spearman at step 2');
   // λ × the cosine gap at the end, for CoSENT only.
   const gaps = runs[0].map((r) => 5 * (r.points[3].cosSimilar - r.points[3].cosDissimilar));
-  assert.equal(
-    report.table.rows[0][7],
-    `${((gaps[0] + gaps[1]) / 2).toFixed(3)} ± ${Math.abs(gaps[0] - gaps[1]) / Math.SQRT2 < 5e-4 ? '0.000' : (Math.abs(gaps[0] - gaps[1]) / Math.SQRT2).toFixed(3)}`,
-  );
+  assert.equal(report.table.rows[0][7], fmtMeanStd(gaps, 3));
   assert.equal(report.table.rows[1][7], null);
   assert.equal(report.charts[0].series.length, 2);
   assert.equal(report.charts[1].series.length, 4);
