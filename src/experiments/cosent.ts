@@ -2,8 +2,8 @@
  * Reproduction of the CoSENT note (https://kexue.fm/archives/8847): starting from the same pretrained
  * kexue encoder, fine-tune with CoSENT, the Sentence-BERT softmax objective and cosine-MSE on each
  * task (cosent-compare.ts), ≥ 3 seeds, and report test Spearman mean ± std at each run's best dev
- * epoch and after the first epoch, beside the note's BERT-base numbers. Our encoders are far smaller than BERT-base, so the
- * comparison that matters is the gap between objectives, not the absolute scores.
+ * epoch and after the first epoch, beside the note's BERT-base numbers. Our encoders are far smaller
+ * than BERT-base, so the comparison that matters is the gap between objectives, not the absolute scores.
  *
  * On ATEC a dynamics study (cosent-dynamics.ts) follows test Spearman and the cosines of similar and
  * dissimilar pairs along training, for CoSENT at three scales λ and for cosine-MSE: the mechanism behind
@@ -224,9 +224,9 @@ function gapChart(outcomes: TaskOutcome[]): Chart {
 }
 
 /**
- * The fine-tuning compute behind the outcomes (and `otherRuns`, in seconds): every run's own recorded time
- * (grid runs included), so a
- * result assembled from runs recorded earlier, or by other processes, still says what it cost.
+ * The fine-tuning compute behind the outcomes (and `otherRuns`, in seconds): every run's own recorded
+ * time (grid runs included), so a result assembled from runs recorded earlier, or by other processes,
+ * still says what it cost.
  */
 export function computeNote(outcomes: TaskOutcome[], otherRuns: readonly number[] = []): string {
   const runs = [
@@ -442,9 +442,8 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           summaries,
         });
       }
-      const raisedMaxLen = tasks
-        .filter((t) => maxLenOf(t, s) > s.maxLen)
-        .map((t) => `${t.name} ${maxLenOf(t, s)}`);
+      const raised = tasks.filter((t) => maxLenOf(t, s) > s.maxLen).map((t) => `${t.name} ${maxLenOf(t, s)}`);
+      const maxLenText = raised.length ? `${s.maxLen}; ${raised.join(', ')}` : String(s.maxLen);
       const atec = outcomes.find((o) => o.task.name === 'ATEC');
       const dynamics = atec
         ? await atecDynamics(ctx, s, seeds, encoders.dirs.zh!, atec, store, opts.pooling)
@@ -459,7 +458,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           epochs: s.epochs,
           batchSize: s.batchSize,
           lrGrid: s.lrGrid.join(', '),
-          maxLen: raisedMaxLen.length ? `${s.maxLen}; ${raisedMaxLen.join(', ')}` : s.maxLen,
+          maxLen: maxLenText,
           maxTrain: s.maxTrain ?? 'all',
           maxDev: s.maxDev ?? 'all',
           maxTest: s.maxTest ?? 'all',
@@ -469,6 +468,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
         text: [
           'Each (objective, seed) fine-tunes a fresh copy of the same pretrained encoder with AdamW (linear warmup over 10% of steps, then linear decay); seeds change the data order and the softmax classifier’s initialisation. Dev and test Spearman between cos(u, v) and the gold labels are measured after every epoch. As in the note, each objective’s learning rate is chosen from the grid by the first seed’s best dev Spearman, and a run scores its test Spearman at its best dev epoch; nothing is chosen on test.',
           'Our encoders are much smaller than BERT-base and pretrained on far less text, so absolute scores are not comparable with the note’s; the gap between objectives is.',
+          `The note’s code trains BERT-base with Adam at a constant 2e-5 for 5 epochs (CLS vectors, 64 tokens a sentence, PAWSX 128, batch 32, λ = 20). Here: ${opts.pooling ?? 'CLS'} vectors, ${maxLenText} tokens, batch ${s.batchSize}, λ = 20, ${s.epochs} epochs of AdamW with warmup and decay, and each objective’s learning rate chosen from {${s.lrGrid.join(', ')}}, since a small encoder needs larger steps.`,
           ...encoders.notes,
           computeNote(outcomes, dynamics?.seconds),
           ...(dynamics ? [dynamics.text] : []),
