@@ -175,9 +175,9 @@ export function bestDevEpoch(r: Pick<RunRecord, 'dev' | 'test'>): { epoch: numbe
 
 export interface ObjectiveSummary {
   objective: ObjectiveName;
-  /** The learning rate chosen on dev, and each grid point's best dev Spearman and run time (first seed). */
+  /** The learning rate chosen on dev, and each grid point's best dev Spearman (first seed). */
   lr: number;
-  grid: { lr: number; dev: number; seconds: number }[];
+  grid: { lr: number; dev: number }[];
   /** Mean and sample standard deviation over seeds of test Spearman at each run's best dev epoch. */
   mean: number;
   std: number;
@@ -267,7 +267,7 @@ export async function compareObjectives(opts: CompareOptions): Promise<Objective
   );
   const chosen = opts.objectives.map((objective, k) => {
     const gridRuns = allGridRuns.slice(k * width, (k + 1) * width);
-    const grid = gridRuns.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev), seconds: r.seconds }));
+    const grid = gridRuns.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
     const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
     return { objective, grid, lr: opts.lrGrid[best], firstRun: gridRuns[best] };
   });

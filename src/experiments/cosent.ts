@@ -223,22 +223,6 @@ function gapChart(outcomes: TaskOutcome[]): Chart {
   };
 }
 
-/**
- * The fine-tuning compute behind the outcomes (and `otherRuns`, in seconds): every run's own recorded
- * time (grid runs included), so a result assembled from runs recorded earlier, or by other processes,
- * still says what it cost.
- */
-export function computeNote(outcomes: TaskOutcome[], otherRuns: readonly number[] = []): string {
-  const runs = [
-    ...outcomes.flatMap((o) =>
-      o.summaries.flatMap((s) => [...s.grid.map((g) => g.seconds), ...s.runs.slice(1).map((r) => r.seconds)]),
-    ),
-    ...otherRuns,
-  ];
-  const hours = runs.reduce((a, b) => a + b, 0) / 3600;
-  return `Fine-tuning compute: ${runs.length} runs, ${hours.toFixed(2)} h in total (the sum of each run’s recorded time; a run uses one process, and processes sharing the work folder run side by side).`;
-}
-
 /** Average gaps over tasks, phrased from the measurements. */
 function verdict(outcomes: TaskOutcome[]): string {
   const avg = (f: (o: TaskOutcome) => number) => outcomes.reduce((s, o) => s + f(o), 0) / outcomes.length;
@@ -268,7 +252,7 @@ async function atecDynamics(
   atec: TaskOutcome,
   store: RunStore,
   pooling: Pooling | undefined,
-): Promise<ReturnType<typeof dynamicsReport> & { seconds: number[] }> {
+): Promise<ReturnType<typeof dynamicsReport>> {
   const d = s.dynamics;
   const data = readTask(ctx.dataDir, atec.task);
   const train = subsample(data.train, d.train, 1);
@@ -306,14 +290,11 @@ async function atecDynamics(
     onStep: () => progress.tick(),
     onReused: (n) => progress.skip(n),
   });
-  return {
-    ...dynamicsReport(
-      variants,
-      runs,
-      `ATEC, ${train.length} training pairs, ${d.epochs} epochs, ${test.length} test pairs`,
-    ),
-    seconds: runs.flat().map((r) => r.seconds),
-  };
+  return dynamicsReport(
+    variants,
+    runs,
+    `ATEC, ${train.length} training pairs, ${d.epochs} epochs, ${test.length} test pairs`,
+  );
 }
 
 interface Encoders {
@@ -470,7 +451,6 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           'Our encoders are much smaller than BERT-base and pretrained on far less text, so absolute scores are not comparable with the note’s; the gap between objectives is.',
           `The note’s code trains BERT-base with Adam at a constant 2e-5 for 5 epochs (CLS vectors, 64 tokens a sentence, PAWSX 128, batch 32, λ = 20). Here: ${opts.pooling ?? 'CLS'} vectors, ${maxLenText} tokens, batch ${s.batchSize}, λ = 20, ${s.epochs} epochs of AdamW with warmup and decay, and each objective’s learning rate chosen from {${s.lrGrid.join(', ')}}, since a small encoder needs larger steps.`,
           ...encoders.notes,
-          computeNote(outcomes, dynamics?.seconds),
           ...(dynamics ? [dynamics.text] : []),
         ],
         math: [

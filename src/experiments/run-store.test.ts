@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 
-import { RunStore, type RunUnit } from './run-store.js';
+import { RunStore, takeRunTimes, type RunUnit } from './run-store.js';
 
 const tmpStore = () => new RunStore(fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-runs-')), 20);
 
@@ -67,4 +67,30 @@ test('run store: a failing run releases its claim and records nothing', async ()
     /boom/,
   );
   assert.deepEqual(fs.readdirSync(store.dir), []);
+});
+
+test('run store: each run keeps its compute time, and the tally counts computed and reused runs', async () => {
+  const store = tmpStore();
+  takeRunTimes(); // start from a fresh tally
+  const slow: RunUnit<number> = {
+    id: 'slow',
+    key: 'k',
+    compute: () => new Promise((r) => setTimeout(() => r(1), 60)),
+  };
+  await store.runAll([slow]);
+  const first = takeRunTimes();
+  assert.deepEqual({ ...first, seconds: 0 }, { runs: 1, reused: 0, seconds: 0, untimed: 0 });
+  assert.ok(first.seconds >= 0.05 && first.seconds < 5, String(first.seconds));
+  const saved = JSON.parse(fs.readFileSync(path.join(store.dir, 'slow.json'), 'utf8')) as { seconds: number };
+  assert.equal(saved.seconds, first.seconds);
+  // Reused: the recorded time counts again, though this pass spent nothing on it.
+  await store.runAll([slow]);
+  assert.deepEqual(takeRunTimes(), { runs: 1, reused: 1, seconds: first.seconds, untimed: 0 });
+  // A record written without a time counts as untimed, unless the record carries its own `seconds`.
+  store.put('old', 'k', 3);
+  store.put('inner', 'k', { seconds: 12 });
+  const calls: string[] = [];
+  await store.runAll([unit('old', 'k', 0, calls), unit('inner', 'k', 0, calls)]);
+  assert.deepEqual(takeRunTimes(), { runs: 2, reused: 2, seconds: 12, untimed: 1 });
+  assert.deepEqual(calls, []);
 });

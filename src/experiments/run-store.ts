@@ -14,6 +14,25 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
 import { writeJsonAtomic } from '../io/atomic.js';
+import type { RunTimes } from './types.js';
+
+// The runs every store returned since the last `takeRunTimes()`: the experiment runner resets it before
+// an experiment and reads it after, so a result says what its runs cost even when they were reused.
+let tally: RunTimes = { runs: 0, reused: 0, seconds: 0, untimed: 0 };
+
+/** The compute behind the runs returned since the last call, and a fresh tally. */
+export function takeRunTimes(): RunTimes {
+  const out = tally;
+  tally = { runs: 0, reused: 0, seconds: 0, untimed: 0 };
+  return out;
+}
+
+function count(seconds: number | undefined, reused: boolean): void {
+  tally.runs++;
+  if (reused) tally.reused++;
+  if (seconds === undefined) tally.untimed++;
+  else tally.seconds += seconds;
+}
 
 /** One unit of work: `compute` runs it when no record matches `key`. */
 export interface RunUnit<T> {
@@ -41,19 +60,33 @@ export class RunStore {
 
   /** The recorded result of run `id` if it was made with this `key`. */
   get<T>(id: string, key: unknown): T | undefined {
+    return this.read<T>(id, key)?.record;
+  }
+
+  /** The record and the seconds its run took (absent in records written before times were kept). */
+  private read<T>(id: string, key: unknown): { record: T; seconds?: number } | undefined {
     const file = this.file(id, '.json');
     if (!fs.existsSync(file)) return undefined;
     try {
-      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { key: unknown; record: T };
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+        key: unknown;
+        record: T;
+        seconds?: number;
+      };
       // Compare through JSON so `undefined` fields and key order do not matter.
-      return isDeepStrictEqual(saved.key, JSON.parse(JSON.stringify(key))) ? saved.record : undefined;
+      if (!isDeepStrictEqual(saved.key, JSON.parse(JSON.stringify(key)))) return undefined;
+      // Older records may carry their time inside (a `seconds` field of the record itself).
+      const inner = (saved.record as { seconds?: unknown } | null)?.seconds;
+      const seconds = saved.seconds ?? (typeof inner === 'number' ? inner : undefined);
+      return { record: saved.record, seconds };
     } catch {
       return undefined; // a damaged record is rerun
     }
   }
 
-  put<T>(id: string, key: unknown, record: T): void {
-    writeJsonAtomic(this.file(id, '.json'), { key, record });
+  /** Records run `id`'s result, with the seconds its computation took if known. */
+  put<T>(id: string, key: unknown, record: T, seconds?: number): void {
+    writeJsonAtomic(this.file(id, '.json'), { key, record, ...(seconds !== undefined && { seconds }) });
   }
 
   /** Claims run `id` for this process; false if a live process holds it. */
@@ -102,21 +135,23 @@ export class RunStore {
   }
 
   private async tryRun<T>(u: RunUnit<T>): Promise<{ ok: true; record: T } | { ok: false }> {
-    const found = this.get<T>(u.id, u.key);
-    if (found !== undefined) {
-      u.onReused?.(found);
-      return { ok: true, record: found };
-    }
+    const reuse = (found: { record: T; seconds?: number }) => {
+      count(found.seconds, true);
+      u.onReused?.(found.record);
+      return { ok: true as const, record: found.record };
+    };
+    const found = this.read<T>(u.id, u.key);
+    if (found !== undefined) return reuse(found);
     if (!this.claim(u.id)) return { ok: false };
     try {
       // Another process may have finished it between our look and our claim.
-      const again = this.get<T>(u.id, u.key);
-      if (again !== undefined) {
-        u.onReused?.(again);
-        return { ok: true, record: again };
-      }
+      const again = this.read<T>(u.id, u.key);
+      if (again !== undefined) return reuse(again);
+      const t0 = performance.now();
       const record = await u.compute();
-      this.put(u.id, u.key, record);
+      const seconds = (performance.now() - t0) / 1000;
+      this.put(u.id, u.key, record, seconds);
+      count(seconds, false);
       return { ok: true, record };
     } finally {
       this.release(u.id);

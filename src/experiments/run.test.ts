@@ -6,6 +6,8 @@ import path from 'node:path';
 import { Rng } from '../util/rng.js';
 import { InputError } from '../io/errors.js';
 import { parseResult } from '../report/parse.js';
+import { runTimesText } from '../report/html.js';
+import { RunStore } from './run-store.js';
 import { experiments } from './index.js';
 import { defaultDataDir, labEta, oneLine, parseBudget, parseSeeds, runExperiment, runLab } from './run.js';
 import type { Experiment, ExperimentContext } from './types.js';
@@ -90,6 +92,39 @@ test('runExperiment: a full-budget run goes to results/full/ and records the com
   assert.match(result.env.commit ?? '', /^([0-9a-f]{12}(\+dirty)?|\?)$/);
   assert.match(result.env.machine ?? '', /GiB$/);
   assert.deepEqual(fs.readdirSync(d.resultsDir), ['full'], 'the quick result file is untouched');
+  fs.rmSync(d.root, { recursive: true, force: true });
+});
+
+test('runExperiment: a result built from recorded runs says what they cost, reused or not', async () => {
+  const d = dirs();
+  const stored: Experiment = {
+    ...toy,
+    name: 'stored',
+    async run(ctx) {
+      const store = new RunStore(path.join(ctx.workDir, 'runs'));
+      const slow = (id: string) => ({
+        id,
+        key: 'k',
+        compute: () => new Promise<number>((r) => setTimeout(() => r(1), 30)),
+      });
+      await store.runAll([slow('a'), slow('b')]);
+      return toy.run(ctx);
+    },
+  };
+  const opts = { budget: 'quick' as const, seeds: [0], quiet: true, ...d };
+  const first = (await runExperiment(stored, opts)).result.runTimes!;
+  assert.deepEqual({ ...first, seconds: 0 }, { runs: 2, reused: 0, seconds: 0, untimed: 0 });
+  assert.ok(first.seconds >= 0.05, String(first.seconds));
+  // The second pass reuses both: its wall time is small, the runs' cost is still reported.
+  const { result, file } = await runExperiment(stored, opts);
+  assert.deepEqual(result.runTimes, { ...first, reused: 2 });
+  assert.deepEqual(parseResult(JSON.parse(fs.readFileSync(file, 'utf8')), file).runTimes, result.runTimes);
+  assert.match(
+    runTimesText(result.runTimes!),
+    /^0\.\d min over 2 runs \(2 reused from earlier passes or other processes\)$/,
+  );
+  // An experiment without a run store has no run times.
+  assert.equal((await runExperiment(toy, opts)).result.runTimes, undefined);
   fs.rmSync(d.root, { recursive: true, force: true });
 });
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../backend/index.js';
+import { takeRunTimes } from './run-store.js';
 import { InputError } from '../io/errors.js';
 import { checkOutputFolder, writeJsonAtomic } from '../io/atomic.js';
 import { runEnvironment } from '../util/env.js';
@@ -94,6 +95,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
   const workDir = path.resolve(opts.workDir ?? 'runs', exp.name);
   checkOutputFolder(workDir, '--work');
   const start = performance.now();
+  takeRunTimes(); // count only this experiment's runs
   const body = await exp.run({
     budget: opts.budget,
     seeds: opts.seeds,
@@ -102,6 +104,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     quiet: opts.quiet ?? false,
   });
   const seconds = (performance.now() - start) / 1000;
+  const runTimes = takeRunTimes();
   const outDir = budgetDir(opts.resultsDir, opts.budget);
   const images = body.images && keepImages(body.images, outDir, exp.name);
   // Fields the runner owns come last so an experiment cannot misreport its name, budget or timing.
@@ -113,6 +116,7 @@ export async function runExperiment(exp: Experiment, opts: RunOptions): Promise<
     seeds: opts.seeds,
     env: runEnvironment(),
     seconds,
+    ...(runTimes.runs > 0 && { runTimes }),
   };
   const summary = result.summary ?? exp.summarize?.(result);
   if (summary) result.summary = summary;

@@ -100,7 +100,25 @@ export interface ExperimentResult {
   charts: Chart[];
   images?: Image[];
   env: RunEnvironment;
+  /** Wall-clock seconds of the pass that wrote this result (reused runs cost it nothing). */
   seconds: number;
+  /** The compute behind the runs the result was built from (experiments that record their runs). */
+  runTimes?: RunTimes;
+}
+
+/**
+ * What an experiment's recorded runs cost: each run's own time, whether it ran in the pass that wrote
+ * the result or was reused from an earlier pass or another process, so a result assembled from recorded
+ * runs still says how long they took.
+ */
+export interface RunTimes {
+  runs: number;
+  /** Of `runs`, those reused from earlier passes or other processes. */
+  reused: number;
+  /** Sum of the timed runs' seconds (each run single-process; processes may have run side by side). */
+  seconds: number;
+  /** Runs recorded before run times were kept. */
+  untimed: number;
 }
 
 export interface ExperimentContext {

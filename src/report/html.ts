@@ -3,7 +3,7 @@
  * experiment (claim, verdict, settings, text, math, tables, charts). Pure string building; every piece
  * of result text is escaped (or rendered through KaTeX, which escapes its own output).
  */
-import type { ExperimentResult, Table } from '../experiments/types.js';
+import type { ExperimentResult, RunTimes, Table } from '../experiments/types.js';
 import { renderMath, renderTextWithMath } from './math.js';
 import { escapeXml, renderChart } from './svg.js';
 
@@ -70,11 +70,23 @@ function tableHtml(t: Table): string {
   return `<figure class="table"><figcaption>${escapeXml(t.title)}</figcaption><table><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>${note}</figure>`;
 }
 
+/** E.g. "2.58 h over 27 runs (27 reused from earlier passes)": what the recorded runs cost. */
+export function runTimesText(t: RunTimes): string {
+  const parts = [
+    t.reused > 0 && `${t.reused} reused from earlier passes or other processes`,
+    t.untimed > 0 && `${t.untimed} recorded without a time`,
+  ].filter(Boolean);
+  const h = t.seconds / 3600;
+  const amount = h >= 1 ? `${h.toFixed(2)} h` : `${(t.seconds / 60).toFixed(1)} min`;
+  return `${amount} over ${t.runs} runs${parts.length ? ` (${parts.join('; ')})` : ''}`;
+}
+
 function settingsHtml(r: ExperimentResult): string {
   const items: [string, string][] = [
     ['budget', r.budget],
     ['seeds', r.seeds.join(', ') || '—'],
     ['wall time', `${r.seconds.toFixed(1)} s`],
+    ...(r.runTimes ? [['run compute', runTimesText(r.runTimes)] as [string, string]] : []),
     ...Object.entries(r.settings).map(([k, v]): [string, string] => [k, String(v)]),
   ];
   const env = r.env;

@@ -9,6 +9,7 @@ import {
   type ClaimSummary,
   type ExperimentResult,
   type RunEnvironment,
+  type RunTimes,
   type Series,
   type Table,
   type VerdictStatus,
@@ -158,5 +159,16 @@ export function parseResult(json: unknown, file: string): ExperimentResult {
     }),
     env: env(c, o.env),
     seconds: c.num(o.seconds, 'seconds'),
+    ...(o.runTimes !== undefined && { runTimes: runTimes(c, o.runTimes) }),
+  };
+}
+
+function runTimes(c: Checker, v: unknown): RunTimes {
+  const o = c.obj(v, 'runTimes');
+  return {
+    runs: c.num(o.runs, 'runTimes.runs'),
+    reused: c.num(o.reused, 'runTimes.reused'),
+    seconds: c.num(o.seconds, 'runTimes.seconds'),
+    untimed: c.num(o.untimed, 'runTimes.untimed'),
   };
 }
