@@ -70,7 +70,7 @@ function tableHtml(t: Table): string {
   return `<figure class="table"><figcaption>${escapeXml(t.title)}</figcaption><table><thead><tr>${head}</tr></thead><tbody>\n${rows}\n</tbody></table>${note}</figure>`;
 }
 
-/** E.g. "2.58 h over 27 runs (27 reused from earlier passes)": what the recorded runs cost. */
+/** What the recorded runs cost, e.g. "2.58 h over 27 runs (27 reused from earlier passes or other processes)". */
 export function runTimesText(t: RunTimes): string {
   const parts = [
     t.reused > 0 && `${t.reused} reused from earlier passes or other processes`,
