@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/InferenceMode.h>
@@ -276,6 +277,40 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
 
+// randomNormal(shape, seed) -> id of a float32 tensor of standard-normal draws: ATen's normal (its
+// vectorised Box-Muller, as torch.randn) from a generator made for this call from the seed, so a seed
+// gives the same numbers for any thread count and no global state is touched. tf.randomNormal draws in
+// a JavaScript loop, ~50 ns per number (about 1 ms of an IWAE k = 5 step's 17 at batch 100).
+Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto shape = IntList(env, info[0]);
+  const uint64_t seed = Mix64(static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()));
+  at::Tensor t = at::normal(0, 1, shape, at::make_generator<at::CPUGeneratorImpl>(seed), at::kFloat);
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+}
+
+// bernoulli(id p, seed) -> id of a float32 tensor of 0 and 1, element i being 1 with probability p[i]
+// (p outside [0, 1] is clamped). Counter-based like dropoutMask, and for the same reason (ATen's
+// bernoulli draws serially, ~15 ns a number): element i is 1 when the top 24 bits of SplitMix64's i-th
+// output for the seed, as a fraction of 2^24, fall below p[i].
+Napi::Value Bernoulli(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor p = Canonical(Get(env, info[0])).to(at::kFloat).contiguous();
+  const uint64_t seed = Mix64(static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()));
+  at::Tensor t = at::empty(p.sizes(), at::kFloat);
+  const float* pp = p.data_ptr<float>();
+  float* q = t.data_ptr<float>();
+  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
+  constexpr float kUnit = 1.0f / 16777216.0f;
+  at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float u = static_cast<float>(Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40) * kUnit;
+      q[i] = u < pp[i] ? 1.0f : 0.0f;
+    }
+  });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+}
+
 // toData(id) -> Float32Array | Int32Array | Uint8Array (copy)
 Napi::Value ToData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -375,6 +410,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fromData", Napi::Function::New(env, FromData));
   exports.Set("toData", Napi::Function::New(env, ToData));
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
+  exports.Set("randomNormal", Napi::Function::New(env, RandomNormal));
+  exports.Set("bernoulli", Napi::Function::New(env, Bernoulli));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
   exports.Set("dtype", Napi::Function::New(env, Dtype));

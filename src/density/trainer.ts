@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { DivergenceError } from '../io/errors.js';
 import { AdamW } from '../nn/optim.js';
 import { Rng } from '../util/rng.js';
-import { binarize, binarizeFixed, gatherRows } from './data.js';
+import { binarizeFixed, gatherRows } from './data.js';
+import { bernoulli } from '../nn/random.js';
 import { readBackAsync, readBackSync } from '../util/read-back.js';
 import { checkValues } from './likelihood.js';
 import { objectiveTensors, type Estimator, type Objective } from './objectives.js';
@@ -206,16 +207,15 @@ export class VAETrainer {
     let count = 0;
     for (let b = 0; b < batches; b++) {
       const idx = order.slice(b * this.o.batchSize, (b + 1) * this.o.batchSize);
-      const raw = gatherRows(this.data, D, idx);
-      const values = this.o.binarization === 'dynamic' ? binarize(raw, rng) : raw;
+      const raw = tf.tensor2d(gatherRows(this.data, D, idx), [idx.length, D]);
+      const x = this.o.binarization === 'dynamic' ? (bernoulli(raw, rng.seed()) as tf.Tensor2D) : raw;
       const progress = (e + b / batches) / this.o.epochs;
-      const x = tf.tensor2d(values, [idx.length, D]);
       try {
         const bound = yield* this.stepWork(x, this.o.learningRate(progress), rng.seed());
         total += bound * idx.length;
         count += idx.length;
       } finally {
-        x.dispose();
+        tf.dispose([raw, x]);
       }
       onBatch?.(total / count, b + 1, batches);
     }

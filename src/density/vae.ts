@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { stopGradient } from '../grad/stop-gradient.js';
 import { applyNet, type Net } from './nets.js';
 import { bernoulliLogPmf, gaussianLogPdf, standardNormalLogPdf } from './distributions.js';
+import { standardNormal } from '../nn/random.js';
 
 /** The decoder's distribution over x. */
 export type Likelihood = 'bernoulli' | 'gaussian';
@@ -236,7 +237,7 @@ export class VAE {
     return tf.tidy(() => {
       let seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
       const draw = (i: number) =>
-        opts.noise ? opts.noise[i] : tf.randomNormal([B, k, this.latentDims[i]], 0, 1, 'float32', seed++);
+        opts.noise ? opts.noise[i] : standardNormal([B, k, this.latentDims[i]], seed++);
       // Sampling pass. The first encoder sees each x once (q(z₁|x) is the same for its k samples).
       const z: tf.Tensor2D[] = [];
       const q: { mean: tf.Tensor2D; logVar: tf.Tensor2D }[] = [];

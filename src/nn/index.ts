@@ -7,3 +7,4 @@ export * from './optim.js';
 export * from './diagnose.js';
 export * from './tfjs-init.js';
 export * from './spectral-norm.js';
+export * from './random.js';

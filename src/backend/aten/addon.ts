@@ -18,6 +18,10 @@ export interface AtenAddon {
   toData(id: number): Float32Array | Int32Array | Uint8Array;
   /** A float32 tensor of 0 and 1/(1 − rate), each element kept with probability 1 − rate (SplitMix64 from `seed`). */
   dropoutMask(shape: readonly number[], rate: number, seed: number): number;
+  /** Standard-normal float32 draws of `shape` (ATen's normal, a generator made from `seed`). */
+  randomNormal(shape: readonly number[], seed: number): number;
+  /** Float32 0/1 per element of tensor `p`: 1 with probability p (SplitMix64 from `seed`). */
+  bernoulli(p: number, seed: number): number;
   free(id: number): void;
   shape(id: number): number[];
   dtype(id: number): string;

@@ -11,6 +11,7 @@
  * - softmax's gradient from its output (src/grad/softmax.ts): ATen's _softmax_backward_data; tanh's and
  *   sigmoid's likewise (src/grad/activations.ts): tanh_backward, sigmoid_backward;
  * - the dropout multiplier (src/nn/layers.ts): the addon's counter-based mask, from the call's seed;
+ * - standard-normal and Bernoulli draws (src/nn/random.ts): the addon's, from the call's seed;
  * - the RoPE rotation (src/nn/fused-rope.ts): one complex multiply of the pairs by cos + i·sin;
  * - softmax cross-entropy against class labels and its gradient (src/nn/fused-cross-entropy.ts):
  *   log_softmax + nll_loss, and nll_loss_backward + _log_softmax_backward_data;
@@ -24,8 +25,20 @@ import { ACTIVATION_GRAD } from '../../grad/activations.js';
 import { DROPOUT_MASK } from '../../nn/layers.js';
 import { SPARSE_XENT, SPARSE_XENT_GRAD } from '../../nn/fused-cross-entropy.js';
 import { ROPE } from '../../nn/fused-rope.js';
+import { BERNOULLI, RANDOM_NORMAL } from '../../nn/random.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
-import { Unsupported, dropoutMask, firstValue, idOf, out, run, runN, scalar } from './native.js';
+import {
+  Unsupported,
+  bernoulli,
+  dropoutMask,
+  firstValue,
+  idOf,
+  out,
+  randomNormal,
+  run,
+  runN,
+  scalar,
+} from './native.js';
 
 function adamW(inputs: Inputs, attrs: Attrs) {
   const { param, m, v, grad, clipScale } = inputs;
@@ -177,6 +190,14 @@ function globalNorm(inputs: Inputs) {
   return out(run('linalg_vector_norm', [run('stack', [norms, 0])]), 'float32');
 }
 
+function standardNormal(_inputs: Inputs, { shape, seed }: Attrs) {
+  return out(randomNormal(shape as number[], seed as number), 'float32');
+}
+
+function bernoulliDraw({ p }: Inputs, { seed }: Attrs) {
+  return out(bernoulli(idOf(p), seed as number), 'float32');
+}
+
 function geluForward({ x }: Inputs) {
   if (x.dtype !== 'float32') throw new Unsupported('gelu needs float32');
   return out(run('gelu', [idOf(x)]), 'float32');
@@ -197,6 +218,8 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [SOFTMAX_GRAD]: softmaxGrad,
   [ACTIVATION_GRAD]: activationGrad,
   [DROPOUT_MASK]: dropoutMultiplier,
+  [RANDOM_NORMAL]: standardNormal,
+  [BERNOULLI]: bernoulliDraw,
   [SPARSE_XENT]: sparseXent,
   [ROPE]: rope,
   [SPARSE_XENT_GRAD]: sparseXentGrad,

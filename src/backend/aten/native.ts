@@ -98,6 +98,20 @@ export function dropoutMask(shape: readonly number[], rate: number, seed: number
   return id;
 }
 
+/** The addon's standard-normal draws of a shape from `seed` (see native/aten.cc). */
+export function randomNormal(shape: readonly number[], seed: number): number {
+  const id = addon.randomNormal(shape, seed);
+  scratch.push(id);
+  return id;
+}
+
+/** The addon's 0/1 draws, 1 with probability p[i] (see native/aten.cc). */
+export function bernoulli(p: number, seed: number): number {
+  const id = addon.bernoulli(p, seed);
+  scratch.push(id);
+  return id;
+}
+
 /** The first element of a native tensor, read to the CPU. */
 export function firstValue(id: number): number {
   return addon.toData(id)[0];
