@@ -182,6 +182,41 @@ test(
   },
 );
 
+test(
+  'tf.fused.matMul with a bias (addmm on aten), each transpose and activation, and its gradients match cpu',
+  { skip },
+  async () => {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
+      for (const activation of ['linear', 'relu'] as const) {
+        close(
+          ...(await both(() => {
+            const a = det(ta ? [19, 37] : [37, 19]);
+            const b = det(tb ? [23, 19] : [19, 23], 2);
+            const bias = det([23], 3);
+            const f = (aa: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) =>
+              tf.fused.matMul({
+                a: aa as tf.Tensor2D,
+                b: bb as tf.Tensor2D,
+                bias: cc,
+                transposeA: ta,
+                transposeB: tb,
+                activation,
+              });
+            const loss = (aa: tf.Tensor, bb: tf.Tensor, cc: tf.Tensor) => tf.sum(tf.square(f(aa, bb, cc)));
+            return [f(a, b, bias), ...tf.grads(loss)([a, b, bias])];
+          })),
+          1e-5,
+        );
+      }
+    }
+  },
+);
+
 test('memory accounting: dispose frees the native tensor', { skip }, async () => {
   await tf.setBackend('aten');
   const addon = loadAddon()!;
