@@ -52,16 +52,27 @@ test('ChildTuning-F is unbiased: mean of g⊗M/p over 3000 draws is g within 4 s
   g.dispose();
 });
 
-test('masks are reproducible: same (seed, step, name) → same mask; another step or name → another', () => {
-  const a = bernoulliMask([50], 0.5, maskSeed(3, 10, 'x'));
-  const b = bernoulliMask([50], 0.5, maskSeed(3, 10, 'x'));
-  const c = bernoulliMask([50], 0.5, maskSeed(3, 11, 'x'));
-  const d = bernoulliMask([50], 0.5, maskSeed(3, 10, 'y'));
-  assert.deepEqual(a.dataSync(), b.dataSync());
-  assert.notDeepEqual(a.dataSync(), c.dataSync());
-  assert.notDeepEqual(a.dataSync(), d.dataSync());
-  tf.dispose([a, b, c, d]);
-});
+for (const backend of [...new Set([tf.getBackend(), 'cpu'])]) {
+  test(`masks on ${backend} are reproducible: same (seed, step, name) → same mask; another step or name → another`, async () => {
+    const before = tf.getBackend();
+    await tf.setBackend(backend);
+    const a = bernoulliMask([50], 0.5, maskSeed(3, 10, 'x'));
+    const b = bernoulliMask([50], 0.5, maskSeed(3, 10, 'x'));
+    const c = bernoulliMask([50], 0.5, maskSeed(3, 11, 'x'));
+    const d = bernoulliMask([50], 0.5, maskSeed(3, 10, 'y'));
+    const e = bernoulliMask([20000], 0.3, 5, 2);
+    assert.deepEqual(a.dataSync(), b.dataSync());
+    assert.notDeepEqual(a.dataSync(), c.dataSync());
+    assert.notDeepEqual(a.dataSync(), d.dataSync());
+    // Values 0 or `value`; kept share p within 5 binomial standard errors (√(0.3·0.7/20000) ≈ 0.0032).
+    const ev = e.dataSync();
+    assert.ok(ev.every((v) => v === 0 || v === 2));
+    const kept = ev.filter((v) => v === 2).length / ev.length;
+    assert.ok(Math.abs(kept - 0.3) < 5 * 0.0032, `kept ${kept}`);
+    tf.dispose([a, b, c, d, e]);
+    await tf.setBackend(before);
+  });
+}
 
 /** Mean |Δθ| of Adam (lr 1e-4) on ½Σhᵢθᵢ² with gradient noise σ = 0.5, with or without ChildTuning-F. */
 function quadraticUpdate(p: number | undefined): number {
