@@ -361,17 +361,21 @@ async function recipeEncoders(ctx: ExperimentContext): Promise<Encoders> {
   return out;
 }
 
-/** The verdict row: CoSENT minus Sentence-BERT (Spearman ×100, best dev epoch) averaged over tasks, vs the note's. */
+/**
+ * The verdict row: CoSENT minus Sentence-BERT (Spearman ×100, best dev epoch) averaged over the tasks the
+ * note reports (all tasks when it reports none of them), beside the note's average over the same tasks.
+ */
 export function summarizeCosent(r: ExperimentResult): ClaimSummary | undefined {
   const t = r.tables[0];
   if (!t || !t.columns.includes('note: CoSENT')) return undefined;
-  const ours = t.rows.map((row) => cellNumber(row[2]) - cellNumber(row[3]));
-  const noted = t.rows
-    .map((row) => (typeof row[5] === 'number' && typeof row[6] === 'number' ? row[5] - row[6] : NaN))
-    .filter((x) => !Number.isNaN(x));
+  const noted = t.rows.filter((row) => typeof row[5] === 'number' && typeof row[6] === 'number');
+  const rows = noted.length > 0 ? noted : t.rows;
+  const ours = rows.map((row) => cellNumber(row[2]) - cellNumber(row[3]));
+  const theirs = noted.map((row) => (row[5] as number) - (row[6] as number));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const note = `CoSENT − Sentence-BERT: +${mean(noted).toFixed(2)} Spearman points on average (BERT-base)`;
-  const oursText = `${mean(ours) >= 0 ? '+' : ''}${mean(ours).toFixed(2)} on average over ${ours.length} tasks`;
+  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+  const note = `CoSENT − Sentence-BERT: ${signed(mean(theirs))} Spearman points on average over the same ${theirs.length} tasks (BERT-base)`;
+  const oursText = `${signed(mean(ours))} on average over ${ours.length} tasks`;
   if (r.budget === 'quick') return quickSummary(note, oursText);
   const wins = ours.filter((x) => x > 0).length;
   const status = mean(ours) > 0 ? (wins === ours.length ? 'reproduces' : 'partly') : 'does not reproduce';

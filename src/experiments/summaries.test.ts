@@ -190,11 +190,13 @@ test('attention, CAN and CoSENT rows', () => {
     [
       ['ATEC', 'x', '30 ± 1', '20 ± 1', '25', 50, 46],
       ['STS-B', 'x', '10 ± 1', '12 ± 1', '25', 80, 70],
+      // No number in the note: left out of both averages.
+      ['STS-B (en)', 'x', '5 ± 1', '50 ± 1', '25', null, null],
     ],
   );
   const c = summarizeCosent(result([cos]));
   assert.equal(c?.status, 'partly');
-  assert.match(c!.note, /\+7\.00/);
+  assert.match(c!.note, /\+7\.00 Spearman points on average over the same 2 tasks/);
   assert.match(c!.ours, /\+4\.00 on average over 2 tasks/);
 });
 
