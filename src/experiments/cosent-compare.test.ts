@@ -15,6 +15,7 @@ import {
   bestDevEpoch,
   carveDev,
   compareObjectives,
+  compareObjectivesOnTasks,
   readTask,
   subsample,
 } from './cosent-compare.js';
@@ -103,6 +104,23 @@ test('compareObjectives: every objective × seed fine-tunes a fresh copy and sco
   assert.deepEqual(twice, once);
   assert.ok(performance.now() - t0 < 500, 'recorded runs were recomputed');
   await assert.rejects(compareObjectives({ ...opts, lrGrid: [] }), /at least one learning rate/);
+  // Several tasks: every task's grid runs first, then every task's seed runs (one batch each), with the
+  // same records as task by task.
+  const order: string[] = [];
+  const task = (name: string, train: typeof opts.train) => ({
+    ...opts,
+    train,
+    objectives: ['cosent' as const],
+    lrGrid: [1e-3, 3e-3],
+    store: { ...store, prefix: name, key: { task: name } },
+    onRun: (r: { seed: number; lr: number }) => order.push(`${name}/${r.seed}/${r.lr}`),
+  });
+  const [a, b] = [task('a', opts.train), task('b', opts.train.slice(0, 16))];
+  const both = await compareObjectivesOnTasks([a, b]);
+  assert.deepEqual(order.slice(0, 4), ['a/0/0.001', 'a/0/0.003', 'b/0/0.001', 'b/0/0.003']);
+  assert.deepEqual(order.slice(4), [`a/1/${both[0][0].lr}`, `b/1/${both[1][0].lr}`]);
+  assert.deepEqual(await compareObjectives(a), both[0]);
+  assert.deepEqual(await compareObjectives(b), both[1]);
 });
 
 test('bestDevEpoch picks the first best dev epoch; carveDev splits by hash, deterministically', () => {

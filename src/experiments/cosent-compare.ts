@@ -218,77 +218,124 @@ async function fineTune(
   return { objective, seed, lr, dev, test, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** Runs (or reuses from the store) each (objective, seed, lr), in order. */
-async function runAll(
-  opts: CompareOptions,
-  jobs: { objective: ObjectiveName; seed: number; lr: number }[],
-): Promise<RunRecord[]> {
-  const report = (r: RunRecord) => (opts.onRun?.(r), r);
-  if (!opts.store) {
+/** One fine-tuning run to make: a task's options and the (objective, seed, rate). */
+interface Job {
+  opts: CompareOptions;
+  objective: ObjectiveName;
+  seed: number;
+  lr: number;
+}
+
+/**
+ * Runs (or reuses from the store) every job, in order. With a store all jobs are one batch: a process
+ * sharing the store computes whatever no one holds and only then waits for the runs others hold.
+ */
+async function runAll(jobs: Job[]): Promise<RunRecord[]> {
+  const compute = async (j: Job) => {
+    const r = await fineTune(j.opts, j.objective, j.seed, j.lr);
+    j.opts.onRun?.(r);
+    return r;
+  };
+  const store = jobs[0]?.opts.store?.runs;
+  if (!store || jobs.some((j) => j.opts.store?.runs !== store)) {
     const out: RunRecord[] = [];
-    for (const j of jobs) out.push(report(await fineTune(opts, j.objective, j.seed, j.lr)));
+    for (const j of jobs) out.push(await compute(j));
     return out;
   }
-  const { runs, prefix, key } = opts.store;
-  const steps = opts.epochs * Math.ceil(opts.train.length / (opts.batchSize ?? 32));
-  return runs.runAll(
-    jobs.map((j) => ({
-      id: `${prefix}-${j.objective}-lr${j.lr}-seed${j.seed}`,
-      key: {
-        ...j,
-        key,
-        epochs: opts.epochs,
-        batchSize: opts.batchSize,
-        maxLen: opts.maxLen,
-        pooling: opts.pooling,
-      },
-      compute: async () => report(await fineTune(opts, j.objective, j.seed, j.lr)),
-      onReused: (r: RunRecord) => {
-        opts.onReused?.(steps);
-        opts.onRun?.(r);
-      },
-    })),
+  return store.runAll(
+    jobs.map((j) => {
+      const o = j.opts;
+      const { prefix, key } = o.store!;
+      return {
+        id: `${prefix}-${j.objective}-lr${j.lr}-seed${j.seed}`,
+        key: {
+          objective: j.objective,
+          seed: j.seed,
+          lr: j.lr,
+          key,
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          maxLen: o.maxLen,
+          pooling: o.pooling,
+        },
+        compute: () => compute(j),
+        onReused: (r: RunRecord) => {
+          o.onReused?.(o.epochs * Math.ceil(o.train.length / (o.batchSize ?? 32)));
+          o.onRun?.(r);
+        },
+      };
+    }),
   );
 }
 
 /**
  * Per objective: the first seed at every learning rate of the grid, the best by dev Spearman (at its
- * best epoch) chosen, then the other seeds at that rate; each run scored at its best dev epoch. Every
- * objective's grid runs are one batch and every objective's seed runs another, so processes sharing a
- * store only wait for each other at the end of a batch.
+ * best epoch) chosen, then the other seeds at that rate; each run scored at its best dev epoch.
  */
 export async function compareObjectives(opts: CompareOptions): Promise<ObjectiveSummary[]> {
-  if (!opts.lrGrid.length) throw new Error('compareObjectives needs at least one learning rate');
-  const [first, ...rest] = opts.seeds;
-  const width = opts.lrGrid.length;
-  const allGridRuns = await runAll(
-    opts,
-    opts.objectives.flatMap((objective) => opts.lrGrid.map((lr) => ({ objective, seed: first, lr }))),
+  return (await compareObjectivesOnTasks([opts]))[0];
+}
+
+/**
+ * `compareObjectives` for several tasks at once (one options object each). Every task's grid runs are
+ * one batch and every task's seed runs another, so processes sharing a store only wait for each other
+ * when nothing else is left to compute, not at the end of each task.
+ */
+export async function compareObjectivesOnTasks(tasks: CompareOptions[]): Promise<ObjectiveSummary[][]> {
+  for (const o of tasks)
+    if (!o.lrGrid.length) throw new Error('compareObjectives needs at least one learning rate');
+  const gridJobs = tasks.map((opts) =>
+    opts.objectives.flatMap((objective) =>
+      opts.lrGrid.map((lr) => ({ opts, objective, seed: opts.seeds[0], lr })),
+    ),
   );
-  const chosen = opts.objectives.map((objective, k) => {
-    const gridRuns = allGridRuns.slice(k * width, (k + 1) * width);
-    const grid = gridRuns.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
-    const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
-    return { objective, grid, lr: opts.lrGrid[best], firstRun: gridRuns[best] };
-  });
-  const seedRuns = await runAll(
-    opts,
-    chosen.flatMap(({ objective, lr }) => rest.map((seed) => ({ objective, seed, lr }))),
+  const gridRuns = split(await runAll(gridJobs.flat()), gridJobs);
+  const chosen = tasks.map((opts, t) =>
+    opts.objectives.map((objective, k) => {
+      const width = opts.lrGrid.length;
+      const runs = gridRuns[t].slice(k * width, (k + 1) * width);
+      const grid = runs.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
+      const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
+      return { objective, grid, lr: opts.lrGrid[best], firstRun: runs[best] };
+    }),
   );
-  return chosen.map(({ objective, grid, lr, firstRun }, k) => {
-    const runs = [firstRun, ...seedRuns.slice(k * rest.length, (k + 1) * rest.length)];
-    const atBest = meanStd(runs.map((r) => bestDevEpoch(r).test));
-    const firstEpoch = meanStd(runs.map((r) => r.test[0]));
-    return {
-      objective,
-      lr,
-      grid,
-      mean: atBest.mean,
-      std: atBest.std,
-      firstEpochMean: firstEpoch.mean,
-      firstEpochStd: firstEpoch.std,
-      lastEpochMean: meanStd(runs.map((r) => r.test[r.test.length - 1])).mean,
-      runs,
-    };
+  const seedJobs = tasks.map((opts, t) =>
+    chosen[t].flatMap(({ objective, lr }) =>
+      opts.seeds.slice(1).map((seed) => ({ opts, objective, seed, lr })),
+    ),
+  );
+  const seedRuns = split(await runAll(seedJobs.flat()), seedJobs);
+  return tasks.map((opts, t) => {
+    const rest = opts.seeds.length - 1;
+    return chosen[t].map(({ objective, grid, lr, firstRun }, k) =>
+      summary(objective, lr, grid, [firstRun, ...seedRuns[t].slice(k * rest, (k + 1) * rest)]),
+    );
   });
+}
+
+/** `flat` cut back into the groups' lengths. */
+function split<T>(flat: T[], groups: unknown[][]): T[][] {
+  let at = 0;
+  return groups.map((g) => flat.slice(at, (at += g.length)));
+}
+
+function summary(
+  objective: ObjectiveName,
+  lr: number,
+  grid: { lr: number; dev: number }[],
+  runs: RunRecord[],
+): ObjectiveSummary {
+  const atBest = meanStd(runs.map((r) => bestDevEpoch(r).test));
+  const firstEpoch = meanStd(runs.map((r) => r.test[0]));
+  return {
+    objective,
+    lr,
+    grid,
+    mean: atBest.mean,
+    std: atBest.std,
+    firstEpochMean: firstEpoch.mean,
+    firstEpochStd: firstEpoch.std,
+    lastEpochMean: meanStd(runs.map((r) => r.test[r.test.length - 1])).mean,
+    runs,
+  };
 }

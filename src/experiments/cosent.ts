@@ -33,7 +33,7 @@ import {
   NOTE_BERT_BASE,
   STS_TASKS,
   bestDevEpoch,
-  compareObjectives,
+  compareObjectivesOnTasks,
   readTask,
   subsample,
   type ObjectiveSummary,
@@ -396,54 +396,62 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
         ? { dirs: opts.encoders, notes: [] }
         : await recipeEncoders(ctx);
       const tasks = STS_TASKS.filter((t) => encoders.dirs[t.lang]);
-      const outcomes: TaskOutcome[] = [];
-      // Finished runs are kept: an interrupted full budget resumes, and processes share the work.
+      // Finished runs are kept: an interrupted full budget resumes, and processes share the work (all
+      // tasks' runs in two batches, so a second process never idles while another task has work).
       const store = new RunStore(path.join(ctx.workDir, `runs-${ctx.budget}`));
-      for (const task of tasks) {
+      const runsPerTask = (s.lrGrid.length + seeds.length - 1) * OBJECTIVES.length;
+      const splits = tasks.map((task) => {
         const data = readTask(ctx.dataDir, task);
-        const train = subsample(data.train, s.maxTrain, 1);
-        const dev = subsample(data.dev, s.maxDev, 3);
-        const test = subsample(data.test, s.maxTest, 2);
-        const runs = (s.lrGrid.length + seeds.length - 1) * OBJECTIVES.length;
-        const progress = new Progress({
-          label: `cosent ${task.name}`,
-          total: runs * s.epochs * Math.ceil(train.length / s.batchSize),
-          silent: ctx.quiet,
-        });
-        const encoderDir = encoders.dirs[task.lang]!;
-        const summaries = await compareObjectives({
-          encoderDir,
-          train,
-          dev,
-          test,
-          objectives: OBJECTIVES,
-          seeds,
-          epochs: s.epochs,
-          batchSize: s.batchSize,
-          lrGrid: s.lrGrid,
-          maxLen: maxLenOf(task, s),
-          pooling: opts.pooling,
-          store: {
-            runs: store,
-            prefix: task.name.replace(/[^\w.-]/g, ''),
-            key: {
-              task: task.name,
-              encoderWeights: fileSha256(path.join(encoderDir, 'weights.bin')),
-              sizes: [train.length, dev.length, test.length],
-              limits: [s.maxTrain, s.maxDev, s.maxTest],
-            },
-          },
-          onStep: () => progress.tick(),
-          onReused: (steps) => progress.skip(steps),
-        });
-        outcomes.push({
+        return {
           task,
-          trainPairs: train.length,
-          devPairs: dev.length,
-          testPairs: test.length,
-          summaries,
-        });
-      }
+          train: subsample(data.train, s.maxTrain, 1),
+          dev: subsample(data.dev, s.maxDev, 3),
+          test: subsample(data.test, s.maxTest, 2),
+        };
+      });
+      const stepsOf = (train: readonly unknown[]) => s.epochs * Math.ceil(train.length / s.batchSize);
+      const progress = new Progress({
+        label: 'cosent',
+        total: splits.reduce((n, x) => n + runsPerTask * stepsOf(x.train), 0),
+        silent: ctx.quiet,
+      });
+      const results = await compareObjectivesOnTasks(
+        splits.map(({ task, train, dev, test }) => {
+          const encoderDir = encoders.dirs[task.lang]!;
+          return {
+            encoderDir,
+            train,
+            dev,
+            test,
+            objectives: OBJECTIVES,
+            seeds,
+            epochs: s.epochs,
+            batchSize: s.batchSize,
+            lrGrid: s.lrGrid,
+            maxLen: maxLenOf(task, s),
+            pooling: opts.pooling,
+            store: {
+              runs: store,
+              prefix: task.name.replace(/[^\w.-]/g, ''),
+              key: {
+                task: task.name,
+                encoderWeights: fileSha256(path.join(encoderDir, 'weights.bin')),
+                sizes: [train.length, dev.length, test.length],
+                limits: [s.maxTrain, s.maxDev, s.maxTest],
+              },
+            },
+            onStep: () => progress.tick(1, task.name),
+            onReused: (steps: number) => progress.skip(steps),
+          };
+        }),
+      );
+      const outcomes: TaskOutcome[] = splits.map(({ task, train, dev, test }, i) => ({
+        task,
+        trainPairs: train.length,
+        devPairs: dev.length,
+        testPairs: test.length,
+        summaries: results[i],
+      }));
       const raised = tasks.filter((t) => maxLenOf(t, s) > s.maxLen).map((t) => `${t.name} ${maxLenOf(t, s)}`);
       const maxLenText = raised.length ? `${s.maxLen}; ${raised.join(', ')}` : String(s.maxLen);
       const atec = outcomes.find((o) => o.task.name === 'ATEC');
