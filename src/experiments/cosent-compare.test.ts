@@ -121,6 +121,10 @@ test('compareObjectives: every objective × seed fine-tunes a fresh copy and sco
   assert.deepEqual(order.slice(4), [`a/1/${both[0][0].lr}`, `b/1/${both[1][0].lr}`]);
   assert.deepEqual(await compareObjectives(a), both[0]);
   assert.deepEqual(await compareObjectives(b), both[1]);
+  await assert.rejects(
+    compareObjectivesOnTasks([a, { ...b, store: undefined }]),
+    /share one RunStore, or none have one/,
+  );
 });
 
 test('bestDevEpoch picks the first best dev epoch; carveDev splits by hash, deterministically', () => {

@@ -237,7 +237,9 @@ async function runAll(jobs: Job[]): Promise<RunRecord[]> {
     return r;
   };
   const store = jobs[0]?.opts.store?.runs;
-  if (!store || jobs.some((j) => j.opts.store?.runs !== store)) {
+  if (jobs.some((j) => j.opts.store?.runs !== store))
+    throw new Error('compareObjectivesOnTasks: the tasks must share one RunStore, or none have one');
+  if (!store) {
     const out: RunRecord[] = [];
     for (const j of jobs) out.push(await compute(j));
     return out;
@@ -313,12 +315,13 @@ export async function compareObjectivesOnTasks(tasks: CompareOptions[]): Promise
   });
 }
 
-/** `flat` cut back into the groups' lengths. */
+/** `flat` cut back into the groups' lengths (the results of the grouped jobs it was made from). */
 function split<T>(flat: T[], groups: unknown[][]): T[][] {
   let at = 0;
   return groups.map((g) => flat.slice(at, (at += g.length)));
 }
 
+/** An objective's summary from its runs at the chosen rate (the grid run of the first seed first). */
 function summary(
   objective: ObjectiveName,
   lr: number,
