@@ -16,6 +16,7 @@ import {
   carveDev,
   compareObjectives,
   compareObjectivesOnTasks,
+  overlapBaseline,
   readTask,
   subsample,
 } from './cosent-compare.js';
@@ -125,6 +126,31 @@ test('compareObjectives: every objective × seed fine-tunes a fresh copy and sco
     compareObjectivesOnTasks([a, { ...b, store: undefined }]),
     /share one RunStore, or none have one/,
   );
+});
+
+test('overlapBaseline: Spearman ×100 of character (zh) or word (en) Jaccard overlap against the labels', () => {
+  // Jaccard: 1 (same characters), 2/4 (shared 你好 of 你好吗呀), 0 → ranks 3, 2, 1 against labels 5, 3, 0.
+  const zh = [
+    { s1: '你好', s2: '好 你', label: 5 },
+    { s1: '你好吗', s2: '你好呀', label: 3 },
+    { s1: '天气', s2: '吃饭', label: 0 },
+  ];
+  assert.equal(overlapBaseline(zh, 'zh'), 100);
+  assert.equal(
+    overlapBaseline(
+      zh.map((p) => ({ ...p, label: -p.label })),
+      'zh',
+    ),
+    -100,
+  );
+  // Words, case-folded, punctuation ignored: "A cat." ~ "a CAT" is 1, "a dog" ~ "a cat" is 1/3.
+  const en = [
+    { s1: 'A cat.', s2: 'a CAT', label: 1 },
+    { s1: 'a dog', s2: 'a cat', label: 2 },
+    { s1: 'red', s2: 'blue', label: 0 },
+  ];
+  // Overlaps 1, 1/3, 0 against labels 1, 2, 0: ranks (3, 2, 1) vs (2, 3, 1), ρ = 0.5.
+  assert.ok(Math.abs(overlapBaseline(en, 'en') - 50) < 1e-9);
 });
 
 test('bestDevEpoch picks the first best dev epoch; carveDev splits by hash, deterministically', () => {

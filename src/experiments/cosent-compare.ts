@@ -15,6 +15,7 @@ import { loadSentenceModel } from '../io/sentence-files.js';
 import { evaluatePairs, trainSentenceEncoder } from '../cosent/trainer.js';
 import type { ObjectiveName } from '../cosent/objectives.js';
 import { meanStd } from '../util/stats.js';
+import { spearman } from '../cosent/spearman.js';
 import type { RunStore } from './run-store.js';
 
 export interface StsTask {
@@ -128,6 +129,37 @@ export function subsample(
 ): SentencePair[] {
   if (n === undefined || n >= pairs.length) return [...pairs];
   return new Rng(seed).shuffle([...pairs]).slice(0, n);
+}
+
+/** The overlap baseline's tokens: characters for Chinese (whitespace dropped), lower-cased words otherwise. */
+function overlapTokens(s: string, lang: StsTask['lang']): Set<string> {
+  if (lang === 'zh') return new Set(Array.from(s).filter((c) => c.trim() !== ''));
+  return new Set(s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+}
+
+/**
+ * Spearman ×100 of the Jaccard overlap of each pair's tokens against the labels: how far plain lexical
+ * overlap gets with no model at all (characters for Chinese, words for English), the floor a trained
+ * encoder should clear.
+ *
+ * @example
+ * overlapBaseline(readTask(dataDir, STS_TASKS[0]).test, 'zh'); // ATEC's test set
+ */
+export function overlapBaseline(pairs: readonly SentencePair[], lang: StsTask['lang']): number {
+  const jaccard = (p: SentencePair) => {
+    const [a, b] = [overlapTokens(p.s1, lang), overlapTokens(p.s2, lang)];
+    let shared = 0;
+    for (const t of a) if (b.has(t)) shared++;
+    const union = a.size + b.size - shared;
+    return union === 0 ? 0 : shared / union;
+  };
+  return (
+    100 *
+    spearman(
+      pairs.map(jaccard),
+      pairs.map((p) => p.label),
+    )
+  );
 }
 
 export interface CompareOptions {

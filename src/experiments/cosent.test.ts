@@ -66,6 +66,10 @@ test('the experiment runs every task × objective × 3 seeds and reports tables,
   // PAWSX has no dev file: a share of its (24-pair) training file is carved off.
   assert.match(String(last.rows[2][1]), /^valid \((\d+)\), dev \((\d+)\) → test \(12\)$/);
   assert.equal(last.rows[0][5], 49.74);
+  // The no-model overlap baseline on the same test pairs, per task.
+  assert.equal(last.columns[7], 'overlap, no model');
+  for (const row of last.rows)
+    assert.ok(typeof row[7] === 'number' && Math.abs(row[7]) <= 100, String(row[7]));
   const cells = [
     ...last.rows.map((row) => row.slice(2, 5)),
     ...first.rows.map((row) => row.slice(1, 4)),
@@ -123,6 +127,7 @@ test('gridEdgeNote names the objectives whose chosen learning rate is an end of 
     devPairs: 0,
     testPairs: 0,
     summaries: (['cosent', 'softmax', 'cosine-mse'] as const).map((o, i) => summary(o, chosen[i], lrs)),
+    overlap: 0,
   });
   assert.equal(
     gridEdgeNote([outcome('ATEC', grid, [1e-3, 3e-4, 1e-4]), outcome('LCQMC', grid, [3e-4, 3e-4, 3e-4])]),

@@ -34,6 +34,7 @@ import {
   STS_TASKS,
   bestDevEpoch,
   compareObjectivesOnTasks,
+  overlapBaseline,
   readTask,
   subsample,
   type ObjectiveSummary,
@@ -116,6 +117,8 @@ export interface TaskOutcome {
   devPairs: number;
   testPairs: number;
   summaries: ObjectiveSummary[];
+  /** Test Spearman ×100 of plain token overlap, no model (`overlapBaseline`). */
+  overlap: number;
 }
 
 function byObjective(o: TaskOutcome, name: ObjectiveName): ObjectiveSummary {
@@ -132,6 +135,7 @@ function resultsTable(outcomes: TaskOutcome[]): Table {
       ...OBJECTIVES.map((o) => LABEL[o]),
       'note: CoSENT',
       'note: Sentence-BERT',
+      'overlap, no model',
     ],
     rows: outcomes.map((o) => [
       o.task.name,
@@ -139,8 +143,9 @@ function resultsTable(outcomes: TaskOutcome[]): Table {
       ...OBJECTIVES.map((n) => fmtMeanStd(byObjective(o, n).runs.map((r) => bestDevEpoch(r).test))),
       NOTE_BERT_BASE[o.task.name]?.cosent ?? null,
       NOTE_BERT_BASE[o.task.name]?.sbert ?? null,
+      Number(o.overlap.toFixed(1)),
     ]),
-    note: `LCQMC and PAWSX train on their validation files (their train files are not available here), ${100 * DEV_SHARE}% of which is carved off (by hash) as their dev split; BQ is not available. STS-B (en) has no number in the note.`,
+    note: `LCQMC and PAWSX train on their validation files (their train files are not available here), ${100 * DEV_SHARE}% of which is carved off (by hash) as their dev split; BQ is not available. STS-B (en) has no number in the note. "Overlap, no model": Spearman of the Jaccard overlap of the two sentences' characters (words for English) with the labels on the same test pairs — what a model has to beat.`,
   };
 }
 
@@ -451,6 +456,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
         devPairs: dev.length,
         testPairs: test.length,
         summaries: results[i],
+        overlap: overlapBaseline(test, task.lang),
       }));
       const raised = tasks.filter((t) => maxLenOf(t, s) > s.maxLen).map((t) => `${t.name} ${maxLenOf(t, s)}`);
       const maxLenText = raised.length ? `${s.maxLen}; ${raised.join(', ')}` : String(s.maxLen);
