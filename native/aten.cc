@@ -251,6 +251,18 @@ inline uint64_t Mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// A seed argument, mixed first so that nearby seeds start far apart in the sequence.
+inline uint64_t SeedArg(const Napi::Value& v) {
+  return Mix64(static_cast<uint64_t>(v.As<Napi::Number>().Int64Value()));
+}
+
+// The counter-based draw of element i for a mixed seed: the top 24 bits of SplitMix64's i-th output,
+// an integer in [0, 2^24). The same for any thread count, since it depends only on (seed, i).
+inline uint64_t Bits24(uint64_t seed, int64_t i) {
+  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
+  return Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40;
+}
+
 // dropoutMask(shape, rate, seed) -> id of a float32 tensor of 0 and 1/(1 - rate), each kept with
 // probability 1 - rate. The one kernel not reached through the dispatcher: ATen's bernoulli_ draws its
 // numbers one at a time from a shared mt19937, as slow per element as tf.dropout's JavaScript loop (about
@@ -261,18 +273,14 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   const auto shape = IntList(env, info[0]);
   const double rate = info[1].As<Napi::Number>().DoubleValue();
   if (!(rate >= 0 && rate < 1)) throw Napi::RangeError::New(env, "dropout rate must be in [0, 1)");
-  // Seeds are mixed first, so that nearby seeds start far apart in the sequence.
-  const uint64_t seed = Mix64(static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()));
+  const uint64_t seed = SeedArg(info[2]);
   at::Tensor t = at::empty(shape, at::kFloat);
   float* p = t.data_ptr<float>();
   const float scale = static_cast<float>(1 / (1 - rate));
   // Keep when the top 24 bits, as a fraction of 2^24, fall below 1 - rate.
   const uint64_t keep = static_cast<uint64_t>((1 - rate) * 16777216.0);
-  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
   at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      p[i] = (Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40) < keep ? scale : 0.0f;
-    }
+    for (int64_t i = begin; i < end; ++i) p[i] = Bits24(seed, i) < keep ? scale : 0.0f;
   });
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
@@ -284,7 +292,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
 Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto shape = IntList(env, info[0]);
-  const uint64_t seed = Mix64(static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()));
+  const uint64_t seed = SeedArg(info[1]);
   at::Tensor t = at::normal(0, 1, shape, at::make_generator<at::CPUGeneratorImpl>(seed), at::kFloat);
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
@@ -296,17 +304,13 @@ Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
 Napi::Value Bernoulli(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const at::Tensor p = Canonical(Get(env, info[0])).to(at::kFloat).contiguous();
-  const uint64_t seed = Mix64(static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()));
+  const uint64_t seed = SeedArg(info[1]);
   at::Tensor t = at::empty(p.sizes(), at::kFloat);
   const float* pp = p.data_ptr<float>();
   float* q = t.data_ptr<float>();
-  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
   constexpr float kUnit = 1.0f / 16777216.0f;
   at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const float u = static_cast<float>(Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40) * kUnit;
-      q[i] = u < pp[i] ? 1.0f : 0.0f;
-    }
+    for (int64_t i = begin; i < end; ++i) q[i] = static_cast<float>(Bits24(seed, i)) * kUnit < pp[i] ? 1.0f : 0.0f;
   });
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
