@@ -229,6 +229,9 @@ function gapChart(outcomes: TaskOutcome[]): Chart {
 }
 
 /** Average gaps over tasks, phrased from the measurements. */
+/** A gap with its sign, two decimals (−, not -, for negatives). */
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+
 // The note's average gap (+6.45) includes BQ, which is not here: the verdict compares like with like, the
 // note's tasks present here against the note's own numbers on the same tasks.
 function verdict(outcomes: TaskOutcome[]): string {
@@ -239,7 +242,6 @@ function verdict(outcomes: TaskOutcome[]): string {
     xs.reduce((s, o) => s + f(o), 0) / xs.length;
   const gapTo = (other: ObjectiveName) => (o: TaskOutcome) =>
     byObjective(o, 'cosent').mean - byObjective(o, other).mean;
-  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
   const gap = mean(pool, gapTo('softmax'));
   const wins = pool.filter((o) => gapTo('softmax')(o) > 0).length;
   const first = mean(
@@ -378,7 +380,6 @@ export function summarizeCosent(r: ExperimentResult): ClaimSummary | undefined {
   const ours = rows.map((row) => cellNumber(row[2]) - cellNumber(row[3]));
   const theirs = noted.map((row) => (row[5] as number) - (row[6] as number));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
   const note = `CoSENT − Sentence-BERT: ${signed(mean(theirs))} Spearman points on average over the same ${theirs.length} tasks (BERT-base)`;
   const oursText = `${signed(mean(ours))} on average over ${ours.length} tasks`;
   if (r.budget === 'quick') return quickSummary(note, oursText);
