@@ -94,3 +94,20 @@ test('run store: each run keeps its compute time, and the tally counts computed 
   assert.deepEqual(takeRunTimes(), { runs: 2, reused: 2, seconds: 12, untimed: 1 });
   assert.deepEqual(calls, []);
 });
+
+test('run store: recorded runs are reported before any run is computed', async () => {
+  const store = tmpStore();
+  store.put('b', 'k', 2);
+  const events: string[] = [];
+  const u = (id: string, value: number): RunUnit<number> => ({
+    id,
+    key: 'k',
+    compute: async () => {
+      events.push(`compute ${id}`);
+      return value;
+    },
+    onReused: () => events.push(`reused ${id}`),
+  });
+  assert.deepEqual(await store.runAll([u('a', 1), u('b', 9), u('c', 3)]), [1, 2, 3]);
+  assert.deepEqual(events, ['reused b', 'compute a', 'compute c']);
+});

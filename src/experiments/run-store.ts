@@ -115,8 +115,16 @@ export class RunStore {
    */
   async runAll<T>(units: RunUnit<T>[]): Promise<T[]> {
     const out = new Array<T>(units.length);
-    const held: number[] = [];
+    // Recorded runs are taken first, so a progress bar advanced by `onReused` knows what is left (and its
+    // ETA is right) before the first run is computed.
+    const open: number[] = [];
     for (let i = 0; i < units.length; i++) {
+      const found = this.read<T>(units[i].id, units[i].key);
+      if (found === undefined) open.push(i);
+      else out[i] = this.reuse(units[i], found);
+    }
+    const held: number[] = [];
+    for (const i of open) {
       const done = await this.tryRun(units[i]);
       if (done.ok) out[i] = done.record;
       else held.push(i);
@@ -134,19 +142,20 @@ export class RunStore {
     return out;
   }
 
+  private reuse<T>(u: RunUnit<T>, found: { record: T; seconds?: number }): T {
+    count(found.seconds, true);
+    u.onReused?.(found.record);
+    return found.record;
+  }
+
   private async tryRun<T>(u: RunUnit<T>): Promise<{ ok: true; record: T } | { ok: false }> {
-    const reuse = (found: { record: T; seconds?: number }) => {
-      count(found.seconds, true);
-      u.onReused?.(found.record);
-      return { ok: true as const, record: found.record };
-    };
     const found = this.read<T>(u.id, u.key);
-    if (found !== undefined) return reuse(found);
+    if (found !== undefined) return { ok: true, record: this.reuse(u, found) };
     if (!this.claim(u.id)) return { ok: false };
     try {
       // Another process may have finished it between our look and our claim.
       const again = this.read<T>(u.id, u.key);
-      if (again !== undefined) return reuse(again);
+      if (again !== undefined) return { ok: true, record: this.reuse(u, again) };
       const t0 = performance.now();
       const record = await u.compute();
       const seconds = (performance.now() - t0) / 1000;
