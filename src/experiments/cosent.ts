@@ -228,12 +228,12 @@ function gapChart(outcomes: TaskOutcome[]): Chart {
   };
 }
 
-/** Average gaps over tasks, phrased from the measurements. */
 /** A gap with its sign, two decimals (−, not -, for negatives). */
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
 
 // The note's average gap (+6.45) includes BQ, which is not here: the verdict compares like with like, the
 // note's tasks present here against the note's own numbers on the same tasks.
+/** Average gaps over tasks, phrased from the measurements. */
 function verdict(outcomes: TaskOutcome[]): string {
   const noted = outcomes.filter((o) => NOTE_BERT_BASE[o.task.name]);
   const others = outcomes.filter((o) => !NOTE_BERT_BASE[o.task.name]);
