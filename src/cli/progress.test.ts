@@ -51,3 +51,13 @@ test('Progress.skip: reused steps advance the bar but not the rate the ETA extra
   bar.skip(40);
   assert.match(out.lines[2], /100% 100\/100 .* eta 0s\n$/);
 });
+
+test('Progress.grow: work planned along the way extends the total (the bar is not full early)', () => {
+  const out = sink();
+  const bar = new Progress({ label: 'job', total: 10, every: 0, stream: out.stream });
+  bar.tick(10);
+  assert.match(out.lines[0], /100% 10\/10 /);
+  bar.grow(10);
+  bar.tick(5);
+  assert.match(out.lines[1], /^job {2}75% 15\/20 /);
+});

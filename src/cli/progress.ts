@@ -23,6 +23,7 @@ function fmtTime(s: number): string {
 
 export class Progress {
   private done = 0;
+  private total: number;
   /** Steps counted as done without being worked here (reused records); the ETA leaves them out. */
   private skipped = 0;
   private readonly start: number;
@@ -31,6 +32,7 @@ export class Progress {
   private readonly tty: boolean;
 
   constructor(private readonly opts: ProgressOptions) {
+    this.total = opts.total;
     this.start = opts.startedAt ?? Date.now();
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY) && !process.env.CI;
@@ -38,10 +40,10 @@ export class Progress {
 
   /** Advance by `n` steps; `metric` is shown beside the bar (e.g. "loss 0.412"). */
   tick(n = 1, metric = ''): void {
-    this.done = Math.min(this.opts.total, this.done + n);
+    this.done = Math.min(this.total, this.done + n);
     const now = Date.now();
     const interval = this.tty ? 100 : (this.opts.every ?? 10) * 1000;
-    if (this.done < this.opts.total && now - this.lastPrint < interval) return;
+    if (this.done < this.total && now - this.lastPrint < interval) return;
     this.lastPrint = now;
     this.print(metric);
   }
@@ -52,24 +54,29 @@ export class Progress {
    * shortened by the runs it skipped.
    */
   skip(n: number): void {
-    this.skipped += Math.min(n, this.opts.total - this.done);
+    this.skipped += Math.min(n, this.total - this.done);
     this.tick(n);
+  }
+
+  /** Adds `n` steps of work found along the way (runs planned once earlier results are in). */
+  grow(n: number): void {
+    this.total += n;
   }
 
   private print(metric: string): void {
     if (this.opts.silent) return;
     const elapsed = (Date.now() - this.start) / 1000;
-    const frac = this.opts.total > 0 ? this.done / this.opts.total : 1;
+    const frac = this.total > 0 ? this.done / this.total : 1;
     const worked = this.done - this.skipped;
-    const eta = frac >= 1 ? 0 : worked > 0 ? (elapsed * (this.opts.total - this.done)) / worked : Infinity;
+    const eta = frac >= 1 ? 0 : worked > 0 ? (elapsed * (this.total - this.done)) / worked : Infinity;
     const pct = `${Math.floor(frac * 100)}%`.padStart(4);
-    const tail = `${this.done}/${this.opts.total} ${fmtTime(elapsed)} eta ${fmtTime(eta)}${metric ? ' ' + metric : ''}`;
+    const tail = `${this.done}/${this.total} ${fmtTime(elapsed)} eta ${fmtTime(eta)}${metric ? ' ' + metric : ''}`;
     if (this.tty) {
       const width = 24;
       const fill = Math.round(frac * width);
       const bar = '█'.repeat(fill) + '░'.repeat(width - fill);
       this.stream.write(`\r\x1b[2K${this.opts.label} ${bar} ${pct} ${tail}`);
-      if (this.done >= this.opts.total) this.stream.write('\n');
+      if (this.done >= this.total) this.stream.write('\n');
     } else {
       this.stream.write(`${this.opts.label} ${pct} ${tail}\n`);
     }

@@ -16,6 +16,8 @@ import {
   carveDev,
   compareObjectives,
   compareObjectivesOnTasks,
+  gridExtension,
+  ladderNeighbour,
   overlapBaseline,
   readTask,
   subsample,
@@ -126,6 +128,84 @@ test('compareObjectives: every objective × seed fine-tunes a fresh copy and sco
     compareObjectivesOnTasks([a, { ...b, store: undefined }]),
     /share one RunStore, or none have one/,
   );
+});
+
+test('ladderNeighbour and gridExtension: the next rate beyond an end of the grid that holds the best', () => {
+  assert.equal(ladderNeighbour(1e-3, true), 3e-3);
+  assert.equal(ladderNeighbour(3e-3, true), 0.01);
+  assert.equal(ladderNeighbour(1e-4, false), 3e-5);
+  assert.equal(ladderNeighbour(3e-5, false), 1e-5);
+  assert.equal(ladderNeighbour(2e-5, true), 3e-5); // off the ladder: its nearest ladder rates
+  assert.equal(ladderNeighbour(2e-5, false), 1e-5);
+  assert.throws(() => ladderNeighbour(0, true), /positive/);
+  const g = (...dev: number[]) => [1e-4, 3e-4, 1e-3].map((lr, i) => ({ lr, dev: dev[i] }));
+  assert.equal(gridExtension(g(1, 2, 3)), 3e-3);
+  assert.equal(gridExtension(g(3, 2, 1)), 3e-5);
+  assert.equal(gridExtension(g(1, 3, 2)), undefined);
+  assert.equal(gridExtension(g(3, 1, 3)), 3e-5, 'ties go to the smaller rate');
+  assert.equal(gridExtension([...g(1, 2, 3), { lr: 3e-3, dev: 2 }].reverse()), undefined, 'any order');
+  assert.equal(gridExtension([{ lr: 1e-4, dev: 5 }]), undefined, 'a single rate is not a grid');
+});
+
+test('compareObjectivesOnTasks: the grid grows past an end while the best is there, up to lrExtend', async () => {
+  // Every run is recorded beforehand (made-up scores), so nothing trains: an unplanned run would fail on
+  // the missing encoder.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kexue-extend-'));
+  const pairs: SentencePair[] = [{ s1: 'a', s2: 'b', label: 1 }];
+  const opts = {
+    encoderDir: path.join(dir, 'no-encoder'),
+    train: pairs,
+    dev: pairs,
+    test: pairs,
+    objectives: ['cosent' as const, 'softmax' as const],
+    seeds: [0, 1],
+    epochs: 1,
+    batchSize: 32,
+    lrGrid: [1e-4, 3e-4, 1e-3],
+    lrExtend: 2,
+    store: { runs: new RunStore(dir), prefix: 't', key: 'k' },
+  };
+  // cosent's dev score rises with the rate up to 3e-3 (one extension, then 1e-2 is worse);
+  // softmax's keeps rising, so it stops at the cap (3e-3, 1e-2) with its best still at the end.
+  const dev: Record<string, Record<number, number>> = {
+    cosent: { 1e-4: 1, 3e-4: 2, 1e-3: 3, 3e-3: 4, 0.01: 0 },
+    softmax: { 1e-4: 1, 3e-4: 2, 1e-3: 3, 3e-3: 4, 0.01: 5 },
+  };
+  for (const objective of opts.objectives) {
+    for (const [lr, d] of Object.entries(dev[objective]).map(([k, v]) => [Number(k), v])) {
+      for (const seed of opts.seeds) {
+        const key = { objective, seed, lr, key: 'k', epochs: 1, batchSize: 32 };
+        const record = { objective, seed, lr, dev: [d], test: [10 * d + seed], seconds: 1 };
+        opts.store.runs.put(`t-${objective}-lr${lr}-seed${seed}`, key, record);
+      }
+    }
+  }
+  let extended = 0;
+  const [[cosent, softmax]] = await compareObjectivesOnTasks([{ ...opts, onExtended: () => extended++ }]);
+  assert.deepEqual(
+    cosent.grid.map((g) => g.lr),
+    [1e-4, 3e-4, 1e-3, 3e-3, 0.01],
+  );
+  assert.equal(cosent.lr, 3e-3);
+  assert.deepEqual(
+    cosent.runs.map((r) => r.test[0]),
+    [40, 41],
+  );
+  assert.deepEqual(
+    softmax.grid.map((g) => g.lr),
+    [1e-4, 3e-4, 1e-3, 3e-3, 0.01],
+  );
+  assert.equal(softmax.lr, 0.01);
+  assert.equal(extended, 4);
+  // Without lrExtend the grid is as given.
+  const [[plain]] = await compareObjectivesOnTasks([
+    { ...opts, lrExtend: undefined, objectives: ['cosent'] },
+  ]);
+  assert.deepEqual(
+    plain.grid.map((g) => g.lr),
+    [1e-4, 3e-4, 1e-3],
+  );
+  assert.equal(plain.lr, 1e-3);
 });
 
 test('overlapBaseline: Spearman ×100 of character (zh) or word (en) Jaccard overlap against the labels', () => {

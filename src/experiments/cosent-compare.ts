@@ -173,6 +173,11 @@ export interface CompareOptions {
   batchSize?: number;
   /** Learning rates tried per objective on the first seed; the best by dev Spearman runs the rest. */
   lrGrid: readonly number[];
+  /**
+   * While an objective's best rate is at an end of the grid, try the next rate beyond that end on the
+   * 1–3–10 ladder (after 1e-3: 3e-3, then 1e-2), at most this many times (default 0: the grid as given).
+   */
+  lrExtend?: number;
   pooling?: Pooling;
   maxLen?: number;
   /**
@@ -184,6 +189,8 @@ export interface CompareOptions {
   onStep?: () => void;
   /** Called with a recorded run's step count when it is reused. */
   onReused?: (steps: number) => void;
+  /** Called with the step count of a run added beyond the grid (`lrExtend`), before it runs. */
+  onExtended?: (steps: number) => void;
 }
 
 export interface RunRecord {
@@ -310,27 +317,67 @@ export async function compareObjectives(opts: CompareOptions): Promise<Objective
   return (await compareObjectivesOnTasks([opts]))[0];
 }
 
+/** The rate next to `lr` on the 1–3–10 ladder (…, 1e-4, 3e-4, 1e-3, 3e-3, …), above it or below it. */
+export function ladderNeighbour(lr: number, up: boolean): number {
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`learning rate ${lr}: expected a positive number`);
+  const e = Math.floor(Math.log10(lr));
+  // toPrecision keeps the ladder's values exact decimals (3e-4, not 3.0000000000000003e-4): they name runs.
+  const ladder = [e - 1, e, e + 1, e + 2].flatMap((k) =>
+    [1, 3].map((m) => Number((m * 10 ** k).toPrecision(1))),
+  );
+  return up ? ladder.find((x) => x > lr * (1 + 1e-9))! : ladder.reverse().find((x) => x < lr * (1 - 1e-9))!;
+}
+
+/**
+ * The rate to try next for one objective, given its grid so far (rate and best dev Spearman, any order):
+ * the ladder neighbour beyond an end that holds the best dev score (the smaller rate on ties), or
+ * undefined when the best is inside the grid or the grid has a single rate.
+ */
+export function gridExtension(grid: readonly { lr: number; dev: number }[]): number | undefined {
+  if (grid.length < 2) return undefined;
+  const sorted = [...grid].sort((a, b) => a.lr - b.lr);
+  const best = sorted.reduce((b, g, i) => (g.dev > sorted[b].dev ? i : b), 0);
+  if (best === sorted.length - 1) return ladderNeighbour(sorted[best].lr, true);
+  if (best === 0) return ladderNeighbour(sorted[0].lr, false);
+  return undefined;
+}
+
 /**
  * `compareObjectives` for several tasks at once (one options object each). Every task's grid runs are
- * one batch and every task's seed runs another, so processes sharing a store only wait for each other
- * when nothing else is left to compute, not at the end of each task.
+ * one batch (and each round of grid extensions another) and every task's seed runs another, so
+ * processes sharing a store only wait for each other when nothing else is left to compute, not at the
+ * end of each task.
  */
 export async function compareObjectivesOnTasks(tasks: CompareOptions[]): Promise<ObjectiveSummary[][]> {
   for (const o of tasks)
     if (!o.lrGrid.length) throw new Error('compareObjectives needs at least one learning rate');
-  const gridJobs = tasks.map((opts) =>
-    opts.objectives.flatMap((objective) =>
-      opts.lrGrid.map((lr) => ({ opts, objective, seed: opts.seeds[0], lr })),
+  // tried[t][k]: the first seed's runs of task t, objective k, at every rate tried so far.
+  const tried = tasks.map((opts) => opts.objectives.map(() => [] as RunRecord[]));
+  const devOf = (runs: RunRecord[]) => runs.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
+  let round = tasks.flatMap((opts, t) =>
+    opts.objectives.flatMap((objective, k) =>
+      opts.lrGrid.map((lr) => ({ job: { opts, objective, seed: opts.seeds[0], lr }, t, k })),
     ),
   );
-  const gridRuns = split(await runAll(gridJobs.flat()), gridJobs);
+  for (let extended = 0; round.length > 0; extended++) {
+    const runs = await runAll(round.map((r) => r.job));
+    round.forEach((r, i) => tried[r.t][r.k].push(runs[i]));
+    round = tasks.flatMap((opts, t) => {
+      if (extended >= (opts.lrExtend ?? 0)) return [];
+      return opts.objectives.flatMap((objective, k) => {
+        const lr = gridExtension(devOf(tried[t][k]));
+        if (lr === undefined) return [];
+        opts.onExtended?.(opts.epochs * Math.ceil(opts.train.length / (opts.batchSize ?? 32)));
+        return [{ job: { opts, objective, seed: opts.seeds[0], lr }, t, k }];
+      });
+    });
+  }
   const chosen = tasks.map((opts, t) =>
     opts.objectives.map((objective, k) => {
-      const width = opts.lrGrid.length;
-      const runs = gridRuns[t].slice(k * width, (k + 1) * width);
-      const grid = runs.map((r) => ({ lr: r.lr, dev: Math.max(...r.dev) }));
+      const runs = [...tried[t][k]].sort((a, b) => a.lr - b.lr);
+      const grid = devOf(runs);
       const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
-      return { objective, grid, lr: opts.lrGrid[best], firstRun: runs[best] };
+      return { objective, grid, lr: grid[best].lr, firstRun: runs[best] };
     }),
   );
   const seedJobs = tasks.map((opts, t) =>

@@ -67,6 +67,8 @@ export interface BudgetSettings {
   batchSize: number;
   /** Learning rates tried per objective on the first seed; the best by dev Spearman runs the others. */
   lrGrid: number[];
+  /** Rates tried beyond an end of the grid while the best is there (see `CompareOptions.lrExtend`). */
+  lrExtend: number;
   maxLen: number;
   seeds: number;
   /** The dynamics study on ATEC: training and test pairs, epochs, measurement interval. */
@@ -84,6 +86,7 @@ const BUDGETS: Record<Budget, BudgetSettings> = {
     epochs: 2,
     batchSize: 32,
     lrGrid: [1e-4],
+    lrExtend: 0,
     maxLen: 64,
     seeds: 2,
     dynamics: { train: 160, test: 200, epochs: 2, every: 5 },
@@ -95,6 +98,7 @@ const BUDGETS: Record<Budget, BudgetSettings> = {
     epochs: 3,
     batchSize: 32,
     lrGrid: [1e-4, 3e-4, 1e-3],
+    lrExtend: 2,
     maxLen: 64,
     seeds: 3,
     dynamics: { train: 4000, test: 2000, epochs: 2, every: 25 },
@@ -434,6 +438,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
             epochs: s.epochs,
             batchSize: s.batchSize,
             lrGrid: s.lrGrid,
+            lrExtend: s.lrExtend,
             maxLen: maxLenOf(task, s),
             pooling: opts.pooling,
             store: {
@@ -448,6 +453,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
             },
             onStep: () => progress.tick(1, task.name),
             onReused: (steps: number) => progress.skip(steps),
+            onExtended: (steps: number) => progress.grow(steps),
           };
         }),
       );
@@ -475,6 +481,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           epochs: s.epochs,
           batchSize: s.batchSize,
           lrGrid: s.lrGrid.join(', '),
+          lrExtend: s.lrExtend,
           maxLen: maxLenText,
           maxTrain: s.maxTrain ?? 'all',
           maxDev: s.maxDev ?? 'all',
@@ -485,7 +492,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
         text: [
           'Each (objective, seed) fine-tunes a fresh copy of the same pretrained encoder with AdamW (linear warmup over 10% of steps, then linear decay); seeds change the data order and the softmax classifier’s initialisation. Dev and test Spearman between cos(u, v) and the gold labels are measured after every epoch. As in the note, each objective’s learning rate is chosen from the grid by the first seed’s best dev Spearman, and a run scores its test Spearman at its best dev epoch; nothing is chosen on test.',
           'Our encoders are much smaller than BERT-base and pretrained on far less text, so absolute scores are not comparable with the note’s; the gap between objectives is.',
-          `The note’s code trains BERT-base with Adam at a constant 2e-5 for 5 epochs (CLS vectors, 64 tokens a sentence, PAWSX 128, batch 32, λ = 20). Here: ${opts.pooling ?? 'CLS'} vectors, ${maxLenText} tokens, batch ${s.batchSize}, λ = 20, ${s.epochs} epochs of AdamW with warmup and decay, and each objective’s learning rate chosen from {${s.lrGrid.join(', ')}}, since a small encoder needs larger steps.`,
+          `The note’s code trains BERT-base with Adam at a constant 2e-5 for 5 epochs (CLS vectors, 64 tokens a sentence, PAWSX 128, batch 32, λ = 20). Here: ${opts.pooling ?? 'CLS'} vectors, ${maxLenText} tokens, batch ${s.batchSize}, λ = 20, ${s.epochs} epochs of AdamW with warmup and decay, and each objective’s learning rate chosen from {${s.lrGrid.join(', ')}}${s.lrExtend ? ` (extended by up to ${s.lrExtend} rates of the 1–3–10 ladder beyond an end of the grid while the best dev score is at that end)` : ''}, since a small encoder needs larger steps.`,
           ...encoders.notes,
           ...(dynamics ? [dynamics.text] : []),
         ],
