@@ -57,7 +57,7 @@ test('the experiment runs every task × objective × 3 seeds and reports tables,
   const r = await exp.run(ctx);
   const [last, first, lrs] = r.tables;
   assert.equal(lrs.rows.length, STS_TASKS.length);
-  assert.match(String(lrs.rows[0][1]), /^0\.001 \(0\.001: -?\d+\.\d\)$/);
+  assert.match(String(lrs.rows[0][1]), /^1e-3 \(1e-3: -?\d+\.\d\)$/);
   assert.deepEqual(
     last.rows.map((row) => row[0]),
     STS_TASKS.map((t) => t.name),

@@ -164,6 +164,9 @@ function firstEpochTable(outcomes: TaskOutcome[]): Table {
   };
 }
 
+/** A learning rate as 3e-4 (not 0.0003). */
+const fmtLr = (lr: number) => lr.toExponential();
+
 function lrTable(outcomes: TaskOutcome[]): Table {
   return {
     title:
@@ -176,8 +179,8 @@ function lrTable(outcomes: TaskOutcome[]): Table {
       o.task.name,
       ...OBJECTIVES.flatMap((n) => {
         const s = byObjective(o, n);
-        const grid = s.grid.map((g) => `${g.lr}: ${g.dev.toFixed(1)}`).join(', ');
-        return [`${s.lr} (${grid})`, fmtMeanStd(s.runs.map((r) => r.test[r.test.length - 1]))];
+        const grid = s.grid.map((g) => `${fmtLr(g.lr)}: ${g.dev.toFixed(1)}`).join(', ');
+        return [`${fmtLr(s.lr)} (${grid})`, fmtMeanStd(s.runs.map((r) => r.test[r.test.length - 1]))];
       }),
     ]),
     note: gridEdgeNote(outcomes),
@@ -389,7 +392,14 @@ export function summarizeCosent(r: ExperimentResult): ClaimSummary | undefined {
   if (r.budget === 'quick') return quickSummary(note, oursText);
   const wins = ours.filter((x) => x > 0).length;
   const status = mean(ours) > 0 ? (wins === ours.length ? 'reproduces' : 'partly') : 'does not reproduce';
-  return { note, ours: oursText, status, reason: `CoSENT ahead on ${wins} of ${ours.length} tasks` };
+  // The convergence half of the claim: the same gap after the first epoch, on the same tasks.
+  const first = r.tables.find((x) => x.title.includes('after the first epoch'));
+  const tasks = new Set(rows.map((row) => row[0]));
+  const firstGaps = (first?.rows ?? [])
+    .filter((row) => tasks.has(row[0]))
+    .map((row) => cellNumber(row[1]) - cellNumber(row[2]));
+  const after = firstGaps.length ? `; after one epoch ${signed(mean(firstGaps))}` : '';
+  return { note, ours: oursText, status, reason: `CoSENT ahead on ${wins} of ${ours.length} tasks${after}` };
 }
 
 export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment {
@@ -480,8 +490,9 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
         settings: {
           epochs: s.epochs,
           batchSize: s.batchSize,
-          lrGrid: s.lrGrid.join(', '),
+          lrGrid: s.lrGrid.map(fmtLr).join(', '),
           lrExtend: s.lrExtend,
+          seeds: seeds.join(', '),
           maxLen: maxLenText,
           maxTrain: s.maxTrain ?? 'all',
           maxDev: s.maxDev ?? 'all',
@@ -492,7 +503,7 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
         text: [
           'Each (objective, seed) fine-tunes a fresh copy of the same pretrained encoder with AdamW (linear warmup over 10% of steps, then linear decay); seeds change the data order and the softmax classifier’s initialisation. Dev and test Spearman between cos(u, v) and the gold labels are measured after every epoch. As in the note, each objective’s learning rate is chosen from the grid by the first seed’s best dev Spearman, and a run scores its test Spearman at its best dev epoch; nothing is chosen on test.',
           'Our encoders are much smaller than BERT-base and pretrained on far less text, so absolute scores are not comparable with the note’s; the gap between objectives is.',
-          `The note’s code trains BERT-base with Adam at a constant 2e-5 for 5 epochs (CLS vectors, 64 tokens a sentence, PAWSX 128, batch 32, λ = 20). Here: ${opts.pooling ?? 'CLS'} vectors, ${maxLenText} tokens, batch ${s.batchSize}, λ = 20, ${s.epochs} epochs of AdamW with warmup and decay, and each objective’s learning rate chosen from {${s.lrGrid.join(', ')}}${s.lrExtend ? ` (extended by up to ${s.lrExtend} rates of the 1–3–10 ladder beyond an end of the grid while the best dev score is at that end)` : ''}, since a small encoder needs larger steps.`,
+          `The note’s code trains BERT-base with Adam at a constant 2e-5 for 5 epochs (CLS vectors, 64 tokens a sentence, PAWSX 128, batch 32, λ = 20). Here: ${opts.pooling ?? 'CLS'} vectors, ${maxLenText} tokens, batch ${s.batchSize}, λ = 20, ${s.epochs} epochs of AdamW with warmup and decay, and each objective’s learning rate chosen from {${s.lrGrid.map(fmtLr).join(', ')}}${s.lrExtend ? ` (extended by up to ${s.lrExtend} rates of the 1–3–10 ladder beyond an end of the grid while the best dev score is at that end)` : ''}, since a small encoder needs larger steps.`,
           ...encoders.notes,
           ...(dynamics ? [dynamics.text] : []),
         ],

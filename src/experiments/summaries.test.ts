@@ -194,8 +194,19 @@ test('attention, CAN and CoSENT rows', () => {
       ['STS-B (en)', 'x', '5 ± 1', '50 ± 1', '25', null, null],
     ],
   );
-  const c = summarizeCosent(result([cos]));
+  const first = table(
+    'Test Spearman ×100 after the first epoch (mean ± std over seeds)',
+    ['task', 'CoSENT', 'SBERT', 'MSE'],
+    [
+      ['ATEC', '20 ± 1', '10 ± 1', '15'],
+      ['STS-B', '8 ± 1', '4 ± 1', '5'],
+      ['STS-B (en)', '1 ± 1', '90 ± 1', '5'],
+    ],
+  );
+  const c = summarizeCosent(result([cos, first]));
   assert.equal(c?.status, 'partly');
+  assert.equal(c?.reason, 'CoSENT ahead on 1 of 2 tasks; after one epoch +7.00');
+  assert.equal(summarizeCosent(result([cos]))?.reason, 'CoSENT ahead on 1 of 2 tasks');
   assert.match(c!.note, /\+7\.00 Spearman points on average over the same 2 tasks/);
   assert.match(c!.ours, /\+4\.00 on average over 2 tasks/);
 });
