@@ -54,12 +54,14 @@ interface Workload {
   label: string;
   /** Steps timed per round (after the warm-up steps) unless --steps overrides; fewer for big models. */
   steps: number;
-  /** Untimed steps first, the same on both sides (default 2). */
+  /** Untimed steps first, the same on both sides (default 2: `warmupOf`). */
   warmup?: number;
   build(): Built;
   /** The spec the Python twin reads (its `workload`, `threads`, `warmup`, `steps` are added). */
   ref: Record<string, unknown>;
 }
+
+const warmupOf = (w: Workload) => w.warmup ?? 2;
 
 const MLP_BATCHES = 10;
 
@@ -319,7 +321,7 @@ interface Round {
 async function ours(w: Workload, steps: number): Promise<Round & { kernels: number }> {
   const b = w.build();
   try {
-    for (let i = 0; i < (w.warmup ?? 2); i++) await b.step();
+    for (let i = 0; i < warmupOf(w); i++) await b.step();
     const prof = await tf.profile(async () => {
       await b.step();
     });
@@ -344,7 +346,7 @@ async function ours(w: Workload, steps: number): Promise<Round & { kernels: numb
 function theirs(w: Workload, steps: number, threads: number): Round {
   // The twin's step is one minibatch: run `batches` times as many to time the same work.
   const batches = (w.ref.batches as number | undefined) ?? 1;
-  const spec = { ...w.ref, workload: w.name, threads, warmup: (w.warmup ?? 2) * batches, steps: steps * batches };
+  const spec = { ...w.ref, workload: w.name, threads, warmup: warmupOf(w) * batches, steps: steps * batches };
   const out = execFileSync(referencePython(), [REF, JSON.stringify(spec)], {
     encoding: 'utf8',
     maxBuffer: 1 << 26,

@@ -193,6 +193,11 @@ export interface CompareOptions {
   onExtended?: (steps: number) => void;
 }
 
+/** Optimizer steps of one fine-tuning run: `epochs` passes over `pairs` in minibatches of `batchSize`. */
+export function stepsPerRun(epochs: number, pairs: number, batchSize = 32): number {
+  return epochs * Math.ceil(pairs / batchSize);
+}
+
 export interface RunRecord {
   objective: ObjectiveName;
   seed: number;
@@ -301,7 +306,7 @@ async function runAll(jobs: Job[]): Promise<RunRecord[]> {
         },
         compute: () => compute(j),
         onReused: (r: RunRecord) => {
-          o.onReused?.(o.epochs * Math.ceil(o.train.length / (o.batchSize ?? 32)));
+          o.onReused?.(stepsPerRun(o.epochs, o.train.length, o.batchSize));
           o.onRun?.(r);
         },
       };
@@ -328,6 +333,11 @@ export function ladderNeighbour(lr: number, up: boolean): number {
   return up ? ladder.find((x) => x > lr * (1 + 1e-9))! : ladder.reverse().find((x) => x < lr * (1 - 1e-9))!;
 }
 
+/** Index of the best dev score in a grid (the first on ties). */
+function bestByDev(grid: readonly { dev: number }[]): number {
+  return grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
+}
+
 /**
  * The rate to try next for one objective, given its grid so far (rate and best dev Spearman, any order):
  * the ladder neighbour beyond an end that holds the best dev score (the smaller rate on ties), or
@@ -336,7 +346,7 @@ export function ladderNeighbour(lr: number, up: boolean): number {
 export function gridExtension(grid: readonly { lr: number; dev: number }[]): number | undefined {
   if (grid.length < 2) return undefined;
   const sorted = [...grid].sort((a, b) => a.lr - b.lr);
-  const best = sorted.reduce((b, g, i) => (g.dev > sorted[b].dev ? i : b), 0);
+  const best = bestByDev(sorted);
   if (best === sorted.length - 1) return ladderNeighbour(sorted[best].lr, true);
   if (best === 0) return ladderNeighbour(sorted[0].lr, false);
   return undefined;
@@ -367,7 +377,7 @@ export async function compareObjectivesOnTasks(tasks: CompareOptions[]): Promise
       return opts.objectives.flatMap((objective, k) => {
         const lr = gridExtension(devOf(tried[t][k]));
         if (lr === undefined) return [];
-        opts.onExtended?.(opts.epochs * Math.ceil(opts.train.length / (opts.batchSize ?? 32)));
+        opts.onExtended?.(stepsPerRun(opts.epochs, opts.train.length, opts.batchSize));
         return [{ job: { opts, objective, seed: opts.seeds[0], lr }, t, k }];
       });
     });
@@ -376,7 +386,7 @@ export async function compareObjectivesOnTasks(tasks: CompareOptions[]): Promise
     opts.objectives.map((objective, k) => {
       const runs = [...tried[t][k]].sort((a, b) => a.lr - b.lr);
       const grid = devOf(runs);
-      const best = grid.reduce((b, g, i) => (g.dev > grid[b].dev ? i : b), 0);
+      const best = bestByDev(grid);
       return { objective, grid, lr: grid[best].lr, firstRun: runs[best] };
     }),
   );

@@ -16,6 +16,7 @@ import type { Pooling } from '../encoder/index.js';
 import { fmtMeanStd, meanStd } from '../util/stats.js';
 import type { Chart, Table } from './types.js';
 import type { RunStore } from './run-store.js';
+import { stepsPerRun } from './cosent-compare.js';
 
 /** One trained variant: an objective, CoSENT's scale λ where it applies, and its learning rate. */
 export interface DynamicsVariant {
@@ -110,7 +111,7 @@ export async function objectiveDynamics(opts: DynamicsOptions): Promise<Dynamics
     throw new Error('objectiveDynamics needs binary labels (0 or 1)');
   if (!(Number.isInteger(opts.every) && opts.every >= 1))
     throw new Error(`objectiveDynamics: every must be a positive integer (got ${opts.every})`);
-  const steps = opts.epochs * Math.ceil(opts.train.length / opts.batchSize);
+  const steps = stepsPerRun(opts.epochs, opts.train.length, opts.batchSize);
   const jobs = opts.variants.flatMap((v) => opts.seeds.map((seed) => ({ v, seed })));
   let runs: DynamicsRun[];
   if (!opts.store) {

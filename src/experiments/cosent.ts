@@ -34,6 +34,7 @@ import {
   STS_TASKS,
   bestDevEpoch,
   compareObjectivesOnTasks,
+  stepsPerRun,
   overlapBaseline,
   readTask,
   subsample,
@@ -293,7 +294,7 @@ async function atecDynamics(
     ...[5, 20, 80].map((scale) => ({ objective: 'cosent' as const, scale, lr: cosentLr })),
     { objective: 'cosine-mse', lr: byObjective(atec, 'cosine-mse').lr },
   ];
-  const steps = d.epochs * Math.ceil(train.length / s.batchSize);
+  const steps = stepsPerRun(d.epochs, train.length, s.batchSize);
   const progress = new Progress({
     label: 'cosent dynamics',
     total: variants.length * seeds.length * steps,
@@ -429,10 +430,12 @@ export function cosentExperiment(opts: CosentExperimentOptions = {}): Experiment
           test: subsample(data.test, s.maxTest, 2),
         };
       });
-      const stepsOf = (train: readonly unknown[]) => s.epochs * Math.ceil(train.length / s.batchSize);
       const progress = new Progress({
         label: 'cosent',
-        total: splits.reduce((n, x) => n + runsPerTask * stepsOf(x.train), 0),
+        total: splits.reduce(
+          (n, x) => n + runsPerTask * stepsPerRun(s.epochs, x.train.length, s.batchSize),
+          0,
+        ),
         silent: ctx.quiet,
       });
       const results = await compareObjectivesOnTasks(
