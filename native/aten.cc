@@ -7,6 +7,8 @@
 // missing trailing arguments <- schema defaults), so the binding needs no per-op code.
 #include <napi.h>
 
+#include "loops.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -16,6 +18,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -244,23 +247,9 @@ Napi::Value FromData(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
 
-// SplitMix64's output function.
-inline uint64_t Mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 // A seed argument, mixed first so that nearby seeds start far apart in the sequence.
 inline uint64_t SeedArg(const Napi::Value& v) {
-  return Mix64(static_cast<uint64_t>(v.As<Napi::Number>().Int64Value()));
-}
-
-// The counter-based draw of element i for a mixed seed: the top 24 bits of SplitMix64's i-th output,
-// an integer in [0, 2^24). The same for any thread count, since it depends only on (seed, i).
-inline uint64_t Bits24(uint64_t seed, int64_t i) {
-  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
-  return Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40;
+  return kexue::Mix64(static_cast<uint64_t>(v.As<Napi::Number>().Int64Value()));
 }
 
 // dropoutMask(shape, rate, seed) -> id of a float32 tensor of 0 and 1/(1 - rate), each kept with
@@ -280,7 +269,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   // Keep when the top 24 bits, as a fraction of 2^24, fall below 1 - rate.
   const uint64_t keep = static_cast<uint64_t>((1 - rate) * 16777216.0);
   at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) p[i] = Bits24(seed, i) < keep ? scale : 0.0f;
+    kexue::DropoutMask(seed, keep, scale, begin, end, p);
   });
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
@@ -308,9 +297,102 @@ Napi::Value Bernoulli(const Napi::CallbackInfo& info) {
   at::Tensor t = at::empty(p.sizes(), at::kFloat);
   const float* pp = p.data_ptr<float>();
   float* q = t.data_ptr<float>();
-  constexpr float kUnit = 1.0f / 16777216.0f;
   at::parallel_for(0, t.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) q[i] = static_cast<float>(Bits24(seed, i)) * kUnit < pp[i] ? 1.0f : 0.0f;
+    kexue::BernoulliDraw(seed, pp, begin, end, q);
+  });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+}
+
+// A float32 tensor's contents, contiguous (a copy only when it is a view with other strides or dtype).
+at::Tensor Floats(Napi::Env env, const Napi::Value& v) { return Get(env, v).to(at::kFloat).contiguous(); }
+
+// adamW(p, m, v, g, clipScale | null, [clip, beta1, beta2, bc1, bc2, epsilon, lr, decay]) -> [p', m', v']:
+// kexue::AdamW in one pass, where ATen's ops take seven (each allocating a variable-sized tensor).
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor p = Floats(env, info[0]), m = Floats(env, info[1]), v = Floats(env, info[2]), g = Floats(env, info[3]);
+  const int64_t n = p.numel();
+  if (m.numel() != n || v.numel() != n || g.numel() != n) throw Napi::RangeError::New(env, "adamW: sizes differ");
+  std::vector<double> a;
+  auto list = info[5].As<Napi::Array>();
+  for (uint32_t i = 0; i < list.Length(); ++i) a.push_back(list.Get(i).As<Napi::Number>().DoubleValue());
+  if (a.size() != 8) throw Napi::TypeError::New(env, "adamW: expected 8 scalars");
+  kexue::AdamWScalars s{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
+  if (!info[4].IsNull()) s.clip *= Floats(env, info[4]).data_ptr<float>()[0];
+  at::Tensor p2 = at::empty_like(p), m2 = at::empty_like(m), v2 = at::empty_like(v);
+  const float *pp = p.data_ptr<float>(), *mp = m.data_ptr<float>(), *vp = v.data_ptr<float>(), *gp = g.data_ptr<float>();
+  float *p2p = p2.data_ptr<float>(), *m2p = m2.data_ptr<float>(), *v2p = v2.data_ptr<float>();
+  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+    kexue::AdamW(pp + begin, mp + begin, vp + begin, gp + begin, end - begin, s, p2p + begin, m2p + begin, v2p + begin);
+  });
+  auto out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(Put(std::move(p2)))));
+  out.Set(1u, Napi::Number::New(env, static_cast<double>(Put(std::move(m2)))));
+  out.Set(2u, Napi::Number::New(env, static_cast<double>(Put(std::move(v2)))));
+  return out;
+}
+
+// The Bernoulli log-likelihood's operands as rows: logits l contiguous [rows, n], and x broadcast to l's
+// shape (the VAE's data [B, 1, D] against logits [B, k, D]) read in place through its strides.
+struct BernoulliRows {
+  at::Tensor l, x;
+  int64_t rows, n;
+  // Offset of row r in x: r split over l's leading axes, times x's (broadcast) strides.
+  int64_t XOffset(int64_t r) const {
+    int64_t off = 0;
+    for (int64_t d = l.dim() - 2; d >= 0; --d) {
+      off += (r % l.size(d)) * x.stride(d);
+      r /= l.size(d);
+    }
+    return off;
+  }
+};
+
+BernoulliRows Rows(Napi::Env env, const Napi::Value& x, const Napi::Value& l) {
+  BernoulliRows b;
+  b.l = Floats(env, l);
+  if (b.l.dim() == 0) throw Napi::RangeError::New(env, "bernoulliLogPmf: logits need an axis");
+  try {
+    b.x = Get(env, x).to(at::kFloat).expand(b.l.sizes());
+  } catch (const c10::Error& e) {
+    throw Napi::RangeError::New(env, std::string("bernoulliLogPmf: ") + e.what_without_backtrace());
+  }
+  if (b.x.stride(-1) != 1) b.x = b.x.contiguous();
+  b.n = b.l.size(-1);
+  b.rows = b.n == 0 ? 0 : b.l.numel() / b.n;
+  return b;
+}
+
+// Rows per parallel chunk, so that a chunk is about as much work as ATen's grain of 32,768 elements.
+int64_t RowGrain(int64_t n) { return std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(n, 1)); }
+
+// bernoulliLogPmf(x, l) -> id of Σ over the last axis of x·l − softplus(l), shape l.shape[:-1].
+Napi::Value BernoulliLogPmf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const BernoulliRows b = Rows(env, info[0], info[1]);
+  auto sizes = b.l.sizes().vec();
+  sizes.pop_back();
+  at::Tensor t = b.n == 0 ? at::zeros(sizes, at::kFloat) : at::empty(sizes, at::kFloat);
+  float* out = t.data_ptr<float>();
+  const float *lp = b.l.data_ptr<float>(), *xp = b.x.data_ptr<float>();
+  at::parallel_for(0, b.rows, RowGrain(b.n), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) out[r] = kexue::BernoulliLogPmfRow(xp + b.XOffset(r), lp + r * b.n, b.n);
+  });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
+}
+
+// bernoulliLogPmfGrad(dy, x, l) -> id of dl = dy[..., None]·(x − sigmoid(l)), shape of l.
+Napi::Value BernoulliLogPmfGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const BernoulliRows b = Rows(env, info[1], info[2]);
+  const at::Tensor dy = Floats(env, info[0]);
+  if (dy.numel() != b.rows) throw Napi::RangeError::New(env, "bernoulliLogPmfGrad: dy needs one value per row");
+  at::Tensor t = at::empty(b.l.sizes(), at::kFloat);
+  float* out = t.data_ptr<float>();
+  const float *lp = b.l.data_ptr<float>(), *xp = b.x.data_ptr<float>(), *dyp = dy.data_ptr<float>();
+  at::parallel_for(0, b.rows, RowGrain(b.n), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      kexue::BernoulliLogPmfGradRow(dyp[r], xp + b.XOffset(r), lp + r * b.n, b.n, out + r * b.n);
   });
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
@@ -416,6 +498,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("randomNormal", Napi::Function::New(env, RandomNormal));
   exports.Set("bernoulli", Napi::Function::New(env, Bernoulli));
+  exports.Set("adamW", Napi::Function::New(env, AdamW));
+  exports.Set("bernoulliLogPmf", Napi::Function::New(env, BernoulliLogPmf));
+  exports.Set("bernoulliLogPmfGrad", Napi::Function::New(env, BernoulliLogPmfGrad));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
   exports.Set("dtype", Napi::Function::New(env, Dtype));

@@ -4,6 +4,7 @@
  * per datapoint as in the IWAE paper.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedBernoulliLogPmf, fusedBernoulliLogPmfApplies } from '../nn/fused-bernoulli.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -29,9 +30,10 @@ export function standardNormalLogPdf(z: tf.Tensor): tf.Tensor {
 /**
  * log Bernoulli(x; sigmoid(logits)) summed over the last axis, in the stable form
  * x·l − softplus(l) (tf.softplus is the overflow-safe max(l, 0) + log(1 + e^(−|l|))); x may be fractional (it is then the
- * cross-entropy, as for non-binarized inputs).
+ * cross-entropy, as for non-binarized inputs). One kernel each way on backends that have it ('aten').
  */
 export function bernoulliLogPmf(x: tf.Tensor, logits: tf.Tensor): tf.Tensor {
+  if (fusedBernoulliLogPmfApplies(x, logits)) return fusedBernoulliLogPmf(x, logits);
   // Hand-written gradient d/dl = dy·(x − sigmoid(l)): three full-size passes instead of the seven that
   // autodiff of sum(x·l − softplus(l)) takes in tfjs (its Sum gradient materialises ones, Sub a Neg, …).
   // x is data: no gradient flows to it.

@@ -22,6 +22,15 @@ export interface AtenAddon {
   randomNormal(shape: readonly number[], seed: number): number;
   /** Float32 0/1 per element of tensor `p`: 1 with probability p (SplitMix64 from `seed`). */
   bernoulli(p: number, seed: number): number;
+  /**
+   * The AdamW update in one pass: new [param, m, v] ids from param, m, v, grad, an optional scalar clip
+   * tensor and [clip, beta1, beta2, bc1, bc2, epsilon, lr, decay] (formula in src/nn/fused-update.ts).
+   */
+  adamW(param: number, m: number, v: number, grad: number, clipScale: number | null, scalars: number[]): number[];
+  /** Σ over the last axis of x·l − softplus(l) (x broadcast to l's shape), one pass. */
+  bernoulliLogPmf(x: number, logits: number): number;
+  /** dy[..., None]·(x − sigmoid(l)), shape of l: the gradient of `bernoulliLogPmf`, one pass. */
+  bernoulliLogPmfGrad(dy: number, x: number, logits: number): number;
   free(id: number): void;
   shape(id: number): number[];
   dtype(id: number): string;

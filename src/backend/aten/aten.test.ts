@@ -250,6 +250,46 @@ test("KEXUE_ATEN_THREADS sets both ATen's and OpenBLAS's thread counts", { skip 
 });
 
 test(
+  'the native loops agree on every instruction set (KEXUE_ATEN_ISA): masks bit for bit, likelihoods within 1e-6',
+  { skip },
+  () => {
+    // Each child process caps the loops at one instruction set and prints the dropout mask's and the
+    // Bernoulli draws' bits, and a Bernoulli log-likelihood and its gradient over rows of 785 (8 at a time
+    // plus a tail).
+    const script = [
+      "const a = (await import('./addon.js')).loadAddon();",
+      'const take = (id) => { const d = Array.from(a.toData(id)); a.free(id); return d; };',
+      'const mask = take(a.dropoutMask([3, 40001], 0.13, 5));',
+      'const p = a.fromData(Float32Array.from({ length: 50001 }, (_, i) => (i % 101) / 100), [50001], "float32");',
+      'const draws = take(a.bernoulli(p, 7));',
+      'const n = 4 * 3 * 785;',
+      'const l = a.fromData(Float32Array.from({ length: n }, (_, i) => 6 * Math.sin(0.37 * i)), [4, 3, 785], "float32");',
+      'const x = a.fromData(Float32Array.from({ length: 4 * 785 }, (_, i) => i % 2), [4, 1, 785], "float32");',
+      'const dy = a.fromData(Float32Array.from({ length: 12 }, (_, i) => 1 - 0.1 * i), [4, 3], "float32");',
+      'const logPmf = take(a.bernoulliLogPmf(x, l));',
+      'const grad = take(a.bernoulliLogPmfGrad(dy, x, l));',
+      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad }));',
+    ].join('\n');
+    const runWith = (isa: string) => {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: new URL('.', import.meta.url).pathname,
+        env: { ...process.env, KEXUE_ATEN_ISA: isa },
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, string & number[]>;
+    };
+    const [wide, avx2, baseline] = ['avx512', 'avx2', 'baseline'].map(runWith);
+    for (const other of [avx2, baseline]) {
+      assert.equal(other.mask, wide.mask);
+      assert.equal(other.draws, wide.draws);
+      close([other.logPmf, other.grad], [wide.logPmf, wide.grad], 1e-6);
+    }
+  },
+);
+
+test(
   'softmax, tanh, sigmoid: plain training takes their gradient in one call, equal to cpu',
   { skip },
   async () => {

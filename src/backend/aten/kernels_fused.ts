@@ -1,9 +1,9 @@
 /**
  * kexue's fused kernels, where tfjs decomposes into many element-wise ones:
- * - the AdamW update (formula in src/nn/fused-update.ts): ATen's out-of-place element-wise calls on
- *   native ids, so no tfjs tensor is made for an intermediate. Out-of-place on purpose: a variable's
- *   storage may be shared by views other tensors hold (Transpose and Slice return ATen views), which an
- *   in-place update would change behind their backs;
+ * - the AdamW update (formula in src/nn/fused-update.ts): the addon's one-pass loop (native/loops.cc),
+ *   writing new param, m and v tensors. Out of place on purpose: a variable's storage may be shared by
+ *   views other tensors hold (Transpose and Slice return ATen views), which an in-place update would
+ *   change behind their backs;
  * - layer normalisation and its gradient (src/nn/fused-layer-norm.ts): ATen's native_layer_norm and
  *   native_layer_norm_backward;
  * - the global norm of many tensors (gradient clipping): per-tensor norms, then the norm of those;
@@ -15,6 +15,8 @@
  * - the RoPE rotation (src/nn/fused-rope.ts): one complex multiply of the pairs by cos + i·sin;
  * - softmax cross-entropy against class labels and its gradient (src/nn/fused-cross-entropy.ts):
  *   log_softmax + nll_loss, and nll_loss_backward + _log_softmax_backward_data;
+ * - the Bernoulli log-likelihood over the last axis and its gradient (src/nn/fused-bernoulli.ts): the
+ *   addon's one-pass loops (native/loops.cc);
  * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's.
  */
 import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../../nn/fused-update.js';
@@ -26,10 +28,14 @@ import { DROPOUT_MASK } from '../../nn/layers.js';
 import { SPARSE_XENT, SPARSE_XENT_GRAD } from '../../nn/fused-cross-entropy.js';
 import { ROPE } from '../../nn/fused-rope.js';
 import { BERNOULLI, RANDOM_NORMAL } from '../../nn/random.js';
+import { BERNOULLI_LOG_PMF, BERNOULLI_LOG_PMF_GRAD } from '../../nn/fused-bernoulli.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
 import {
   Unsupported,
+  adamWUpdate,
   bernoulli,
+  bernoulliLogPmf,
+  bernoulliLogPmfGrad,
   dropoutMask,
   firstValue,
   idOf,
@@ -43,15 +49,10 @@ import {
 function adamW(inputs: Inputs, attrs: Attrs) {
   const { param, m, v, grad, clipScale } = inputs;
   const a = attrs as Record<string, number>;
-  let g = idOf(grad);
-  if (clipScale) g = run('mul.Tensor', [g, idOf(clipScale)]);
-  else if (a.clip !== 1) g = run('mul.Scalar', [g, a.clip]);
-  const m2 = run('add.Tensor', [run('mul.Scalar', [idOf(m), a.beta1]), g, 1 - a.beta1]);
-  const v2 = run('addcmul', [run('mul.Scalar', [idOf(v), a.beta2]), g, g, 1 - a.beta2]);
-  const denom = run('add.Scalar', [run('sqrt', [run('div.Scalar', [v2, a.bc2])]), a.epsilon]);
-  const p = a.decay === 1 ? idOf(param) : run('mul.Scalar', [idOf(param), a.decay]);
-  const p2 = run('addcdiv', [p, m2, denom, -a.lr / a.bc1]);
-  return [out(p2, 'float32'), out(m2, 'float32'), out(v2, 'float32')];
+  if ([param, m, v, grad].some((t) => t.dtype !== 'float32')) throw new Unsupported('AdamW needs float32');
+  const scalars = [a.clip, a.beta1, a.beta2, a.bc1, a.bc2, a.epsilon, a.lr, a.decay];
+  const ids = adamWUpdate([idOf(param), idOf(m), idOf(v), idOf(grad)], clipScale ? idOf(clipScale) : null, scalars);
+  return ids.map((id) => out(id, 'float32'));
 }
 
 function rmsProp(inputs: Inputs, attrs: Attrs) {
@@ -198,6 +199,16 @@ function bernoulliDraw({ p }: Inputs, { seed }: Attrs) {
   return out(bernoulli(idOf(p), seed as number), 'float32');
 }
 
+function bernoulliLogLikelihood({ x, logits }: Inputs) {
+  if (x.dtype !== 'float32' || logits.dtype !== 'float32') throw new Unsupported('needs float32');
+  return out(bernoulliLogPmf(idOf(x), idOf(logits)), 'float32');
+}
+
+function bernoulliLogLikelihoodGrad({ dy, x, logits }: Inputs) {
+  if ([dy, x, logits].some((t) => t.dtype !== 'float32')) throw new Unsupported('needs float32');
+  return out(bernoulliLogPmfGrad(idOf(dy), idOf(x), idOf(logits)), 'float32');
+}
+
 function geluForward({ x }: Inputs) {
   if (x.dtype !== 'float32') throw new Unsupported('gelu needs float32');
   return out(run('gelu', [idOf(x)]), 'float32');
@@ -223,6 +234,8 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [SPARSE_XENT]: sparseXent,
   [ROPE]: rope,
   [SPARSE_XENT_GRAD]: sparseXentGrad,
+  [BERNOULLI_LOG_PMF]: bernoulliLogLikelihood,
+  [BERNOULLI_LOG_PMF_GRAD]: bernoulliLogLikelihoodGrad,
   [GELU]: geluForward,
   [GELU_GRAD]: geluBackward,
 };

@@ -112,6 +112,26 @@ export function bernoulli(p: number, seed: number): number {
   return id;
 }
 
+/** The addon's one-pass AdamW update (see native/loops.h): ids of the new param, m and v. */
+export function adamWUpdate(ids: [number, number, number, number], clipScale: number | null, scalars: number[]): number[] {
+  const r = addon.adamW(...ids, clipScale, scalars);
+  scratch.push(...r);
+  return r;
+}
+
+/** The addon's Bernoulli log-likelihood over the last axis, and its gradient (see native/loops.h). */
+export function bernoulliLogPmf(x: number, logits: number): number {
+  const id = addon.bernoulliLogPmf(x, logits);
+  scratch.push(id);
+  return id;
+}
+
+export function bernoulliLogPmfGrad(dy: number, x: number, logits: number): number {
+  const id = addon.bernoulliLogPmfGrad(dy, x, logits);
+  scratch.push(id);
+  return id;
+}
+
 /** The first element of a native tensor, read to the CPU. */
 export function firstValue(id: number): number {
   return addon.toData(id)[0];

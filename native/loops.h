@@ -1,0 +1,47 @@
+// Hand-written loops for the fused kernels ATen has no single operator for. Plain C++ on raw float
+// pointers (no Node, no tensors), so each is testable against its op-by-op form; aten.cc wraps them.
+#pragma once
+
+#include <cstdint>
+
+namespace kexue {
+
+// SplitMix64's output function (also mixes a seed, so that nearby seeds start far apart).
+inline uint64_t Mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// The counter-based draw of element i for a mixed seed: the top 24 bits of SplitMix64's i-th output,
+// an integer in [0, 2^24). The same for any thread count and any instruction set, since it depends only
+// on (seed, i) and is integer arithmetic.
+inline uint64_t Bits24(uint64_t seed, int64_t i) {
+  constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
+  return Mix64(seed + static_cast<uint64_t>(i + 1) * kGamma) >> 40;
+}
+
+// Elements [begin, end) of a dropout multiplier: p[i] = scale when Bits24(seed, i) < keep, else 0.
+void DropoutMask(uint64_t seed, uint64_t keep, float scale, int64_t begin, int64_t end, float* p);
+
+// Elements [begin, end) of Bernoulli draws: q[i] = 1 when Bits24(seed, i) / 2^24 < prob[i], else 0.
+void BernoulliDraw(uint64_t seed, const float* prob, int64_t begin, int64_t end, float* q);
+
+// The AdamW update of one variable (formula in src/nn/fused-update.ts), out of place:
+//   g' = clip·g,  m' = β₁m + (1−β₁)g',  v' = β₂v + (1−β₂)g'²,
+//   p' = decay·p − (lr/bc₁)·m' / (√(v'/bc₂) + ε).
+// Double, as JavaScript passes them: 1 − β₂ must be formed before rounding to float (1 − 0.999f is off
+// by 1.3e-5 relative).
+struct AdamWScalars {
+  double clip, beta1, beta2, bc1, bc2, epsilon, lr, decay;
+};
+void AdamW(const float* p, const float* m, const float* v, const float* g, int64_t n, const AdamWScalars& s,
+           float* p2, float* m2, float* v2);
+
+// One row of log Bernoulli(x; sigmoid(l)) = Σᵢ xᵢlᵢ − softplus(lᵢ), over n elements.
+float BernoulliLogPmfRow(const float* x, const float* l, int64_t n);
+
+// Its gradient for one row: dl = dy·(x − sigmoid(l)), n elements.
+void BernoulliLogPmfGradRow(float dy, const float* x, const float* l, int64_t n, float* dl);
+
+}  // namespace kexue
