@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- training [--rounds R] [--steps S] [--only a,b] [--skip-bert] [--leak-steps N]`
+ * `npm run bench -- training [--rounds R] [--steps S] [--only a,b] [--skip-bert] [--leak-steps N]
+ *                           [--torch-env kexue|default]`
  *
  * The training paths kexue users take, each beside a PyTorch twin (src/bench/training_ref.py: same
  * model, shapes, loss and optimizer, written as a PyTorch user would), in one run:
@@ -18,6 +19,12 @@
  * Goal (the performance issue's): every wall ratio ≤ 0.8×. Then a leak run: N minibatches (default
  * 10,000) of `mlp-fit` and `mlp-minimize` and N/20 steps of `mlm`, with tfjs's tensor count, the native
  * tensor count and RSS at marks: they must stay flat.
+ *
+ * The twin runs with kexue's thread settings by default (`--torch-env kexue`: OMP_WAIT_POLICY=PASSIVE and
+ * OPENBLAS_THREAD_TIMEOUT=4, which kexue sets for itself when they are unset, inherited by the child): the
+ * stricter comparison, since PyTorch's own defaults (busy-waiting OpenMP workers beside OpenBLAS's
+ * spinning ones) are far slower on this 2-core machine. `--torch-env default` runs it with those two
+ * variables as the user's environment has them, as a PyTorch user would.
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -27,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../backend/index.js';
-import { loadAddon } from '../backend/aten/addon.js';
+import { envSetByKexue, loadAddon } from '../backend/aten/addon.js';
 import { cosentLoss } from '../cosent/loss.js';
 import { paperConfig, VAEModel } from '../density/build.js';
 import { VAETrainer } from '../density/trainer.js';
@@ -343,11 +350,12 @@ async function ours(w: Workload, steps: number): Promise<Round & { kernels: numb
   }
 }
 
-function theirs(w: Workload, steps: number, threads: number): Round {
+function theirs(w: Workload, steps: number, threads: number, env: NodeJS.ProcessEnv): Round {
   // The twin's step is one minibatch: run `batches` times as many to time the same work.
   const batches = (w.ref.batches as number | undefined) ?? 1;
   const spec = { ...w.ref, workload: w.name, threads, warmup: warmupOf(w) * batches, steps: steps * batches };
   const out = execFileSync(referencePython(), [REF, JSON.stringify(spec)], {
+    env,
     encoding: 'utf8',
     maxBuffer: 1 << 26,
   });
@@ -409,13 +417,20 @@ export async function run(args: string[]): Promise<void> {
   let workloads = only ? WORKLOADS.filter((w) => only.includes(w.name)) : WORKLOADS;
   if (args.includes('--skip-bert')) workloads = workloads.filter((w) => w.name !== 'bert-base');
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be an integer ≥ 1`);
+  const torchEnv = option(args, '--torch-env') ?? 'kexue';
+  if (torchEnv !== 'kexue' && torchEnv !== 'default')
+    throw new Error(`--torch-env must be 'kexue' or 'default', got '${torchEnv}'`);
   const backend = await initBackend();
+  const env = { ...process.env };
+  if (torchEnv === 'default') for (const name of envSetByKexue()) delete env[name];
   const threads =
     loadAddon()?.getThreads() ??
     (Number(process.env.KEXUE_ATEN_THREADS) || (os.availableParallelism?.() ?? os.cpus().length));
   console.log(
     `kexue on '${backend}' vs PyTorch ${'(Debian python3-torch)'}, ${threads} thread(s) each; ${rounds} interleaved ` +
-      `rounds per workload; ms per minibatch: median over rounds of each round's median [range]\n`,
+      `rounds per workload; ms per minibatch: median over rounds of each round's median [range]\n` +
+      `PyTorch's environment: ${torchEnv === 'kexue' ? "kexue's thread settings" : "the user's"} ` +
+      `(OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY ?? 'unset'}, OPENBLAS_THREAD_TIMEOUT=${env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'})\n`,
   );
   const head = ['workload', 'kexue ms', 'PyTorch ms', 'wall', 'CPU', 'eff. k/P', 'kernels', 'goal'];
   const widths = [16, 20, 20, 7, 7, 11, 8, 5];
@@ -427,7 +442,7 @@ export async function run(args: string[]): Promise<void> {
     const p: Round[] = [];
     for (let r = 0; r < rounds; r++) {
       k.push(await ours(w, steps));
-      p.push(theirs(w, steps, threads));
+      p.push(theirs(w, steps, threads, env));
     }
     const km = median(k.map((x) => x.ms));
     const pm = median(p.map((x) => x.ms));

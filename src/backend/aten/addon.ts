@@ -26,7 +26,14 @@ export interface AtenAddon {
    * The AdamW update in one pass: new [param, m, v] ids from param, m, v, grad, an optional scalar clip
    * tensor and [clip, beta1, beta2, bc1, bc2, epsilon, lr, decay] (formula in src/nn/fused-update.ts).
    */
-  adamW(param: number, m: number, v: number, grad: number, clipScale: number | null, scalars: number[]): number[];
+  adamW(
+    param: number,
+    m: number,
+    v: number,
+    grad: number,
+    clipScale: number | null,
+    scalars: number[],
+  ): number[];
   /** Σ over the last axis of x·l − softplus(l) (x broadcast to l's shape), one pass. */
   bernoulliLogPmf(x: number, logits: number): number;
   /** dy[..., None]·(x − sigmoid(l)), shape of l: the gradient of `bernoulliLogPmf`, one pass. */
@@ -46,13 +53,35 @@ export interface AtenAddon {
 }
 
 let cached: AtenAddon | null | undefined;
+const setHere: string[] = [];
+
+/** Sets an environment variable libraries read when they load, unless the user has set it. */
+function envDefault(name: string, value: string): void {
+  if (process.env[name] !== undefined) return;
+  process.env[name] = value;
+  setHere.push(name);
+}
+
+/**
+ * The thread-behaviour environment variables `loadAddon` set because the user had not (OMP_WAIT_POLICY,
+ * OPENBLAS_THREAD_TIMEOUT): child processes inherit them, so a benchmark can leave them out to run a
+ * reference the way its users do.
+ */
+export function envSetByKexue(): readonly string[] {
+  return setHere;
+}
 
 /** The addon, or null when it is not built or libtorch cannot be loaded (never throws). */
 export function loadAddon(): AtenAddon | null {
   if (cached !== undefined) return cached;
   // libgomp reads this when libtorch loads: busy-waiting OpenMP workers collapse throughput (10-20x on
   // element-wise ops) whenever other processes share the cores, so wait passively unless told otherwise.
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  envDefault('OMP_WAIT_POLICY', 'PASSIVE');
+  // OpenBLAS's workers spin on sched_yield for ~2^28 cycles after each product (its THREAD_TIMEOUT
+  // default, 28); between products, while the main thread runs JavaScript and ATen's element-wise ops want
+  // the other core, that spinning took a third of the process's samples. 2^4 makes them sleep at once: the
+  // recipe encoder's step went from 176–188 to 155–163 ms (medians of 15 steps, alternating runs).
+  envDefault('OPENBLAS_THREAD_TIMEOUT', '4');
   try {
     const require = createRequire(import.meta.url);
     // dist/backend/aten/ -> package root; KEXUE_ATEN_ADDON points elsewhere (tests use it to simulate absence).

@@ -51,7 +51,11 @@ function adamW(inputs: Inputs, attrs: Attrs) {
   const a = attrs as Record<string, number>;
   if ([param, m, v, grad].some((t) => t.dtype !== 'float32')) throw new Unsupported('AdamW needs float32');
   const scalars = [a.clip, a.beta1, a.beta2, a.bc1, a.bc2, a.epsilon, a.lr, a.decay];
-  const ids = adamWUpdate([idOf(param), idOf(m), idOf(v), idOf(grad)], clipScale ? idOf(clipScale) : null, scalars);
+  const ids = adamWUpdate(
+    [idOf(param), idOf(m), idOf(v), idOf(grad)],
+    clipScale ? idOf(clipScale) : null,
+    scalars,
+  );
   return ids.map((id) => out(id, 'float32'));
 }
 

@@ -113,7 +113,11 @@ export function bernoulli(p: number, seed: number): number {
 }
 
 /** The addon's one-pass AdamW update (see native/loops.h): ids of the new param, m and v. */
-export function adamWUpdate(ids: [number, number, number, number], clipScale: number | null, scalars: number[]): number[] {
+export function adamWUpdate(
+  ids: [number, number, number, number],
+  clipScale: number | null,
+  scalars: number[],
+): number[] {
   const r = addon.adamW(...ids, clipScale, scalars);
   scratch.push(...r);
   return r;
