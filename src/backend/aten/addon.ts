@@ -38,9 +38,16 @@ export interface AtenAddon {
   bernoulliLogPmf(x: number, logits: number): number;
   /** dy[..., None]·(x − sigmoid(l)), shape of l: the gradient of `bernoulliLogPmf`, one pass. */
   bernoulliLogPmfGrad(dy: number, x: number, logits: number): number;
+  /**
+   * a @ b (each optionally transposed) over equal batch axes, the batch split over the threads, one
+   * cblas_sgemm a product on the operands' strides; null when it does not apply (see native/aten.cc).
+   */
+  batchMatmul(a: number, b: number, transposeA: boolean, transposeB: boolean): number | null;
   free(id: number): void;
   shape(id: number): number[];
   dtype(id: number): string;
+  /** Whether the tensor is laid out row-major without gaps (false for a strided view). */
+  isContiguous(id: number): boolean;
   count(): number;
   bytes(): number;
   setThreads(n: number): void;

@@ -217,6 +217,42 @@ test(
   },
 );
 
+test(
+  'batched products (split over the threads, on strided views) match cpu in every layout',
+  { skip },
+  async () => {
+    const loader = loadAddon()!;
+    // The native path takes these (equal batches of small products); ATen takes the rest (null).
+    const probe = (a: number[], b: number[], ta = false, tb = false) => {
+      const [x, y] = [loader.fromData(null, a, 'float32'), loader.fromData(null, b, 'float32')];
+      const id = loader.batchMatmul(x, y, ta, tb);
+      [x, y, ...(id === null ? [] : [id])].forEach((t) => loader.free(t));
+      return id !== null;
+    };
+    assert.ok(probe([3, 2, 5, 7], [3, 2, 7, 4]));
+    assert.ok(probe([3, 5, 7], [3, 4, 7], false, true));
+    assert.ok(!probe([3, 5, 7], [1, 7, 4]), 'broadcast batch');
+    assert.ok(!probe([2, 128, 128], [2, 128, 128]), 'products over 2^18 multiply-adds');
+    close(
+      ...(await both(() => {
+        const a = det([3, 2, 5, 7]);
+        const heads = tf.transpose(det([3, 5, 2, 7], 2), [0, 2, 1, 3]); // [3, 2, 5, 7], batch axes strided
+        const b = det([3, 2, 7, 4], 3);
+        const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.sin(tf.matMul(x, y))))([a, b]);
+        return [
+          tf.matMul(a, b),
+          tf.matMul(heads, heads, false, true), // scores: q·kᵀ of head views
+          tf.matMul(heads, a, true, false),
+          tf.matMul(b, heads, true, true),
+          tf.matMul(det([4, 1, 9]), det([4, 9, 1], 2)), // 1 × 1 products
+          ...g,
+        ];
+      })),
+      1e-4,
+    );
+  },
+);
+
 test('memory accounting: dispose frees the native tensor', { skip }, async () => {
   await tf.setBackend('aten');
   const addon = loadAddon()!;

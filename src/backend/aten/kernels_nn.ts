@@ -5,12 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Inputs, NativeKernel } from './kernels_math.js';
-import { Unsupported, idOf, out, run, runN, shapeOf } from './native.js';
+import { Unsupported, batchMatmul, idOf, out, run, runN, shapeOf } from './native.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 const upcast = (a: tf.DataType, b: tf.DataType): tf.DataType => tf.backend_util.upcastType(a, b);
 
 function matmul(a: number, b: number, ta: boolean, tb: boolean): number {
+  // Batches of small products (attention's): over the threads, on the operands' strides.
+  const batched = batchMatmul(a, b, ta, tb);
+  if (batched !== null) return batched;
   const x = ta ? run('transpose.int', [a, -2, -1]) : a;
   const y = tb ? run('transpose.int', [b, -2, -1]) : b;
   return run('matmul', [x, y]);

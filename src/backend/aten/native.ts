@@ -57,6 +57,14 @@ export function idOf(t: tf.TensorInfo): number {
   const e = backend.data.get(t.dataId)!;
   const s = t.shape;
   if (s.length === e.shape.length && s.every((d, i) => d === e.shape[i])) return e.id;
+  // A view (Transpose and Slice return ATen views) read in another shape must be copied. Copy it once,
+  // in place of the view, so that every later reader of the data reshapes it for free: a gradient read as
+  // [rows, features] feeds two products and a sum, which made three copies of the same tensor.
+  if (!addon.isContiguous(e.id)) {
+    const copy = addon.call(handle('contiguous'), [e.id]) as number;
+    addon.free(e.id);
+    e.id = copy;
+  }
   return run('reshape', [e.id, s]);
 }
 
@@ -121,6 +129,13 @@ export function adamWUpdate(
   const r = addon.adamW(...ids, clipScale, scalars);
   scratch.push(...r);
   return r;
+}
+
+/** The addon's batched product over the threads, or null where it does not apply (see native/aten.cc). */
+export function batchMatmul(a: number, b: number, ta: boolean, tb: boolean): number | null {
+  const id = addon.batchMatmul(a, b, ta, tb);
+  if (id !== null) scratch.push(id);
+  return id;
 }
 
 /** The addon's Bernoulli log-likelihood over the last axis, and its gradient (see native/loops.h). */
