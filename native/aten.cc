@@ -560,8 +560,9 @@ Napi::Value Trim(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // TF.js ops are out of place: a training step allocates and frees many tensor-sized blocks. glibc serves
   // blocks over 128 KiB with fresh mmaps, so each of them costs page faults; keeping them in the heap for
-  // reuse (up to 256 MiB a block, trimmed back past 512 MiB free) removes that cost.
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  // reuse (up to 32 MiB a block, glibc's ceiling on 64-bit: a larger value is refused and left the 128 KiB
+  // in place, 500-900 page faults an encoder step; trimmed back past 512 MiB free) removes that cost.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   exports.Set("op", Napi::Function::New(env, Op));
   exports.Set("call", Napi::Function::New(env, Call));
