@@ -1,7 +1,8 @@
 // See loops.h. The counter-based draws are 64-bit integer multiplies, which vectorise only with AVX-512
 // (vpmullq): compiled for AVX-512, AVX2 and the baseline, the one the CPU has chosen at load, they take
-// 0.05, 0.26 and 0.52 ms for 262,144 elements on one core here, bit for bit the same mask. The exp/log-heavy loops run 8 floats at a time with glibc's vector expf/logf (libmvec)
-// when the CPU has AVX2 and FMA, and one at a time otherwise (and for a row's last n mod 8 elements):
+// 0.05, 0.26 and 0.52 ms for 262,144 elements on one core here, bit for bit the same mask. The
+// exp/log-heavy loops run 8 floats at a time with glibc's vector expf/logf (libmvec) when the CPU has AVX2
+// and FMA, and one at a time otherwise (and for a row's last n mod 8 elements):
 // about 10x apart on a 500 × 784 Bernoulli likelihood, which makes the difference between one pass and
 // ATen's seven (sigmoid, softplus and the products, sums and differences around them).
 #include "loops.h"
@@ -15,7 +16,6 @@
 
 namespace kexue {
 
-// Outputs never alias inputs (fresh tensors): saying so lets the compiler vectorise the loop.
 namespace {
 
 // The loop bodies, inlined into one function per instruction set below.
@@ -79,6 +79,7 @@ void BernoulliDraw(uint64_t seed, const float* prob, int64_t begin, int64_t end,
   else BernoulliBody(seed, prob, begin, end, q);
 }
 
+// Outputs never alias inputs (fresh tensors): saying so lets the compiler vectorise the loop.
 void AdamW(const float* __restrict p, const float* __restrict m, const float* __restrict v,
            const float* __restrict g, int64_t n, const AdamWScalars& s, float* __restrict p2,
            float* __restrict m2, float* __restrict v2) {

@@ -245,6 +245,11 @@ test(
           tf.matMul(heads, a, true, false),
           tf.matMul(b, heads, true, true),
           tf.matMul(det([4, 1, 9]), det([4, 9, 1], 2)), // 1 × 1 products
+          // One kernel reading a strided view both in its own shape and in another (made contiguous in place).
+          tf.tidy(() => {
+            const view = tf.transpose(det([7, 5], 4));
+            return tf.add(view, tf.reshape(view, [1, 5, 7]));
+          }),
           ...g,
         ];
       })),

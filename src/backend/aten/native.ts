@@ -61,9 +61,10 @@ export function idOf(t: tf.TensorInfo): number {
   // in place of the view, so that every later reader of the data reshapes it for free: a gradient read as
   // [rows, features] feeds two products and a sum, which made three copies of the same tensor.
   if (!addon.isContiguous(e.id)) {
-    const copy = addon.call(handle('contiguous'), [e.id]) as number;
-    addon.free(e.id);
-    e.id = copy;
+    // The view's id is freed with the kernel's scratch: an input of this kernel sharing the data in its
+    // own shape may already hold it.
+    scratch.push(e.id);
+    e.id = addon.call(handle('contiguous'), [e.id]) as number;
   }
   return run('reshape', [e.id, s]);
 }
