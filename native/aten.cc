@@ -332,20 +332,24 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Offset of item i of `sizes`' first `axes` axes (row-major) in a tensor with `strides`' strides: the rows of
+// a broadcast operand, the matrices of a batch.
+int64_t LeadingOffset(const at::Tensor& sizes, const at::Tensor& strides, int64_t axes, int64_t i) {
+  int64_t off = 0;
+  for (int64_t d = axes - 1; d >= 0; --d) {
+    off += (i % sizes.size(d)) * strides.stride(d);
+    i /= sizes.size(d);
+  }
+  return off;
+}
+
 // The Bernoulli log-likelihood's operands as rows: logits l contiguous [rows, n], and x broadcast to l's
 // shape (the VAE's data [B, 1, D] against logits [B, k, D]) read in place through its strides.
 struct BernoulliRows {
   at::Tensor l, x;
   int64_t rows, n;
-  // Offset of row r in x: r split over l's leading axes, times x's (broadcast) strides.
-  int64_t XOffset(int64_t r) const {
-    int64_t off = 0;
-    for (int64_t d = l.dim() - 2; d >= 0; --d) {
-      off += (r % l.size(d)) * x.stride(d);
-      r /= l.size(d);
-    }
-    return off;
-  }
+  // Offset of row r in x: r split over l's leading axes, through x's (broadcast) strides.
+  int64_t XOffset(int64_t r) const { return LeadingOffset(l, x, l.dim() - 1, r); }
 };
 
 BernoulliRows Rows(Napi::Env env, const Napi::Value& x, const Napi::Value& l) {
@@ -489,16 +493,6 @@ bool BlasLayout(const at::Tensor& t, bool* trans, int64_t* ld) {
   return false;
 }
 
-// Offset of batch item i of t (its axes before the last two, row-major), through t's strides.
-int64_t BatchOffset(const at::Tensor& t, int64_t i) {
-  int64_t off = 0;
-  for (int64_t d = t.dim() - 3; d >= 0; --d) {
-    off += (i % t.size(d)) * t.stride(d);
-    i /= t.size(d);
-  }
-  return off;
-}
-
 // batchMatmul(a, b, transposeA, transposeB) -> id of a @ b over equal batch axes, or null when it does not
 // apply (other dtypes, broadcasting, strides BLAS cannot read, no OpenBLAS). ATen's bmm multiplies the batch
 // one small product after another on one thread (attention's 128 products of 64 × 64 by 64 × 32: 0.5 ms);
@@ -529,8 +523,8 @@ Napi::Value BatchMatmul(const Napi::CallbackInfo& info) {
   float* pc = c.data_ptr<float>();
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i)
-      sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, 1.0f, pa + BatchOffset(a, i), lda,
-            pb + BatchOffset(b, i), ldb, 0.0f, pc + i * m * n, n);
+      sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, 1.0f, pa + LeadingOffset(a, a, a.dim() - 2, i), lda,
+            pb + LeadingOffset(b, b, b.dim() - 2, i), ldb, 0.0f, pc + i * m * n, n);
   });
   return Napi::Number::New(env, static_cast<double>(Put(std::move(c))));
 }

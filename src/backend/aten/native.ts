@@ -100,25 +100,25 @@ export function scoped<T>(f: () => T): T {
   }
 }
 
-/** The addon's dropout multiplier (see native/aten.cc): 0 or 1/(1 − rate) per element, from `seed`. */
-export function dropoutMask(shape: readonly number[], rate: number, seed: number): number {
-  const id = addon.dropoutMask(shape, rate, seed);
+/** Takes an id the addon returned as the kernel's scratch (freed at its end unless an output). */
+function scratchId(id: number): number {
   scratch.push(id);
   return id;
+}
+
+/** The addon's dropout multiplier (see native/aten.cc): 0 or 1/(1 − rate) per element, from `seed`. */
+export function dropoutMask(shape: readonly number[], rate: number, seed: number): number {
+  return scratchId(addon.dropoutMask(shape, rate, seed));
 }
 
 /** The addon's standard-normal draws of a shape from `seed` (see native/aten.cc). */
 export function randomNormal(shape: readonly number[], seed: number): number {
-  const id = addon.randomNormal(shape, seed);
-  scratch.push(id);
-  return id;
+  return scratchId(addon.randomNormal(shape, seed));
 }
 
 /** The addon's 0/1 draws, 1 with probability p[i] (see native/aten.cc). */
 export function bernoulli(p: number, seed: number): number {
-  const id = addon.bernoulli(p, seed);
-  scratch.push(id);
-  return id;
+  return scratchId(addon.bernoulli(p, seed));
 }
 
 /** The addon's one-pass AdamW update (see native/loops.h): ids of the new param, m and v. */
@@ -141,15 +141,11 @@ export function batchMatmul(a: number, b: number, ta: boolean, tb: boolean): num
 
 /** The addon's Bernoulli log-likelihood over the last axis, and its gradient (see native/loops.h). */
 export function bernoulliLogPmf(x: number, logits: number): number {
-  const id = addon.bernoulliLogPmf(x, logits);
-  scratch.push(id);
-  return id;
+  return scratchId(addon.bernoulliLogPmf(x, logits));
 }
 
 export function bernoulliLogPmfGrad(dy: number, x: number, logits: number): number {
-  const id = addon.bernoulliLogPmfGrad(dy, x, logits);
-  scratch.push(id);
-  return id;
+  return scratchId(addon.bernoulliLogPmfGrad(dy, x, logits));
 }
 
 /** The first element of a native tensor, read to the CPU. */
