@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -188,6 +189,39 @@ Napi::Value Op(const Napi::CallbackInfo& info) {
 }
 
 // call(handle, args[], mode?) -> id | id[] | number; mode: a dtype to cast tensor results to, or "raw".
+// Operators whose tensor inputs all have fewer elements than this run on the calling thread alone.
+// ATen parallelises its vectorised math (exp, log, tanh, neg, ...) from 2,048 elements, the rest from
+// 32,768; waking the passive OpenMP workers costs ~10-20 µs here, more than the work saves at these sizes
+// (exp of 100 × 50: 27 µs on two threads, 6 µs on one). Larger inputs keep ATen's own choice.
+constexpr int64_t kSerialBelow = 1 << 15;
+
+// The number of elements of the largest tensor on the argument stack (0 when there is none).
+int64_t LargestInput(const std::vector<c10::IValue>& stack) {
+  int64_t most = 0;
+  for (const auto& v : stack) {
+    if (v.isTensor()) most = std::max(most, v.toTensor().numel());
+    else if (v.isTensorList())
+      for (const at::Tensor& t : v.toTensorList().vec()) most = std::max(most, t.numel());
+  }
+  return most;
+}
+
+// Caps OpenMP's (and so ATen's) thread count at one while it lives.
+class SerialScope {
+ public:
+  explicit SerialScope(bool on) : threads_(on ? omp_get_max_threads() : 0) {
+    if (on) omp_set_num_threads(1);
+  }
+  ~SerialScope() {
+    if (threads_ > 0) omp_set_num_threads(threads_);
+  }
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  int threads_;
+};
+
 Napi::Value Call(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto idx = info[0].As<Napi::Number>().Uint32Value();
@@ -215,8 +249,10 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
       stack.push_back(Convert(env, f.type(), v));
     }
   }
+  const int64_t largest = LargestInput(stack);
   try {
     c10::InferenceMode guard;
+    SerialScope serial(largest > 0 && largest < kSerialBelow);
     op.callBoxed(&stack);
   } catch (const c10::Error& e) {
     throw Napi::Error::New(env, schema.name() + ": " + e.what_without_backtrace());
@@ -306,6 +342,10 @@ Napi::Value Bernoulli(const Napi::CallbackInfo& info) {
 // A float32 tensor's contents, contiguous (a copy only when it is a view with other strides or dtype).
 at::Tensor Floats(Napi::Env env, const Napi::Value& v) { return Get(env, v).to(at::kFloat).contiguous(); }
 
+// Element-wise loops split into blocks of 2^17: waking the second thread (~10-20 µs with passive OpenMP
+// workers) costs more than it saves below that, and training steps are full of tensors of 10^4-10^5.
+constexpr int64_t kElementGrain = 1 << 17;
+
 // adamW(p, m, v, g, clipScale | null, [clip, beta1, beta2, bc1, bc2, epsilon, lr, decay]) -> [p', m', v']:
 // kexue::AdamW in one pass, where ATen's ops take seven (each allocating a variable-sized tensor).
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
@@ -322,7 +362,7 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   at::Tensor p2 = at::empty_like(p), m2 = at::empty_like(m), v2 = at::empty_like(v);
   const float *pp = p.data_ptr<float>(), *mp = m.data_ptr<float>(), *vp = v.data_ptr<float>(), *gp = g.data_ptr<float>();
   float *p2p = p2.data_ptr<float>(), *m2p = m2.data_ptr<float>(), *v2p = v2.data_ptr<float>();
-  at::parallel_for(0, n, 1 << 15, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, n, kElementGrain, [&](int64_t begin, int64_t end) {
     kexue::AdamW(pp + begin, mp + begin, vp + begin, gp + begin, end - begin, s, p2p + begin, m2p + begin, v2p + begin);
   });
   auto out = Napi::Array::New(env, 3);
@@ -401,6 +441,29 @@ Napi::Value BernoulliLogPmfGrad(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Put(std::move(t))));
 }
 
+// tanh(x) -> id: kexue::Tanh over a float32 tensor, x's shape.
+Napi::Value TanhOp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor x = Floats(env, info[0]);
+  at::Tensor y = at::empty(x.sizes(), at::kFloat);
+  const float* xp = x.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  at::parallel_for(0, x.numel(), kElementGrain, [&](int64_t b, int64_t e) { kexue::Tanh(xp + b, e - b, yp + b); });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(y))));
+}
+
+// tanhGrad(dy, y) -> id of dy·(1 − y²), for y = tanh(x) and dy of y's shape.
+Napi::Value TanhGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor dy = Floats(env, info[0]), y = Floats(env, info[1]);
+  if (dy.sizes() != y.sizes()) throw Napi::RangeError::New(env, "tanhGrad: dy and y differ in shape");
+  at::Tensor dx = at::empty(y.sizes(), at::kFloat);
+  const float *dp = dy.data_ptr<float>(), *yp = y.data_ptr<float>();
+  float* xp = dx.data_ptr<float>();
+  at::parallel_for(0, y.numel(), kElementGrain, [&](int64_t b, int64_t e) { kexue::TanhGrad(dp + b, yp + b, e - b, xp + b); });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(dx))));
+}
+
 // toData(id) -> Float32Array | Int32Array | Uint8Array (copy)
 Napi::Value ToData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -462,7 +525,12 @@ void* OpenBlasSymbol(const char* name) {
   return sym;
 }
 
+// OpenBLAS's thread count as kexue set it (setThreads; 0 until then): restored after a product run on one
+// thread.
+int g_blas_threads = 0;
+
 void SetBlasThreads(int n) {
+  g_blas_threads = n;
   if (auto set = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"))) set(n);
 }
 
@@ -494,38 +562,55 @@ bool BlasLayout(const at::Tensor& t, bool* trans, int64_t* ld) {
 }
 
 // batchMatmul(a, b, transposeA, transposeB) -> id of a @ b over equal batch axes, or null when it does not
-// apply (other dtypes, broadcasting, strides BLAS cannot read, no OpenBLAS). ATen's bmm multiplies the batch
-// one small product after another on one thread (attention's 128 products of 64 × 64 by 64 × 32: 0.5 ms);
-// this splits the batch over the threads, each product one cblas_sgemm on its operands' strides in place
-// (OpenBLAS keeps products this small on the calling thread), without the copies matmul makes of views.
-// Larger products are left to ATen (null), whose OpenBLAS call then uses the threads itself.
+// apply (other dtypes, broadcasting, strides BLAS cannot read, no OpenBLAS, large products). Two cases:
+// - A batch of small products (≤ 2^18 multiply-adds, which OpenBLAS keeps on the calling thread). ATen's
+//   bmm multiplies them one after another on one thread (attention's 128 products of 64 × 64 by 64 × 32:
+//   0.5 ms); this splits the batch over the threads, each product one cblas_sgemm on its operands' strides
+//   in place, without the copies matmul makes of views.
+// - One mid-sized product (≤ 2^24), run on the calling thread. OpenBLAS threads everything over 2^18, and
+//   waking its sleeping workers costs more than the second core gives back at these sizes: 100 × 784 by
+//   784 × 200 took 0.30 ms on one thread and 0.37 ms on two, 500 × 50 by 50 × 200 0.10 and 0.14 ms
+//   (medians, 200 µs between calls as between a training step's products; scratch C benchmark).
+// Larger products are left to ATen (null), whose OpenBLAS call then uses the threads.
 Napi::Value BatchMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   static const auto sgemm = reinterpret_cast<Sgemm>(OpenBlasSymbol("cblas_sgemm"));
+  static const auto setBlasThreads = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"));
   at::Tensor a = Get(env, info[0]), b = Get(env, info[1]);
   if (info[2].ToBoolean().Value()) a = a.transpose(-2, -1);
   if (info[3].ToBoolean().Value()) b = b.transpose(-2, -1);
-  if (sgemm == nullptr || a.scalar_type() != at::kFloat || b.scalar_type() != at::kFloat || a.dim() < 3 ||
-      a.dim() != b.dim() || a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) ||
-      a.size(-1) != b.size(-2))
+  if (sgemm == nullptr || setBlasThreads == nullptr || a.scalar_type() != at::kFloat ||
+      b.scalar_type() != at::kFloat || a.dim() < 2 || a.dim() != b.dim() ||
+      a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) || a.size(-1) != b.size(-2))
     return env.Null();
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-  // Above 2^18 multiply-adds OpenBLAS threads a product itself (its 65,536 × 4 threshold): leave those to bmm.
-  if (m * n * k > (1 << 18)) return env.Null();
+  const int64_t batch = a.numel() / std::max<int64_t>(1, m * k);
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (macs > (batch == 1 ? (1 << 24) : (1 << 18))) return env.Null();
   bool ta = false, tb = false;
   int64_t lda = 0, ldb = 0;
   if (m == 0 || k == 0 || n == 0 || !BlasLayout(a, &ta, &lda) || !BlasLayout(b, &tb, &ldb)) return env.Null();
   auto sizes = a.sizes().vec();
   sizes.back() = n;
   at::Tensor c = at::empty(sizes, at::kFloat);
-  const int64_t batch = c.numel() / (m * n);
   const float *pa = a.data_ptr<float>(), *pb = b.data_ptr<float>();
   float* pc = c.data_ptr<float>();
-  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i)
-      sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, 1.0f, pa + LeadingOffset(a, a, a.dim() - 2, i), lda,
-            pb + LeadingOffset(b, b, b.dim() - 2, i), ldb, 0.0f, pc + i * m * n, n);
-  });
+  const auto product = [&](int64_t i) {
+    sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, m, n, k, 1.0f,
+          pa + LeadingOffset(a, a, a.dim() - 2, i), lda, pb + LeadingOffset(b, b, b.dim() - 2, i), ldb, 0.0f,
+          pc + i * m * n, n);
+  };
+  if (batch == 1 && macs > (1 << 18)) {
+    static const auto getBlasThreads = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
+    if (g_blas_threads == 0 && getBlasThreads != nullptr) g_blas_threads = getBlasThreads();
+    setBlasThreads(1);
+    product(0);
+    setBlasThreads(g_blas_threads);
+  } else {
+    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) product(i);
+    });
+  }
   return Napi::Number::New(env, static_cast<double>(Put(std::move(c))));
 }
 
@@ -569,6 +654,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchMatmul", Napi::Function::New(env, BatchMatmul));
   exports.Set("bernoulliLogPmf", Napi::Function::New(env, BernoulliLogPmf));
   exports.Set("bernoulliLogPmfGrad", Napi::Function::New(env, BernoulliLogPmfGrad));
+  exports.Set("tanh", Napi::Function::New(env, TanhOp));
+  exports.Set("tanhGrad", Napi::Function::New(env, TanhGrad));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
   exports.Set("dtype", Napi::Function::New(env, Dtype));

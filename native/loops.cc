@@ -115,6 +115,7 @@ void GradScalar(float dy, const float* x, const float* l, int64_t n, float* dl) 
 #pragma GCC target("avx2,fma")
 extern "C" __m256 _ZGVdN8v_expf(__m256);  // libmvec (glibc): 8 expf at once
 extern "C" __m256 _ZGVdN8v_logf(__m256);
+extern "C" __m256 _ZGVdN8v_tanhf(__m256);
 
 // exp(−|l|) for 8 lanes: |l| negated by setting the sign bit.
 inline __m256 ExpNegAbs(__m256 l) { return _ZGVdN8v_expf(_mm256_or_ps(l, _mm256_set1_ps(-0.0f))); }
@@ -146,6 +147,12 @@ void GradAvx2(float dy, const float* x, const float* l, int64_t n, float* dl) {
   }
   GradScalar(dy, x + i, l + i, n - i, dl + i);
 }
+
+int64_t TanhAvx2(const float* x, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));
+  return i;
+}
 #pragma GCC pop_options
 
 }  // namespace
@@ -157,6 +164,15 @@ float BernoulliLogPmfRow(const float* x, const float* l, int64_t n) {
 void BernoulliLogPmfGradRow(float dy, const float* x, const float* l, int64_t n, float* dl) {
   if (kAvx2) GradAvx2(dy, x, l, n, dl);
   else GradScalar(dy, x, l, n, dl);
+}
+
+// ATen's tanh (Sleef) took 0.11–0.17 ms for 500 × 200 on two threads here; this loop 0.06 ms on one.
+void Tanh(const float* x, int64_t n, float* y) {
+  for (int64_t i = kAvx2 ? TanhAvx2(x, n, y) : 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+
+void TanhGrad(const float* __restrict dy, const float* __restrict y, int64_t n, float* __restrict dx) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
 }  // namespace kexue

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // registered afterwards, win.
 import '@tensorflow/tfjs-layers';
 import { activationGrads } from './activations.js';
+import { arithmeticGrads } from './arithmetic.js';
 import { softmaxGrad } from './softmax.js';
 import { structuralGrads } from './structural.js';
 
@@ -27,6 +28,7 @@ let registered = false;
  */
 export function registerGradientFixes(): void {
   if (registered) return;
-  for (const config of [...activationGrads, softmaxGrad, ...structuralGrads]) tf.registerGradient(config);
+  for (const config of [...activationGrads, ...arithmeticGrads, softmaxGrad, ...structuralGrads])
+    tf.registerGradient(config);
   registered = true;
 }

@@ -43,6 +43,10 @@ export interface AtenAddon {
    * cblas_sgemm a product on the operands' strides; null when it does not apply (see native/aten.cc).
    */
   batchMatmul(a: number, b: number, transposeA: boolean, transposeB: boolean): number | null;
+  /** tanh of a float32 tensor in one pass (libmvec's vector tanhf; see native/loops.h). */
+  tanh(x: number): number;
+  /** dy·(1 − y²), tanh's gradient from its output y. */
+  tanhGrad(dy: number, y: number): number;
   free(id: number): void;
   shape(id: number): number[];
   dtype(id: number): string;

@@ -218,7 +218,7 @@ test(
 );
 
 test(
-  'batched products (split over the threads, on strided views) match cpu in every layout',
+  'batched and mid-sized products (over the threads, or on one; on strided views) match cpu in every layout',
   { skip },
   async () => {
     const loader = loadAddon()!;
@@ -232,7 +232,12 @@ test(
     assert.ok(probe([3, 2, 5, 7], [3, 2, 7, 4]));
     assert.ok(probe([3, 5, 7], [3, 4, 7], false, true));
     assert.ok(!probe([3, 5, 7], [1, 7, 4]), 'broadcast batch');
-    assert.ok(!probe([2, 128, 128], [2, 128, 128]), 'products over 2^18 multiply-adds');
+    assert.ok(!probe([2, 128, 128], [2, 128, 128]), 'batches of products over 2^18 multiply-adds');
+    // One product up to 2^24 multiply-adds runs on the calling thread; larger ones are left to ATen.
+    assert.ok(probe([200, 200], [200, 200]));
+    assert.ok(probe([1, 100, 784], [1, 784, 200]));
+    assert.ok(!probe([300, 300], [300, 300]), 'a product over 2^24 multiply-adds');
+    const [threads, blasThreads] = [loader.getThreads(), loader.getBlasThreads()];
     close(
       ...(await both(() => {
         const a = det([3, 2, 5, 7]);
@@ -245,6 +250,10 @@ test(
           tf.matMul(heads, a, true, false),
           tf.matMul(b, heads, true, true),
           tf.matMul(det([4, 1, 9]), det([4, 9, 1], 2)), // 1 × 1 products
+          // Mid-sized single products in each layout, one operand a strided view.
+          tf.matMul(det([100, 120]), det([120, 90], 2)),
+          tf.matMul(det([120, 100]), det([90, 120], 2), true, true),
+          tf.matMul(tf.transpose(det([120, 100])), det([120, 90], 2)),
           // One kernel reading a strided view both in its own shape and in another (made contiguous in place).
           tf.tidy(() => {
             const view = tf.transpose(det([7, 5], 4));
@@ -255,6 +264,10 @@ test(
       })),
       1e-4,
     );
+    // The single products set OpenBLAS to one thread and back; operators on small inputs do the same with
+    // OpenMP's count (the addon's SerialScope).
+    tf.dispose(tf.exp(tf.ones([100])));
+    assert.deepEqual([loader.getThreads(), loader.getBlasThreads()], [threads, blasThreads]);
   },
 );
 
@@ -291,12 +304,12 @@ test("KEXUE_ATEN_THREADS sets both ATen's and OpenBLAS's thread counts", { skip 
 });
 
 test(
-  'the native loops agree on every instruction set (KEXUE_ATEN_ISA): masks bit for bit, likelihoods within 1e-6',
+  'the native loops agree on every instruction set (KEXUE_ATEN_ISA): masks bit for bit, likelihoods and tanh within 1e-6',
   { skip },
   () => {
     // Each child process caps the loops at one instruction set and prints the dropout mask's and the
     // Bernoulli draws' bits, and a Bernoulli log-likelihood and its gradient over rows of 785 (8 at a time
-    // plus a tail).
+    // plus a tail), and tanh of the same logits.
     const script = [
       "const a = (await import('./addon.js')).loadAddon();",
       'const take = (id) => { const d = Array.from(a.toData(id)); a.free(id); return d; };',
@@ -309,7 +322,8 @@ test(
       'const dy = a.fromData(Float32Array.from({ length: 12 }, (_, i) => 1 - 0.1 * i), [4, 3], "float32");',
       'const logPmf = take(a.bernoulliLogPmf(x, l));',
       'const grad = take(a.bernoulliLogPmfGrad(dy, x, l));',
-      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad }));',
+      'const th = take(a.tanh(l));',
+      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad, th }));',
     ].join('\n');
     const runWith = (isa: string) => {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
@@ -325,7 +339,39 @@ test(
     for (const other of [avx2, baseline]) {
       assert.equal(other.mask, wide.mask);
       assert.equal(other.draws, wide.draws);
-      close([other.logPmf, other.grad], [wide.logPmf, wide.grad], 1e-6);
+      close([other.logPmf, other.grad, other.th], [wide.logPmf, wide.grad, wide.th], 1e-6);
+    }
+  },
+);
+
+test(
+  "tanh (the addon's loop) is within 1e-6 of float64 for any input; its gradient is dy·(1 − y²)",
+  { skip },
+  async () => {
+    await tf.setBackend('aten');
+    // 3 × 785 (8 lanes at a time and a tail) and 300,001 elements (split over the threads), over ±30 with
+    // the special values at the front.
+    for (const n of [3 * 785, 300_001]) {
+      const special = [0, -0, 1e-30, -1e-30, 9, -9, 20, 90, -90, Infinity, -Infinity, NaN];
+      const xs = Float32Array.from({ length: n }, (_, i) =>
+        i < special.length ? special[i] : 30 * Math.sin(0.37 * i),
+      );
+      const x = tf.tensor1d(xs);
+      const y = tf.tanh(x).dataSync();
+      for (let i = 0; i < n; i++) {
+        const want = Math.tanh(xs[i]);
+        if (Number.isNaN(want)) assert.ok(Number.isNaN(y[i]), `tanh(NaN) = ${y[i]}`);
+        else assert.ok(Math.abs(y[i] - want) <= 1e-6, `tanh(${xs[i]}) = ${y[i]}, float64 ${want}`);
+      }
+      assert.ok(Object.is(y[1], -0), 'tanh(-0) = -0');
+      const dy = tf.tensor1d(Float32Array.from({ length: n }, (_, i) => Math.cos(i)));
+      const yt = tf.tensor1d(y);
+      const dx = tf.engine().runKernel(ACTIVATION_GRAD, { dy, y: yt }, { activation: 'tanh' }) as tf.Tensor;
+      const [d, g] = [dy.dataSync(), dx.dataSync()];
+      for (let i = special.length; i < n; i++) {
+        assert.equal(g[i], Math.fround(d[i] * Math.fround(1 - Math.fround(y[i] * y[i]))), `element ${i}`);
+      }
+      tf.dispose([x, dy, yt, dx]);
     }
   },
 );

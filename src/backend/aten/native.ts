@@ -148,6 +148,15 @@ export function bernoulliLogPmfGrad(dy: number, x: number, logits: number): numb
   return scratchId(addon.bernoulliLogPmfGrad(dy, x, logits));
 }
 
+/** The addon's tanh and its gradient from the output (see native/loops.h). */
+export function tanh(x: number): number {
+  return scratchId(addon.tanh(x));
+}
+
+export function tanhGrad(dy: number, y: number): number {
+  return scratchId(addon.tanhGrad(dy, y));
+}
+
 /** The first element of a native tensor, read to the CPU. */
 export function firstValue(id: number): number {
   return addon.toData(id)[0];
