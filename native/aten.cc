@@ -481,14 +481,31 @@ Napi::Value ToData(const Napi::CallbackInfo& info) {
   }
 }
 
+// free(id | ids): one id, or an array of them (a kernel's scratch, in one call).
 Napi::Value Free(const Napi::CallbackInfo& info) {
-  g_tensors.erase(info[0].As<Napi::Number>().Int64Value());
+  if (info[0].IsArray()) {
+    auto ids = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < ids.Length(); ++i) g_tensors.erase(ids.Get(i).As<Napi::Number>().Int64Value());
+  } else {
+    g_tensors.erase(info[0].As<Napi::Number>().Int64Value());
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value Shape(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& t = Get(env, info[0]);
+  auto a = Napi::Array::New(env, t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, t.size(i)));
+  return a;
+}
+
+// shapeIf(id, dtype) -> the shape when the tensor has that dtype, else null: what a kernel's output needs
+// checked and read, in one call.
+Napi::Value ShapeIf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto& t = Get(env, info[0]);
+  if (info[1].As<Napi::String>().Utf8Value() != DtypeName(t.scalar_type())) return env.Null();
   auto a = Napi::Array::New(env, t.dim());
   for (int64_t i = 0; i < t.dim(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, t.size(i)));
   return a;
@@ -658,6 +675,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tanhGrad", Napi::Function::New(env, TanhGrad));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
+  exports.Set("shapeIf", Napi::Function::New(env, ShapeIf));
   exports.Set("dtype", Napi::Function::New(env, Dtype));
   exports.Set("isContiguous", Napi::Function::New(env, IsContiguous));
   exports.Set("count", Napi::Function::New(env, Count));

@@ -5,11 +5,17 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedBernoulliLogPmf, fusedBernoulliLogPmfApplies } from '../nn/fused-bernoulli.js';
+import { fusedGaussianLogPdf, fusedGaussianLogPdfApplies } from '../nn/fused-gaussian.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-/** log N(x; mean, exp(logVar)) summed over the last axis. Shapes broadcast. */
+/**
+ * log N(x; mean, exp(logVar)) summed over the last axis. Shapes broadcast. One kernel each way on backends
+ * that have it ('aten'), for a tensor logVar.
+ */
 export function gaussianLogPdf(x: tf.Tensor, mean: tf.Tensor, logVar: tf.Tensor | number): tf.Tensor {
+  if (typeof logVar !== 'number' && fusedGaussianLogPdfApplies(x, mean, logVar))
+    return fusedGaussianLogPdf(x, mean, logVar);
   return tf.tidy(() => {
     const lv = typeof logVar === 'number' ? tf.scalar(logVar) : logVar;
     const d = tf.sub(x, mean);

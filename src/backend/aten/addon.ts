@@ -47,8 +47,11 @@ export interface AtenAddon {
   tanh(x: number): number;
   /** dy·(1 − y²), tanh's gradient from its output y. */
   tanhGrad(dy: number, y: number): number;
-  free(id: number): void;
+  /** Frees one id, or several in one call. */
+  free(id: number | number[]): void;
   shape(id: number): number[];
+  /** The shape when the tensor has `dtype`, else null (an output's check and read in one call). */
+  shapeIf(id: number, dtype: string): number[] | null;
   dtype(id: number): string;
   /** Whether the tensor is laid out row-major without gaps (false for a strided view). */
   isContiguous(id: number): boolean;

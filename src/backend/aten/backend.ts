@@ -101,9 +101,8 @@ export class AtenBackend extends tf.KernelBackend {
   }
 
   /** Registers a native tensor id (owned from now on) as a new tfjs tensor. */
-  adopt(id: number, dtype: tf.DataType): tf.TensorInfo {
+  adopt(id: number, dtype: tf.DataType, shape = this.addon.shape(id)): tf.TensorInfo {
     const dataId = {};
-    const shape = this.addon.shape(id);
     this.data.set(dataId, { id, dtype, refCount: 1, shape });
     return { dataId, shape, dtype };
   }

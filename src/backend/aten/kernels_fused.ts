@@ -20,6 +20,8 @@
  *   log_softmax + nll_loss, and nll_loss_backward + _log_softmax_backward_data;
  * - the Bernoulli log-likelihood over the last axis and its gradient (src/nn/fused-bernoulli.ts): the
  *   addon's one-pass loops (native/loops.cc);
+ * - the Gaussian log-density over the last axis and its three input gradients (src/nn/fused-gaussian.ts):
+ *   ATen's element-wise ops and sum_to_size inside one kernel each way;
  * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's.
  */
 import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../../nn/fused-update.js';
@@ -32,6 +34,7 @@ import { SPARSE_XENT, SPARSE_XENT_GRAD } from '../../nn/fused-cross-entropy.js';
 import { ROPE } from '../../nn/fused-rope.js';
 import { BERNOULLI, RANDOM_NORMAL } from '../../nn/random.js';
 import { BERNOULLI_LOG_PMF, BERNOULLI_LOG_PMF_GRAD } from '../../nn/fused-bernoulli.js';
+import { GAUSSIAN_LOG_PDF, GAUSSIAN_LOG_PDF_GRAD } from '../../nn/fused-gaussian.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
 import {
   Unsupported,
@@ -47,6 +50,7 @@ import {
   run,
   runN,
   scalar,
+  shapeOf,
   tanh,
   tanhGrad,
 } from './native.js';
@@ -218,6 +222,37 @@ function bernoulliLogLikelihoodGrad({ dy, x, logits }: Inputs) {
   return out(bernoulliLogPmfGrad(idOf(dy), idOf(x), idOf(logits)), 'float32');
 }
 
+const LOG_2PI = Math.log(2 * Math.PI);
+
+function gaussianLogDensity({ x, mean, logVar }: Inputs) {
+  if ([x, mean, logVar].some((t) => t.dtype !== 'float32')) throw new Unsupported('needs float32');
+  const d = run('sub.Tensor', [idOf(x), idOf(mean)]);
+  const terms = run('add.Tensor', [
+    run('mul.Tensor', [run('square', [d]), run('exp', [run('neg', [idOf(logVar)])])]),
+    idOf(logVar),
+  ]);
+  const dims = shapeOf(terms);
+  const sum = run('sum.dim_IntList', [terms, [-1], false]);
+  return out(
+    run('add.Scalar', [run('mul.Scalar', [sum, -0.5]), -0.5 * dims[dims.length - 1] * LOG_2PI]),
+    'float32',
+  );
+}
+
+/** `id` summed over the axes `t` was broadcast along (ATen's sum_to_size), as t's gradient. */
+function sumToInput(id: number, t: Inputs[string]) {
+  return out(run('sum_to_size', [id, t.shape]), 'float32');
+}
+
+function gaussianLogDensityGrad({ dy, x, mean, logVar }: Inputs) {
+  if ([dy, x, mean, logVar].some((t) => t.dtype !== 'float32')) throw new Unsupported('needs float32');
+  const e = run('unsqueeze', [idOf(dy), -1]);
+  const d = run('sub.Tensor', [idOf(x), idOf(mean)]);
+  const r = run('mul.Tensor', [run('mul.Tensor', [d, run('exp', [run('neg', [idOf(logVar)])])]), e]);
+  const dLogVar = run('mul.Scalar', [run('sub.Tensor', [e, run('mul.Tensor', [d, r])]), -0.5]);
+  return [sumToInput(run('neg', [r]), x), sumToInput(r, mean), sumToInput(dLogVar, logVar)];
+}
+
 function geluForward({ x }: Inputs) {
   if (x.dtype !== 'float32') throw new Unsupported('gelu needs float32');
   return out(run('gelu', [idOf(x)]), 'float32');
@@ -247,6 +282,8 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [SPARSE_XENT_GRAD]: sparseXentGrad,
   [BERNOULLI_LOG_PMF]: bernoulliLogLikelihood,
   [BERNOULLI_LOG_PMF_GRAD]: bernoulliLogLikelihoodGrad,
+  [GAUSSIAN_LOG_PDF]: gaussianLogDensity,
+  [GAUSSIAN_LOG_PDF_GRAD]: gaussianLogDensityGrad,
   [GELU]: geluForward,
   [GELU_GRAD]: geluBackward,
 };

@@ -78,25 +78,28 @@ export function share(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
 /** Hands a scratch id to the backend as a kernel output (cast to `dtype` if the ATen result differs). */
 export function out(id: number, dtype: tf.DataType): tf.TensorInfo {
   let res = id;
-  if (addon.dtype(id) !== dtype) res = run('to.dtype', [id, dtype, false, false]);
+  const shape = addon.shapeIf(id, dtype);
+  if (shape === null) res = run('to.dtype', [id, dtype, false, false]);
   // An input passed straight through gets its own id (the input's owner will free the original).
   else if (!scratch.includes(id)) res = run('alias', [id]);
   kept.add(res);
-  return backend.adopt(res, dtype);
+  return backend.adopt(res, dtype, shape ?? undefined);
 }
 
-/** Runs a kernel body, freeing the scratch ids it created that were not outputs. */
+/** Runs a kernel body, freeing the scratch ids it created that were not outputs (in one addon call). */
 export function scoped<T>(f: () => T): T {
   const mark = scratch.length;
   try {
     return f();
   } finally {
+    const dead: number[] = [];
     for (let i = scratch.length - 1; i >= mark; i--) {
       const id = scratch[i];
       if (kept.has(id)) kept.delete(id);
-      else addon.free(id);
+      else dead.push(id);
     }
     scratch.length = mark;
+    if (dead.length > 0) addon.free(dead);
   }
 }
 
