@@ -12,9 +12,10 @@
  *   cosent        a CoSENT fine-tuning step of the recipe encoder (32 pairs of 32 tokens, mean pooling)
  *   gan           one GN-GAN iteration on MNIST-sized rows (critic + generator step, double backprop)
  *   iwae          an IWAE k = 5 step of the paper's one-layer VAE, batch 100, via `VAETrainer`
- * Timings on this shared machine jitter by 2×, so the two sides run interleaved, `rounds` times each
- * (a fresh Python process per round); each round's median step is kept and the table shows the median
- * over rounds with the range. Also: CPU time per step (all threads) and its ratio, parallel efficiency
+ * Timings on this shared machine jitter by 2×, so the two sides run interleaved, `rounds` times each,
+ * each round in a fresh process on both sides (Node for kexue, Python for PyTorch: a workload is not
+ * timed in a heap the earlier ones, BERT-base's gigabytes among them, have grown); each round's median
+ * step is kept and the table shows the median over rounds with the range. Also: CPU time per step (all threads) and its ratio, parallel efficiency
  * (CPU time / wall time, out of the thread count), and kernels per step on kexue's side (`tf.profile`).
  * Goal (the performance issue's): every wall ratio ≤ 0.8×. Then a leak run: N minibatches (default
  * 10,000) of `mlp-fit` and `mlp-minimize` and N/20 steps of `mlm`, with tfjs's tensor count, the native
@@ -48,6 +49,7 @@ import { Rng } from '../util/rng.js';
 import { referencePython } from '../util/python.js';
 
 const REF = fileURLToPath(new URL('../../src/bench/training_ref.py', import.meta.url));
+const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
 /** One call of `step` trains `batches` minibatches; times are reported per minibatch. */
 interface Built {
@@ -275,10 +277,11 @@ const IWAE_BATCHES = 5;
 const iwae: Workload = {
   name: 'iwae',
   label: "IWAE k = 5 step, the paper's one-layer VAE, batch 100 (VAETrainer)",
-  steps: 3,
-  // In a fresh process kexue's minibatch time falls from ~30 to ~17 ms over its first ~100 minibatches
-  // (2 warm-up steps left it mid-way); a training run takes thousands, so both sides are timed after 100.
-  warmup: 20,
+  // In a fresh process kexue's minibatch time falls from ~35 to ~11 ms over its first ~150 minibatches
+  // (2 warm-up steps left it mid-way); a training run takes thousands, so both sides are timed after 150.
+  // Single minibatches then still vary by ±20% (10–14 ms within one process), so 100 are timed, not 15.
+  steps: 20,
+  warmup: 30,
   ref: { k: 5, batches: IWAE_BATCHES },
   build() {
     const model = VAEModel.build(paperConfig(1), { seed: 1 });
@@ -350,6 +353,19 @@ async function ours(w: Workload, steps: number): Promise<Round & { kernels: numb
   }
 }
 
+/** `ours` in a fresh Node process (this file's `--kexue-round` mode), as PyTorch's rounds each get one. */
+function oursFresh(w: Workload, steps: number): Round & { kernels: number } {
+  const out = execFileSync(
+    process.execPath,
+    [MAIN, 'training', '--kexue-round', w.name, '--steps', String(steps)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    },
+  );
+  return JSON.parse(out.trim().split('\n').pop()!) as Round & { kernels: number };
+}
+
 function theirs(w: Workload, steps: number, threads: number, env: NodeJS.ProcessEnv): Round {
   // The twin's step is one minibatch: run `batches` times as many to time the same work.
   const batches = (w.ref.batches as number | undefined) ?? 1;
@@ -411,6 +427,15 @@ async function leakRun(w: Workload, batches: number): Promise<void> {
 }
 
 export async function run(args: string[]): Promise<void> {
+  const round = option(args, '--kexue-round');
+  if (round !== undefined) {
+    // A child of the table's loop: one round of one workload, printed as JSON.
+    await initBackend({ quiet: true });
+    const w = WORKLOADS.find((x) => x.name === round);
+    if (!w) throw new Error(`--kexue-round: no workload '${round}'`);
+    console.log(JSON.stringify(await ours(w, Number(option(args, '--steps') ?? w.steps))));
+    return;
+  }
   const rounds = Number(option(args, '--rounds') ?? 3);
   const stepsOverride = option(args, '--steps');
   const only = option(args, '--only')?.split(',');
@@ -441,7 +466,7 @@ export async function run(args: string[]): Promise<void> {
     const k: (Round & { kernels: number })[] = [];
     const p: Round[] = [];
     for (let r = 0; r < rounds; r++) {
-      k.push(await ours(w, steps));
+      k.push(oursFresh(w, steps));
       p.push(theirs(w, steps, threads, env));
     }
     const km = median(k.map((x) => x.ms));
