@@ -188,7 +188,6 @@ Napi::Value Op(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(g_ops.size() - 1));
 }
 
-// call(handle, args[], mode?) -> id | id[] | number; mode: a dtype to cast tensor results to, or "raw".
 // Operators whose tensor inputs all have fewer elements than this run on the calling thread alone.
 // ATen parallelises its vectorised math (exp, log, tanh, neg, ...) from 2,048 elements, the rest from
 // 32,768; waking the passive OpenMP workers costs ~10-20 µs here, more than the work saves at these sizes
@@ -222,6 +221,7 @@ class SerialScope {
   int threads_;
 };
 
+// call(handle, args[], mode?) -> id | id[] | number; mode: a dtype to cast tensor results to, or "raw".
 Napi::Value Call(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto idx = info[0].As<Napi::Number>().Uint32Value();

@@ -1,7 +1,8 @@
 /**
  * Correct, themselves-differentiable gradients for tf.grad-of-tf.grad (gradient penalties, gradient
- * normalization), registered over tfjs-core 4.22's built-ins. Backend-independent: gradients are
- * composed of ordinary ops, so they hold on cpu, wasm and the native backend alike.
+ * normalization), and the arithmetic ones with tfjs-core's values in fewer kernels (arithmetic.ts),
+ * registered over tfjs-core 4.22's built-ins. Backend-independent: gradients are composed of ordinary
+ * ops, so they hold on cpu, wasm and the native backend alike.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's own gradients are registered by tfjs-layers' entry point; load it first so that ours,
