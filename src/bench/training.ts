@@ -15,8 +15,9 @@
  * Timings on this shared machine jitter by 2×, so the two sides run interleaved, `rounds` times each,
  * each round in a fresh process on both sides (Node for kexue, Python for PyTorch: a workload is not
  * timed in a heap the earlier ones, BERT-base's gigabytes among them, have grown); each round's median
- * step is kept and the table shows the median over rounds with the range. Also: CPU time per step (all threads) and its ratio, parallel efficiency
- * (CPU time / wall time, out of the thread count), and kernels per step on kexue's side (`tf.profile`).
+ * step is kept and the table shows the median over rounds with the range. Also: CPU time per step (all
+ * threads) and its ratio, parallel efficiency (CPU time / wall time, out of the thread count), and kernels
+ * per step on kexue's side (`tf.profile`).
  * Goal (the performance issue's): every wall ratio ≤ 0.8×. Then a leak run: N minibatches (default
  * 10,000) of `mlp-fit` and `mlp-minimize` and N/20 steps of `mlm`, with tfjs's tensor count, the native
  * tensor count and RSS at marks: they must stay flat.
