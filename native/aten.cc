@@ -516,10 +516,6 @@ Napi::Value IsContiguous(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), Get(info.Env(), info[0]).is_contiguous());
 }
 
-Napi::Value Dtype(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), DtypeName(Get(info.Env(), info[0]).scalar_type()));
-}
-
 Napi::Value Count(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(g_tensors.size()));
 }
@@ -542,12 +538,7 @@ void* OpenBlasSymbol(const char* name) {
   return sym;
 }
 
-// OpenBLAS's thread count as kexue set it (setThreads; 0 until then): restored after a product run on one
-// thread.
-int g_blas_threads = 0;
-
 void SetBlasThreads(int n) {
-  g_blas_threads = n;
   if (auto set = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"))) set(n);
 }
 
@@ -593,10 +584,11 @@ Napi::Value BatchMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   static const auto sgemm = reinterpret_cast<Sgemm>(OpenBlasSymbol("cblas_sgemm"));
   static const auto setBlasThreads = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"));
+  static const auto getBlasThreads = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
   at::Tensor a = Get(env, info[0]), b = Get(env, info[1]);
   if (info[2].ToBoolean().Value()) a = a.transpose(-2, -1);
   if (info[3].ToBoolean().Value()) b = b.transpose(-2, -1);
-  if (sgemm == nullptr || setBlasThreads == nullptr || a.scalar_type() != at::kFloat ||
+  if (sgemm == nullptr || setBlasThreads == nullptr || getBlasThreads == nullptr || a.scalar_type() != at::kFloat ||
       b.scalar_type() != at::kFloat || a.dim() < 2 || a.dim() != b.dim() ||
       a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) || a.size(-1) != b.size(-2))
     return env.Null();
@@ -618,11 +610,10 @@ Napi::Value BatchMatmul(const Napi::CallbackInfo& info) {
           pc + i * m * n, n);
   };
   if (batch == 1 && macs > (1 << 18)) {
-    static const auto getBlasThreads = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
-    if (g_blas_threads == 0 && getBlasThreads != nullptr) g_blas_threads = getBlasThreads();
+    const int threads = getBlasThreads();
     setBlasThreads(1);
     product(0);
-    setBlasThreads(g_blas_threads);
+    setBlasThreads(threads);
   } else {
     at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) product(i);
@@ -676,7 +667,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
   exports.Set("shapeIf", Napi::Function::New(env, ShapeIf));
-  exports.Set("dtype", Napi::Function::New(env, Dtype));
   exports.Set("isContiguous", Napi::Function::New(env, IsContiguous));
   exports.Set("count", Napi::Function::New(env, Count));
   exports.Set("bytes", Napi::Function::New(env, Bytes));

@@ -18,7 +18,8 @@ import { nativeBackward } from './native-backward.js';
 const SELU_SCALE = 1.0507009873554805;
 const SELU_SCALEALPHA = 1.7580993408473768;
 
-function one(dy: Tensor | Tensor[]): Tensor {
+/** The single upstream gradient of a one-output op. */
+export function one(dy: Tensor | Tensor[]): Tensor {
   if (Array.isArray(dy)) throw new Error('kexue grad: expected a single upstream gradient');
   return dy;
 }

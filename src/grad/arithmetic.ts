@@ -14,11 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
-
-function one(dy: Tensor | Tensor[]): Tensor {
-  if (Array.isArray(dy)) throw new Error('kexue grad: expected a single upstream gradient');
-  return dy;
-}
+import { one } from './activations.js';
 
 const sameShape = (a: number[], b: number[]) => tf.util.arraysEqual(a, b);
 
@@ -43,53 +39,36 @@ function handle(t: Tensor): Tensor {
   return tf.engine().runKernel('Identity', { x: t }) as Tensor;
 }
 
-const add: GradConfig = {
-  kernelName: 'Add',
-  inputsToSave: ['a', 'b'],
-  gradFunc: (dy, [a, b]) => {
-    const g = one(dy);
-    return {
-      a: () => reduceTo(g, a.shape),
-      b: () => {
-        const r = reduceTo(g, b.shape);
-        return r === g ? handle(g) : r;
-      },
-    };
-  },
-};
+/** A gradient config for a two-input op (a, b both saved) from its input gradients given dy, a and b. */
+function binary(
+  kernelName: string,
+  grads: (g: Tensor, a: Tensor, b: Tensor) => { a: () => Tensor; b: () => Tensor },
+): GradConfig {
+  return { kernelName, inputsToSave: ['a', 'b'], gradFunc: (dy, [a, b]) => grads(one(dy), a, b) };
+}
 
-const sub: GradConfig = {
-  kernelName: 'Sub',
-  inputsToSave: ['a', 'b'],
-  gradFunc: (dy, [a, b]) => {
-    const g = one(dy);
-    return { a: () => reduceTo(g, a.shape), b: () => tf.neg(reduceTo(g, b.shape)) };
+const add = binary('Add', (g, a, b) => ({
+  a: () => reduceTo(g, a.shape),
+  b: () => {
+    const r = reduceTo(g, b.shape);
+    return r === g ? handle(g) : r;
   },
-};
+}));
 
-const multiply: GradConfig = {
-  kernelName: 'Multiply',
-  inputsToSave: ['a', 'b'],
-  gradFunc: (dy, [a, b]) => {
-    const g = one(dy);
-    return {
-      a: () => reduceTo(tf.mul(g, asFloat(b)), a.shape),
-      b: () => reduceTo(tf.mul(g, asFloat(a)), b.shape),
-    };
-  },
-};
+const sub = binary('Sub', (g, a, b) => ({
+  a: () => reduceTo(g, a.shape),
+  b: () => tf.neg(reduceTo(g, b.shape)),
+}));
 
-const realDiv: GradConfig = {
-  kernelName: 'RealDiv',
-  inputsToSave: ['a', 'b'],
-  gradFunc: (dy, [a, b]) => {
-    const g = one(dy);
-    return {
-      a: () => reduceTo(tf.div(g, asFloat(b)), a.shape),
-      b: () => tf.neg(tf.div(reduceTo(tf.mul(g, asFloat(a)), b.shape), asFloat(tf.square(b)))),
-    };
-  },
-};
+const multiply = binary('Multiply', (g, a, b) => ({
+  a: () => reduceTo(tf.mul(g, asFloat(b)), a.shape),
+  b: () => reduceTo(tf.mul(g, asFloat(a)), b.shape),
+}));
+
+const realDiv = binary('RealDiv', (g, a, b) => ({
+  a: () => reduceTo(tf.div(g, asFloat(b)), a.shape),
+  b: () => tf.neg(tf.div(reduceTo(tf.mul(g, asFloat(a)), b.shape), asFloat(tf.square(b)))),
+}));
 
 /** The axes a Sum or Mean of `x` reduced. */
 function reducedAxes(x: Tensor, attrs: NamedAttrMap): number[] {

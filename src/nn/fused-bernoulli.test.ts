@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
+import { assertClose } from '../util/compare.test-util.js';
 import { bernoulliLogPmf } from '../density/distributions.js';
 import { BERNOULLI_LOG_PMF, BERNOULLI_LOG_PMF_GRAD } from './fused-bernoulli.js';
 
@@ -46,16 +47,6 @@ function reference({ B, k, D, x, l, dy }: ReturnType<typeof problem>) {
   return { value, dl };
 }
 
-function close(actual: ArrayLike<number>, expected: number[], tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, what);
-  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
-  for (let i = 0; i < actual.length; i++)
-    assert.ok(
-      Math.abs(actual[i] - expected[i]) <= tol * scale,
-      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`,
-    );
-}
-
 for (const backend of backends) {
   for (const [B, k, D] of [
     [3, 2, 13],
@@ -70,9 +61,9 @@ for (const backend of backends) {
         const x = tf.tensor3d(p.x, [B, 1, D]);
         const l = tf.tensor3d(p.l, [B, k, D]);
         const dy = tf.tensor2d(p.dy, [B, k]);
-        close(bernoulliLogPmf(x, l).dataSync(), ref.value, 1e-5, 'value');
+        assertClose(bernoulliLogPmf(x, l).dataSync(), ref.value, 1e-5, 'value');
         const gl = tf.grad((b: tf.Tensor) => tf.sum(tf.mul(bernoulliLogPmf(x, b), dy)))(l);
-        close(gl.dataSync(), ref.dl, 1e-5, 'd/dlogits');
+        assertClose(gl.dataSync(), ref.dl, 1e-5, 'd/dlogits');
       });
       assert.equal(tf.memory().numTensors, before);
       // (after the leak check: tfjs leaves a failed gradient's tensors behind)
@@ -107,7 +98,7 @@ test('aten registers both kernels; the second-order gradient (tape on) equals cp
   };
   const [a, c] = [second('aten'), second('cpu')];
   await tf.setBackend(main);
-  close(a, c, 1e-5, 'second order');
+  assertClose(a, c, 1e-5, 'second order');
   assert.ok(
     a.some((v) => Math.abs(v) > 1e-3),
     'the second-order gradient is not all zero',
@@ -118,7 +109,7 @@ test('shapes the fused kernel does not take (x larger than the logits) fall back
   const x = tf.ones([4, 3]);
   const l = tf.zeros([1, 3]);
   // log Bernoulli(1; 1/2) = −log 2 per element.
-  close(
+  assertClose(
     bernoulliLogPmf(x, l).dataSync(),
     [0, 1, 2, 3].map(() => -3 * Math.log(2)),
     1e-6,

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.js';
+import { assertClose } from '../util/compare.test-util.js';
 import { gaussianLogPdf } from '../density/distributions.js';
 import { GAUSSIAN_LOG_PDF, GAUSSIAN_LOG_PDF_GRAD } from './fused-gaussian.js';
 
@@ -62,16 +63,6 @@ function reference(
   return { value, grads, rows: n / D, weights: Array.from({ length: n / D }, (_, r) => w(r)), out };
 }
 
-function close(actual: ArrayLike<number>, expected: number[], tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, what);
-  const scale = expected.reduce((mx, v) => Math.max(mx, Math.abs(v)), 1);
-  for (let i = 0; i < actual.length; i++)
-    assert.ok(
-      Math.abs(actual[i] - expected[i]) <= tol * scale,
-      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`,
-    );
-}
-
 const cases: [number[], number[], number[]][] = [
   [
     [4, 3, 7],
@@ -103,13 +94,13 @@ for (const backend of backends) {
       tf.tidy(() => {
         const [tx, tm, tl] = [x, m, lv].map((t) => tf.tensor(t.v, t.shape));
         const what = `[${sx}] [${sm}] [${sl}]`;
-        close(gaussianLogPdf(tx, tm, tl).dataSync(), ref.value, 1e-5, `${what} value`);
+        assertClose(gaussianLogPdf(tx, tm, tl).dataSync(), ref.value, 1e-5, `${what} value`);
         const w = tf.tensor(ref.weights, ref.out.slice(0, -1));
         const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
           tf.sum(tf.mul(gaussianLogPdf(a, b, c), w)),
         )([tx, tm, tl]);
         ['d/dx', 'd/dmean', 'd/dlogVar'].forEach((name, k) =>
-          close(g[k].dataSync(), ref.grads[k], 1e-5, `${what} ${name}`),
+          assertClose(g[k].dataSync(), ref.grads[k], 1e-5, `${what} ${name}`),
         );
       });
       assert.equal(tf.memory().numTensors, before);
@@ -156,7 +147,7 @@ test('aten takes one kernel each way; the second-order gradient (tape on) equals
   };
   const [onAten, onCpu] = [second('aten'), second('cpu')];
   await tf.setBackend(main);
-  close(onAten, onCpu, 1e-5, 'second order');
+  assertClose(onAten, onCpu, 1e-5, 'second order');
   assert.ok(
     onAten.some((v) => Math.abs(v) > 1e-3),
     'the second-order gradient is not all zero',

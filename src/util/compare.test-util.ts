@@ -1,5 +1,17 @@
 /** Error measures and finite differences shared by the numeric tests. */
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+
+/** Asserts every |actual − expected| ≤ tol × the largest |expected| (floored at 1), naming `what`[i]. */
+export function assertClose(actual: ArrayLike<number>, expected: number[], tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+  for (let i = 0; i < actual.length; i++)
+    assert.ok(
+      Math.abs(actual[i] - expected[i]) <= tol * scale,
+      `${what}[${i}]: ${actual[i]} vs ${expected[i]}`,
+    );
+}
 
 /** ‖a − b‖ / ‖b‖ (Euclidean), with ‖b‖ floored at 1e-15 so an all-zero reference is not a division by zero. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -52,7 +52,6 @@ export interface AtenAddon {
   shape(id: number): number[];
   /** The shape when the tensor has `dtype`, else null (an output's check and read in one call). */
   shapeIf(id: number, dtype: string): number[] | null;
-  dtype(id: number): string;
   /** Whether the tensor is laid out row-major without gaps (false for a strided view). */
   isContiguous(id: number): boolean;
   count(): number;
