@@ -36,7 +36,7 @@ function close(a: number[][], b: number[][], tol = TOL): void {
   assert.equal(a.length, b.length);
   for (let i = 0; i < a.length; i++) {
     assert.equal(a[i].length, b[i].length, `output ${i} size`);
-    const scale = Math.max(1, ...a[i].map(Math.abs));
+    const scale = a[i].reduce((m, v) => Math.max(m, Math.abs(v)), 1);
     for (let j = 0; j < a[i].length; j++) {
       const d = Math.abs(a[i][j] - b[i][j]);
       assert.ok(
@@ -218,7 +218,7 @@ test(
 );
 
 test(
-  'batched and mid-sized products (over the threads, or on one; on strided views) match cpu in every layout',
+  'batched, mid-sized and large products (over the threads, on one, or split; on strided views) match cpu in every layout',
   { skip },
   async () => {
     const loader = loadAddon()!;
@@ -233,10 +233,10 @@ test(
     assert.ok(probe([3, 5, 7], [3, 4, 7], false, true));
     assert.ok(!probe([3, 5, 7], [1, 7, 4]), 'broadcast batch');
     assert.ok(!probe([2, 128, 128], [2, 128, 128]), 'batches of products over 2^18 multiply-adds');
-    // One product up to 2^24 multiply-adds runs on the calling thread; larger ones are left to ATen.
+    // One product up to 2^24 multiply-adds runs on the calling thread; a larger one is split over the threads.
     assert.ok(probe([200, 200], [200, 200]));
     assert.ok(probe([1, 100, 784], [1, 784, 200]));
-    assert.ok(!probe([300, 300], [300, 300]), 'a product over 2^24 multiply-adds');
+    assert.ok(probe([300, 300], [300, 300]));
     const [threads, blasThreads] = [loader.getThreads(), loader.getBlasThreads()];
     close(
       ...(await both(() => {
@@ -254,6 +254,12 @@ test(
           tf.matMul(det([100, 120]), det([120, 90], 2)),
           tf.matMul(det([120, 100]), det([90, 120], 2), true, true),
           tf.matMul(tf.transpose(det([120, 100])), det([120, 90], 2)),
+          // Large single products (over 2^24 multiply-adds), split by rows and by columns, in each layout.
+          tf.matMul(det([500, 200]), det([784, 200], 2), false, true),
+          tf.matMul(det([200, 500]), det([200, 784], 2), true, false),
+          tf.matMul(det([784, 200]), det([200, 450], 2)),
+          tf.matMul(det([200, 784]), det([200, 500], 2), true, false),
+          tf.matMul(tf.transpose(det([190, 330])), tf.transpose(det([310, 190], 2)), false, false),
           // One kernel reading a strided view both in its own shape and in another (made contiguous in place).
           tf.tidy(() => {
             const view = tf.transpose(det([7, 5], 4));
@@ -264,7 +270,7 @@ test(
       })),
       1e-4,
     );
-    // The single products set OpenBLAS to one thread and back; operators on small inputs do the same with
+    // The single products set OpenBLAS to one thread and back (the split ones too); operators on small inputs do the same with
     // OpenMP's count (the addon's SerialScope).
     tf.dispose(tf.exp(tf.ones([100])));
     assert.deepEqual([loader.getThreads(), loader.getBlasThreads()], [threads, blasThreads]);
