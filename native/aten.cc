@@ -569,68 +569,193 @@ bool BlasLayout(const at::Tensor& t, bool* trans, int64_t* ld) {
   return false;
 }
 
+// OpenBLAS's entry points, or nulls when libtorch's BLAS is another.
+struct OpenBlas {
+  Sgemm sgemm = reinterpret_cast<Sgemm>(OpenBlasSymbol("cblas_sgemm"));
+  void (*setThreads)(int) = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"));
+  int (*getThreads)() = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
+  bool ok() const { return sgemm != nullptr && setThreads != nullptr && getThreads != nullptr; }
+};
+
+const OpenBlas& Blas() {
+  static const OpenBlas blas;
+  return blas;
+}
+
+// A matrix operand for cblas_sgemm: its data, whether BLAS reads it transposed, and its leading dimension.
+struct BlasOperand {
+  const float* data;
+  bool trans;
+  int64_t ld;
+  // Rows [r0, ...) of the matrix (as read, after any transpose).
+  const float* Rows(int64_t r0) const { return data + (trans ? r0 : r0 * ld); }
+  // Columns [c0, ...).
+  const float* Cols(int64_t c0) const { return data + (trans ? c0 * ld : c0); }
+};
+
+// c (m × n, rows ldc apart) = a·b + beta·c, one product; OpenBlas().ok() must hold. OpenBLAS runs inside on
+// one thread; the threads are ours (OpenMP's, already awake for ATen's operators):
+// - up to 2^24 multiply-adds, on the calling thread. OpenBLAS threads everything over 2^18, and waking its
+//   sleeping workers costs more than the second core gives back at these sizes: 100 × 784 by 784 × 200
+//   took 0.30 ms on one thread and 0.37 ms on two, 500 × 50 by 50 × 200 0.10 and 0.14 ms (medians, 200 µs
+//   between calls as between a training step's products; scratch C benchmark);
+// - above, its rows (or columns, when it has fewer rows) split over the threads, one single-threaded
+//   cblas_sgemm each. OpenBLAS's own threading of 500 × 200 by 200 × 784 took 0.90 ms and this split
+//   0.79 ms (same benchmark); the IWAE minibatch's products went from 6.0 to 5.4 ms.
+void Gemm(int64_t m, int64_t n, int64_t k, const BlasOperand& a, const BlasOperand& b, float beta, float* c, int64_t ldc) {
+  const OpenBlas& blas = Blas();
+  const auto block = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    blas.sgemm(kRowMajor, a.trans ? kTrans : kNoTrans, b.trans ? kTrans : kNoTrans, r1 - r0, c1 - c0, k, 1.0f,
+               a.Rows(r0), a.ld, b.Cols(c0), b.ld, beta, c + r0 * ldc + c0, ldc);
+  };
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  const int threads = blas.getThreads();
+  blas.setThreads(1);
+  if (macs <= (1 << 24)) {
+    block(0, m, 0, n);
+  } else if (m >= n) {
+    at::parallel_for(0, m, 16, [&](int64_t begin, int64_t end) { block(begin, end, 0, n); });
+  } else {
+    at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) { block(0, m, begin, end); });
+  }
+  blas.setThreads(threads);
+}
+
 // batchMatmul(a, b, transposeA, transposeB) -> id of a @ b over equal batch axes, or null when it does not
-// apply (other dtypes, broadcasting, strides BLAS cannot read, no OpenBLAS). OpenBLAS runs inside on one
-// thread; the threads are ours (OpenMP's, already awake for ATen's operators). Three cases:
+// apply (other dtypes, broadcasting, strides BLAS cannot read, no OpenBLAS, batches of larger products).
 // - A batch of small products (≤ 2^18 multiply-adds, which OpenBLAS keeps on the calling thread). ATen's
 //   bmm multiplies them one after another on one thread (attention's 128 products of 64 × 64 by 64 × 32:
 //   0.5 ms); this splits the batch over the threads, each product one cblas_sgemm on its operands' strides
 //   in place, without the copies matmul makes of views.
-// - One mid-sized product (≤ 2^24), run on the calling thread. OpenBLAS threads everything over 2^18, and
-//   waking its sleeping workers costs more than the second core gives back at these sizes: 100 × 784 by
-//   784 × 200 took 0.30 ms on one thread and 0.37 ms on two, 500 × 50 by 50 × 200 0.10 and 0.14 ms
-//   (medians, 200 µs between calls as between a training step's products; scratch C benchmark).
-// - A larger product, its rows (or columns, when it has fewer rows) split over the threads, one
-//   single-threaded cblas_sgemm each. OpenBLAS's own threading of 500 × 200 by 200 × 784 took 0.90 ms and
-//   this split 0.79 ms (same benchmark); the IWAE minibatch's products went from 6.0 to 5.4 ms.
+// - One product of any size: Gemm.
 Napi::Value BatchMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  static const auto sgemm = reinterpret_cast<Sgemm>(OpenBlasSymbol("cblas_sgemm"));
-  static const auto setBlasThreads = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"));
-  static const auto getBlasThreads = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
   at::Tensor a = Get(env, info[0]), b = Get(env, info[1]);
   if (info[2].ToBoolean().Value()) a = a.transpose(-2, -1);
   if (info[3].ToBoolean().Value()) b = b.transpose(-2, -1);
-  if (sgemm == nullptr || setBlasThreads == nullptr || getBlasThreads == nullptr || a.scalar_type() != at::kFloat ||
-      b.scalar_type() != at::kFloat || a.dim() < 2 || a.dim() != b.dim() ||
-      a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) || a.size(-1) != b.size(-2))
+  if (!Blas().ok() || a.scalar_type() != at::kFloat || b.scalar_type() != at::kFloat || a.dim() < 2 ||
+      a.dim() != b.dim() || a.sizes().slice(0, a.dim() - 2) != b.sizes().slice(0, b.dim() - 2) ||
+      a.size(-1) != b.size(-2))
     return env.Null();
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   const int64_t batch = a.numel() / std::max<int64_t>(1, m * k);
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   if (batch > 1 && macs > (1 << 18)) return env.Null();
-  bool ta = false, tb = false;
-  int64_t lda = 0, ldb = 0;
-  if (m == 0 || k == 0 || n == 0 || !BlasLayout(a, &ta, &lda) || !BlasLayout(b, &tb, &ldb)) return env.Null();
+  BlasOperand pa{a.data_ptr<float>(), false, 0}, pb{b.data_ptr<float>(), false, 0};
+  if (m == 0 || k == 0 || n == 0 || !BlasLayout(a, &pa.trans, &pa.ld) || !BlasLayout(b, &pb.trans, &pb.ld))
+    return env.Null();
   auto sizes = a.sizes().vec();
   sizes.back() = n;
   at::Tensor c = at::empty(sizes, at::kFloat);
-  const float *pa = a.data_ptr<float>(), *pb = b.data_ptr<float>();
   float* pc = c.data_ptr<float>();
-  // Rows [r0, r1) and columns [c0, c1) of product i.
-  const auto block = [&](int64_t i, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-    const float* ai = pa + LeadingOffset(a, a, a.dim() - 2, i) + (ta ? r0 : r0 * lda);
-    const float* bi = pb + LeadingOffset(b, b, b.dim() - 2, i) + (tb ? c0 * ldb : c0);
-    sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, r1 - r0, c1 - c0, k, 1.0f, ai, lda, bi, ldb,
-          0.0f, pc + i * m * n + r0 * n + c0, n);
-  };
-  if (batch > 1 || macs <= (1 << 18)) {
-    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) block(i, 0, m, 0, n);
-    });
+  if (batch == 1) {
+    Gemm(m, n, k, pa, pb, 0.0f, pc, n);
   } else {
-    const int threads = getBlasThreads();
-    setBlasThreads(1);
-    if (macs <= (1 << 24)) {
-      block(0, 0, m, 0, n);
-    } else if (m >= n) {
-      at::parallel_for(0, m, 16, [&](int64_t begin, int64_t end) { block(0, begin, end, 0, n); });
-    } else {
-      at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) { block(0, 0, m, begin, end); });
-    }
-    setBlasThreads(threads);
+    at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        Blas().sgemm(kRowMajor, pa.trans ? kTrans : kNoTrans, pb.trans ? kTrans : kNoTrans, m, n, k, 1.0f,
+                     pa.data + LeadingOffset(a, a, a.dim() - 2, i), pa.ld,
+                     pb.data + LeadingOffset(b, b, b.dim() - 2, i), pb.ld, 0.0f, pc + i * m * n, n);
+    });
   }
   return Napi::Number::New(env, static_cast<double>(Put(std::move(c))));
+}
+
+// A float32 matrix as a BLAS operand: in place when BLAS can read its strides, else a contiguous copy
+// (kept alive in `hold`).
+BlasOperand Operand(const at::Tensor& t, at::Tensor* hold) {
+  *hold = t;
+  BlasOperand op{nullptr, false, 0};
+  if (!BlasLayout(*hold, &op.trans, &op.ld)) {
+    *hold = t.contiguous();
+    BlasLayout(*hold, &op.trans, &op.ld);
+  }
+  op.data = hold->data_ptr<float>();
+  return op;
+}
+
+// A dense layer's float32 operands: x [rows, in], w [in, out] and, in the forward pass, b [out].
+struct DenseArgs {
+  at::Tensor x, w;
+  int64_t rows, in, out;
+};
+
+DenseArgs DenseOperands(Napi::Env env, const Napi::Value& x, const Napi::Value& w, int64_t outRows) {
+  DenseArgs d{Get(env, x), Get(env, w), 0, 0, 0};
+  if (d.x.scalar_type() != at::kFloat || d.w.scalar_type() != at::kFloat || d.x.dim() != 2 || d.w.dim() != 2 ||
+      d.x.size(1) != d.w.size(0))
+    throw Napi::RangeError::New(env, "dense: needs float32 x [rows, in] and kernel [in, out]");
+  d.rows = d.x.size(0);
+  d.in = d.x.size(1);
+  d.out = d.w.size(1);
+  if (outRows >= 0 && outRows != d.rows) throw Napi::RangeError::New(env, "dense: dy and x differ in rows");
+  return d;
+}
+
+kexue::Activation ActivationOf(Napi::Env env, const Napi::Value& v) {
+  const int a = v.As<Napi::Number>().Int32Value();
+  if (a < 0 || a > 3) throw Napi::RangeError::New(env, "dense: activation must be 0-3");
+  return static_cast<kexue::Activation>(a);
+}
+
+// dense(x, w, b, activation) -> id of act(x·w + b) [rows, out]: one product with the bias in its β·c (the
+// rows of c start as b), then the activation in place (kexue::Activate). Without OpenBLAS, ATen's addmm.
+Napi::Value Dense(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DenseArgs d = DenseOperands(env, info[0], info[1], -1);
+  const at::Tensor b = Floats(env, info[2]);
+  const kexue::Activation act = ActivationOf(env, info[3]);
+  if (b.dim() != 1 || b.size(0) != d.out) throw Napi::RangeError::New(env, "dense: bias needs shape [out]");
+  at::Tensor y;
+  if (!Blas().ok() || d.rows == 0 || d.in == 0 || d.out == 0) {
+    y = at::addmm(b, d.x, d.w).contiguous();
+  } else {
+    // A fresh tensor: for one row, expand(...).contiguous() would be b itself, and β·c would write into it.
+    y = at::empty({d.rows, d.out}, at::kFloat);
+    y.copy_(b.unsqueeze(0).expand({d.rows, d.out}));
+    at::Tensor hx, hw;
+    Gemm(d.rows, d.out, d.in, Operand(d.x, &hx), Operand(d.w, &hw), 1.0f, y.data_ptr<float>(), d.out);
+  }
+  float* yp = y.data_ptr<float>();
+  at::parallel_for(0, y.numel(), kElementGrain, [&](int64_t b0, int64_t e) { kexue::Activate(act, yp + b0, e - b0); });
+  return Napi::Number::New(env, static_cast<double>(Put(std::move(y))));
+}
+
+// denseGrad(dy, x, w, y, activation) -> [dPre, dW, db]: the gradient through the activation from the
+// output y, dPre = dy·act'(y), with db = Σ over rows of dPre in the same pass (kexue::DenseActGrad, columns
+// split over the threads), and dW = xᵀ·dPre (Gemm). dx = dPre·wᵀ is left to the caller, who knows whether
+// it is wanted (not for a first layer's data). Linear: dPre is dy itself.
+Napi::Value DenseGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const at::Tensor dy = Floats(env, info[0]);
+  const DenseArgs d = DenseOperands(env, info[1], info[2], dy.dim() == 2 ? dy.size(0) : -2);
+  const kexue::Activation act = ActivationOf(env, info[4]);
+  const at::Tensor y = act == kexue::Activation::kLinear ? dy : Floats(env, info[3]);
+  if (dy.dim() != 2 || dy.size(1) != d.out || y.sizes() != dy.sizes())
+    throw Napi::RangeError::New(env, "denseGrad: dy and y need shape [rows, out]");
+  at::Tensor dPre = act == kexue::Activation::kLinear ? dy : at::empty(dy.sizes(), at::kFloat);
+  at::Tensor db = at::zeros({d.out}, at::kFloat);
+  const float *dyp = dy.data_ptr<float>(), *yp = y.data_ptr<float>();
+  float *dp = dPre.data_ptr<float>(), *dbp = db.data_ptr<float>();
+  const int64_t grain = std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, d.rows));
+  at::parallel_for(0, d.out, grain, [&](int64_t c0, int64_t c1) {
+    kexue::DenseActGrad(act, dyp, yp, d.rows, d.out, c0, c1, dp, dbp);
+  });
+  at::Tensor dw;
+  if (!Blas().ok() || d.rows == 0 || d.in == 0 || d.out == 0) {
+    dw = at::mm(d.x.t(), dPre).contiguous();
+  } else {
+    dw = at::empty({d.in, d.out}, at::kFloat);
+    at::Tensor hx, hd;
+    BlasOperand xt = Operand(d.x, &hx);
+    xt.trans = !xt.trans;
+    Gemm(d.in, d.out, d.rows, xt, Operand(dPre, &hd), 0.0f, dw.data_ptr<float>(), d.out);
+  }
+  auto out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, static_cast<double>(Put(std::move(dPre)))));
+  out.Set(1u, Napi::Number::New(env, static_cast<double>(Put(std::move(dw)))));
+  out.Set(2u, Napi::Number::New(env, static_cast<double>(Put(std::move(db)))));
+  return out;
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -675,6 +800,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("bernoulliLogPmfGrad", Napi::Function::New(env, BernoulliLogPmfGrad));
   exports.Set("tanh", Napi::Function::New(env, TanhOp));
   exports.Set("tanhGrad", Napi::Function::New(env, TanhGrad));
+  exports.Set("dense", Napi::Function::New(env, Dense));
+  exports.Set("denseGrad", Napi::Function::New(env, DenseGrad));
   exports.Set("free", Napi::Function::New(env, Free));
   exports.Set("shape", Napi::Function::New(env, Shape));
   exports.Set("shapeIf", Napi::Function::New(env, ShapeIf));

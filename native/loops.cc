@@ -175,4 +175,56 @@ void TanhGrad(const float* __restrict dy, const float* __restrict y, int64_t n, 
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
+void Activate(Activation act, float* y, int64_t n) {
+  switch (act) {
+    case Activation::kLinear:
+      return;
+    case Activation::kRelu:
+      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0 ? y[i] : 0.0f;
+      return;
+    case Activation::kTanh:
+      Tanh(y, n, y);
+      return;
+    case Activation::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
+      return;
+  }
+}
+
+namespace {
+
+// One row's columns [c0, c1) of DenseActGrad, with the derivative `deriv(y)`.
+template <typename Deriv>
+KEXUE_INLINE void DenseRow(const float* __restrict dy, const float* __restrict y, int64_t c0, int64_t c1,
+                           float* __restrict dpre, float* __restrict db, Deriv deriv) {
+  for (int64_t j = c0; j < c1; ++j) {
+    const float d = dy[j] * deriv(y[j]);
+    dpre[j] = d;
+    db[j] += d;
+  }
+}
+
+}  // namespace
+
+void DenseActGrad(Activation act, const float* dy, const float* y, int64_t rows, int64_t cols, int64_t c0, int64_t c1,
+                  float* dpre, float* db) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t o = r * cols;
+    switch (act) {
+      case Activation::kLinear:
+        for (int64_t j = c0; j < c1; ++j) db[j] += dy[o + j];
+        break;
+      case Activation::kRelu:
+        DenseRow(dy + o, y + o, c0, c1, dpre + o, db, [](float v) { return v > 0 ? 1.0f : 0.0f; });
+        break;
+      case Activation::kTanh:
+        DenseRow(dy + o, y + o, c0, c1, dpre + o, db, [](float v) { return 1 - v * v; });
+        break;
+      case Activation::kSigmoid:
+        DenseRow(dy + o, y + o, c0, c1, dpre + o, db, [](float v) { return v * (1 - v); });
+        break;
+    }
+  }
+}
+
 }  // namespace kexue

@@ -50,4 +50,16 @@ void Tanh(const float* x, int64_t n, float* y);
 // tanh's gradient from its output: dx = dy·(1 − y²) over n elements.
 void TanhGrad(const float* dy, const float* y, int64_t n, float* dx);
 
+// A dense layer's activation, numbered as the addon takes it.
+enum class Activation { kLinear = 0, kRelu = 1, kTanh = 2, kSigmoid = 3 };
+
+// y = act(y) in place over n elements (tanh as in Tanh, sigmoid as 1/(1 + e^(−y))).
+void Activate(Activation act, float* y, int64_t n);
+
+// Columns [c0, c1) of a dense layer's backward through its activation, from its output y ([rows, cols],
+// like dy): dpre = dy·act'(y) (relu: y > 0; tanh: 1 − y²; sigmoid: y(1 − y)) and db[j] += Σ_r dpre[r, j].
+// Linear: dpre is dy, not written (it may be dy's own memory); only db is summed.
+void DenseActGrad(Activation act, const float* dy, const float* y, int64_t rows, int64_t cols, int64_t c0, int64_t c1,
+                  float* dpre, float* db);
+
 }  // namespace kexue

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { dense } from '../nn/fused-dense.js';
 import { Module } from '../nn/module.js';
 import { Rng } from '../util/rng.js';
 
@@ -96,10 +97,13 @@ export class Mlp extends Module {
     return tf.tidy(() => {
       let h: tf.Tensor2D = x;
       const n = this.kernels.length;
-      for (let i = 0; i < n; i++) {
-        h = tf.add(tf.matMul(h, this.kernels[i]), this.biases[i]);
-        if (i + 1 < n) h = tf.tanh(h);
-      }
+      for (let i = 0; i < n; i++)
+        h = dense(
+          h,
+          this.kernels[i] as tf.Tensor2D,
+          this.biases[i] as tf.Tensor1D,
+          i + 1 < n ? 'tanh' : 'linear',
+        ) as tf.Tensor2D;
       return h;
     });
   }

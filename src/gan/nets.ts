@@ -5,6 +5,7 @@
  * gradient, as in the paper.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { dense } from '../nn/fused-dense.js';
 import { Module } from '../nn/module.js';
 import { initTensor } from '../nn/init.js';
 import { Rng, rngOf, type Seed } from '../util/rng.js';
@@ -96,7 +97,7 @@ export class DenseLayer extends KernelLayer {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.weight() as tf.Tensor2D), this.bias) as tf.Tensor2D;
+    return dense(x, this.weight() as tf.Tensor2D, this.bias as tf.Tensor1D) as tf.Tensor2D;
   }
 }
 

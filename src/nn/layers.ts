@@ -4,6 +4,7 @@ import { Module } from './module.js';
 import { initTensor, type InitSpec } from './init.js';
 import { Rng } from '../util/rng.js';
 import { layerNorm } from './fused-layer-norm.js';
+import { dense } from './fused-dense.js';
 
 /** y = x·W + b, with W shaped [in, out] (the TF/Keras layout). Accepts any leading dimensions. */
 export class Linear extends Module {
@@ -23,12 +24,7 @@ export class Linear extends Module {
   }
 
   apply(x: tf.Tensor): tf.Tensor {
-    const lead = x.shape.slice(0, -1);
-    const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-    const y = this.bias
-      ? tf.fused.matMul({ a: x2, b: this.kernel as tf.Tensor2D, bias: this.bias })
-      : tf.matMul(x2, this.kernel as tf.Tensor2D);
-    return tf.reshape(y, [...lead, this.outFeatures]);
+    return dense(x, this.kernel as tf.Tensor2D, this.bias as tf.Tensor1D | undefined);
   }
 }
 

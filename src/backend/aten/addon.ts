@@ -43,6 +43,13 @@ export interface AtenAddon {
    * cblas_sgemm a product on the operands' strides; null when it does not apply (see native/aten.cc).
    */
   batchMatmul(a: number, b: number, transposeA: boolean, transposeB: boolean): number | null;
+  /**
+   * act(x·w + b) for float32 x [rows, in], w [in, out], b [out]; activation 0 linear, 1 relu, 2 tanh,
+   * 3 sigmoid: one product with the bias in its β·C, the activation in place.
+   */
+  dense(x: number, w: number, b: number, activation: number): number;
+  /** [dPre, dW, db] of `dense` from dy and its output y: dPre = dy·act'(y), dW = xᵀ·dPre, db = Σ_rows dPre. */
+  denseGrad(dy: number, x: number, w: number, y: number, activation: number): number[];
   /** tanh of a float32 tensor in one pass (libmvec's vector tanhf; see native/loops.h). */
   tanh(x: number): number;
   /** dy·(1 − y²), tanh's gradient from its output y. */

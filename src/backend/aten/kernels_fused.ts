@@ -22,7 +22,10 @@
  *   addon's one-pass loops (native/loops.cc);
  * - the Gaussian log-density over the last axis and its three input gradients (src/nn/fused-gaussian.ts):
  *   ATen's element-wise ops and sum_to_size inside one kernel each way;
- * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's.
+ * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's;
+ * - a dense layer act(x·W + b) and its gradient (src/nn/fused-dense.ts): the addon's product with the bias
+ *   in β·C and the activation in place, and its backward through the activation with the bias gradient
+ *   in the same pass, then xᵀ·dPre (native/aten.cc).
  */
 import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../../nn/fused-update.js';
 import { GELU, GELU_GRAD } from '../../nn/fused-gelu.js';
@@ -35,6 +38,7 @@ import { ROPE } from '../../nn/fused-rope.js';
 import { BERNOULLI, RANDOM_NORMAL } from '../../nn/random.js';
 import { BERNOULLI_LOG_PMF, BERNOULLI_LOG_PMF_GRAD } from '../../nn/fused-bernoulli.js';
 import { GAUSSIAN_LOG_PDF, GAUSSIAN_LOG_PDF_GRAD } from '../../nn/fused-gaussian.js';
+import { DENSE, DENSE_ACTIVATIONS, DENSE_GRAD, type DenseActivation } from '../../nn/fused-dense.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
 import {
   Unsupported,
@@ -42,6 +46,8 @@ import {
   bernoulli,
   bernoulliLogPmf,
   bernoulliLogPmfGrad,
+  dense,
+  denseGrad,
   dropoutMask,
   firstValue,
   idOf,
@@ -263,6 +269,22 @@ function geluBackward({ dy, x }: Inputs) {
   return out(run('gelu_backward', [idOf(dy), idOf(x)]), 'float32');
 }
 
+/** The addon's number for an activation (its index in DENSE_ACTIVATIONS: linear, relu, tanh, sigmoid). */
+function activationCode(attrs: Attrs): number {
+  return DENSE_ACTIVATIONS.indexOf(attrs.activation as DenseActivation);
+}
+
+function denseForward({ x, kernel, bias }: Inputs, attrs: Attrs) {
+  if ([x, kernel, bias].some((t) => t.dtype !== 'float32')) throw new Unsupported('dense needs float32');
+  return out(dense(idOf(x), idOf(kernel), idOf(bias), activationCode(attrs)), 'float32');
+}
+
+function denseBackward({ dy, x, kernel, y }: Inputs, attrs: Attrs) {
+  if ([dy, x, kernel, y].some((t) => t.dtype !== 'float32')) throw new Unsupported('dense needs float32');
+  const ids = denseGrad(idOf(dy), idOf(x), idOf(kernel), idOf(y), activationCode(attrs));
+  return ids.map((id) => out(id, 'float32'));
+}
+
 export const fusedKernels: Record<string, NativeKernel> = {
   [ADAMW_UPDATE]: adamW,
   [RMSPROP_UPDATE]: rmsProp,
@@ -286,4 +308,6 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [GAUSSIAN_LOG_PDF_GRAD]: gaussianLogDensityGrad,
   [GELU]: geluForward,
   [GELU_GRAD]: geluBackward,
+  [DENSE]: denseForward,
+  [DENSE_GRAD]: denseBackward,
 };

@@ -151,6 +151,17 @@ export function bernoulliLogPmfGrad(dy: number, x: number, logits: number): numb
   return scratchId(addon.bernoulliLogPmfGrad(dy, x, logits));
 }
 
+/** The addon's dense layer and its gradient (see native/aten.cc); activation numbered as there. */
+export function dense(x: number, w: number, b: number, activation: number): number {
+  return scratchId(addon.dense(x, w, b, activation));
+}
+
+export function denseGrad(dy: number, x: number, w: number, y: number, activation: number): number[] {
+  const r = addon.denseGrad(dy, x, w, y, activation);
+  scratch.push(...r);
+  return r;
+}
+
 /** The addon's tanh and its gradient from the output (see native/loops.h). */
 export function tanh(x: number): number {
   return scratchId(addon.tanh(x));
