@@ -698,8 +698,10 @@ kexue::Activation ActivationOf(Napi::Env env, const Napi::Value& v) {
   return static_cast<kexue::Activation>(a);
 }
 
-// dense(x, w, b, activation) -> id of act(x·w + b) [rows, out]: one product with the bias in its β·c (the
-// rows of c start as b), then the activation in place (kexue::Activate). Without OpenBLAS, ATen's addmm.
+// dense(x, w, b, activation) -> id of act(x·w + b) [rows, out]: one product, then the bias and the
+// activation in one pass over it, in place (kexue::BiasActivate). Without OpenBLAS, ATen's mm. (The bias
+// in the product's β·c, c's rows first set to b, took longer: ATen's broadcast copy of b into 500 × 200
+// took 70 µs, the product 106 µs.)
 Napi::Value Dense(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DenseArgs d = DenseOperands(env, info[0], info[1], -1);
@@ -708,16 +710,16 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
   if (b.dim() != 1 || b.size(0) != d.out) throw Napi::RangeError::New(env, "dense: bias needs shape [out]");
   at::Tensor y;
   if (!Blas().ok() || d.rows == 0 || d.in == 0 || d.out == 0) {
-    y = at::addmm(b, d.x, d.w).contiguous();
+    y = at::mm(d.x, d.w).contiguous();
   } else {
-    // A fresh tensor: for one row, expand(...).contiguous() would be b itself, and β·c would write into it.
     y = at::empty({d.rows, d.out}, at::kFloat);
-    y.copy_(b.unsqueeze(0).expand({d.rows, d.out}));
     at::Tensor hx, hw;
-    Gemm(d.rows, d.out, d.in, Operand(d.x, &hx), Operand(d.w, &hw), 1.0f, y.data_ptr<float>(), d.out);
+    Gemm(d.rows, d.out, d.in, Operand(d.x, &hx), Operand(d.w, &hw), 0.0f, y.data_ptr<float>(), d.out);
   }
   float* yp = y.data_ptr<float>();
-  at::parallel_for(0, y.numel(), kElementGrain, [&](int64_t b0, int64_t e) { kexue::Activate(act, yp + b0, e - b0); });
+  const float* bp = b.data_ptr<float>();
+  const int64_t grain = std::max<int64_t>(1, kElementGrain / std::max<int64_t>(1, d.out));
+  at::parallel_for(0, d.rows, grain, [&](int64_t r0, int64_t r1) { kexue::BiasActivate(act, bp, r0, r1, d.out, yp); });
   return Napi::Number::New(env, static_cast<double>(Put(std::move(y))));
 }
 

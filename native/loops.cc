@@ -175,19 +175,23 @@ void TanhGrad(const float* __restrict dy, const float* __restrict y, int64_t n, 
   for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
-void Activate(Activation act, float* y, int64_t n) {
-  switch (act) {
-    case Activation::kLinear:
-      return;
-    case Activation::kRelu:
-      for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0 ? y[i] : 0.0f;
-      return;
-    case Activation::kTanh:
-      Tanh(y, n, y);
-      return;
-    case Activation::kSigmoid:
-      for (int64_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
-      return;
+void BiasActivate(Activation act, const float* __restrict b, int64_t r0, int64_t r1, int64_t cols, float* __restrict y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    float* row = y + r * cols;
+    for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
+    switch (act) {
+      case Activation::kLinear:
+        break;
+      case Activation::kRelu:
+        for (int64_t j = 0; j < cols; ++j) row[j] = row[j] > 0 ? row[j] : 0.0f;
+        break;
+      case Activation::kTanh:
+        Tanh(row, cols, row);
+        break;
+      case Activation::kSigmoid:
+        for (int64_t j = 0; j < cols; ++j) row[j] = 1.0f / (1.0f + std::exp(-row[j]));
+        break;
+    }
   }
 }
 

@@ -53,8 +53,8 @@ void TanhGrad(const float* dy, const float* y, int64_t n, float* dx);
 // A dense layer's activation, numbered as the addon takes it.
 enum class Activation { kLinear = 0, kRelu = 1, kTanh = 2, kSigmoid = 3 };
 
-// y = act(y) in place over n elements (tanh as in Tanh, sigmoid as 1/(1 + e^(−y))).
-void Activate(Activation act, float* y, int64_t n);
+// Rows [r0, r1) of y [rows, cols] become act(y + b) in place (tanh as in Tanh, sigmoid as 1/(1 + e^(−v))).
+void BiasActivate(Activation act, const float* b, int64_t r0, int64_t r1, int64_t cols, float* y);
 
 // Columns [c0, c1) of a dense layer's backward through its activation, from its output y ([rows, cols],
 // like dy): dpre = dy·act'(y) (relu: y > 0; tanh: 1 − y²; sigmoid: y(1 − y)) and db[j] += Σ_r dpre[r, j].
