@@ -1,6 +1,6 @@
 /**
  * A dense layer, act(x·W + b), as one kernel each way where the backend has it: kexue's 'aten' registers
- * `KexueDense` (one matrix product with the bias in its β·C, the activation applied in place) and
+ * `KexueDense` (one matrix product, then the bias and the activation in one pass over it) and
  * `KexueDenseGrad` (dPre = dy·act'(y) and db = Σ_rows dPre in one pass, and dW = xᵀ·dPre; dx = dPre·Wᵀ is
  * a separate product, run only when the tape asks for it, which it does not for a first layer's data). In
  * tfjs ops the forward pass takes three kernels (product, bias, activation), each output saved again

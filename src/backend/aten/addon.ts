@@ -45,7 +45,7 @@ export interface AtenAddon {
   batchMatmul(a: number, b: number, transposeA: boolean, transposeB: boolean): number | null;
   /**
    * act(x·w + b) for float32 x [rows, in], w [in, out], b [out]; activation 0 linear, 1 relu, 2 tanh,
-   * 3 sigmoid: one product with the bias in its β·C, the activation in place.
+   * 3 sigmoid: one product, then the bias and the activation in one pass over it.
    */
   dense(x: number, w: number, b: number, activation: number): number;
   /** [dPre, dW, db] of `dense` from dy and its output y: dPre = dy·act'(y), dW = xᵀ·dPre, db = Σ_rows dPre. */

@@ -23,9 +23,9 @@
  * - the Gaussian log-density over the last axis and its three input gradients (src/nn/fused-gaussian.ts):
  *   ATen's element-wise ops and sum_to_size inside one kernel each way;
  * - tfjs's RMSProp and momentum updates (formulas in src/nn/fused-update.ts), out of place like AdamW's;
- * - a dense layer act(x·W + b) and its gradient (src/nn/fused-dense.ts): the addon's product with the bias
- *   in β·C and the activation in place, and its backward through the activation with the bias gradient
- *   in the same pass, then xᵀ·dPre (native/aten.cc).
+ * - a dense layer act(x·W + b) and its gradient (src/nn/fused-dense.ts): the addon's product, then the
+ *   bias and the activation in one pass; its backward through the activation with the bias gradient in
+ *   the same pass, then xᵀ·dPre (native/aten.cc).
  */
 import { ADAMW_UPDATE, GLOBAL_NORM, MOMENTUM_UPDATE, RMSPROP_UPDATE } from '../../nn/fused-update.js';
 import { GELU, GELU_GRAD } from '../../nn/fused-gelu.js';
