@@ -527,9 +527,7 @@ Napi::Value Bytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), total);
 }
 
-// Debian's libtorch calls OpenBLAS's pthread build, whose worker pool is sized to the machine and not
-// governed by at::set_num_threads; idle workers spin on sched_yield for a while after each call. Sizing it
-// with ATen's count makes N threads mean N busy threads (one thread ran two). Nothing to do with another BLAS.
+// A symbol of the OpenBLAS libtorch loaded, or null when its BLAS is another.
 void* OpenBlasSymbol(const char* name) {
   void* lib = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
   if (lib == nullptr) return nullptr;
@@ -538,19 +536,34 @@ void* OpenBlasSymbol(const char* name) {
   return sym;
 }
 
+// cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), from OpenBLAS.
+using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+// OpenBLAS's entry points, or nulls when libtorch's BLAS is another.
+struct OpenBlas {
+  Sgemm sgemm = reinterpret_cast<Sgemm>(OpenBlasSymbol("cblas_sgemm"));
+  void (*setThreads)(int) = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"));
+  int (*getThreads)() = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
+  bool ok() const { return sgemm != nullptr && setThreads != nullptr && getThreads != nullptr; }
+};
+
+const OpenBlas& Blas() {
+  static const OpenBlas blas;
+  return blas;
+}
+
+// Debian's libtorch calls OpenBLAS's pthread build, whose worker pool is sized to the machine and not
+// governed by at::set_num_threads; idle workers spin on sched_yield for a while after each call. Sizing it
+// with ATen's count makes N threads mean N busy threads (one thread ran two). Nothing to do with another BLAS.
 void SetBlasThreads(int n) {
-  if (auto set = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"))) set(n);
+  if (Blas().setThreads != nullptr) Blas().setThreads(n);
 }
 
 // OpenBLAS's thread count, or -1 when libtorch's BLAS is not OpenBLAS.
 Napi::Value GetBlasThreads(const Napi::CallbackInfo& info) {
-  auto get = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
-  return Napi::Number::New(info.Env(), get != nullptr ? get() : -1);
+  return Napi::Number::New(info.Env(), Blas().getThreads != nullptr ? Blas().getThreads() : -1);
 }
-
-// cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), from OpenBLAS.
-using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
-constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
 // A matrix operand's last two axes as BLAS takes them: rows contiguous (not transposed, leading dimension
 // the row stride) or columns contiguous (transposed); false for any other strides.
@@ -567,19 +580,6 @@ bool BlasLayout(const at::Tensor& t, bool* trans, int64_t* ld) {
     return true;
   }
   return false;
-}
-
-// OpenBLAS's entry points, or nulls when libtorch's BLAS is another.
-struct OpenBlas {
-  Sgemm sgemm = reinterpret_cast<Sgemm>(OpenBlasSymbol("cblas_sgemm"));
-  void (*setThreads)(int) = reinterpret_cast<void (*)(int)>(OpenBlasSymbol("openblas_set_num_threads"));
-  int (*getThreads)() = reinterpret_cast<int (*)()>(OpenBlasSymbol("openblas_get_num_threads"));
-  bool ok() const { return sgemm != nullptr && setThreads != nullptr && getThreads != nullptr; }
-};
-
-const OpenBlas& Blas() {
-  static const OpenBlas blas;
-  return blas;
 }
 
 // A matrix operand for cblas_sgemm: its data, whether BLAS reads it transposed, and its leading dimension.
