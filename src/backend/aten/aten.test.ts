@@ -272,8 +272,8 @@ test(
       })),
       1e-4,
     );
-    // The single products set OpenBLAS to one thread and back (the split ones too); operators on small inputs do the same with
-    // OpenMP's count (the addon's SerialScope).
+    // The single products set OpenBLAS to one thread and back (the split ones too); operators on small
+    // inputs do the same with OpenMP's count (the addon's SerialScope).
     tf.dispose(tf.exp(tf.ones([100])));
     assert.deepEqual([loader.getThreads(), loader.getBlasThreads()], [threads, blasThreads]);
   },
