@@ -674,13 +674,13 @@ BlasOperand Operand(const at::Tensor& t, at::Tensor* hold) {
   return op;
 }
 
-// A dense layer's float32 operands: x [rows, in], w [in, out] and, in the forward pass, b [out].
+// A dense layer's float32 operands x [rows, in] and w [in, out], with their sizes.
 struct DenseArgs {
   at::Tensor x, w;
   int64_t rows, in, out;
 };
 
-DenseArgs DenseOperands(Napi::Env env, const Napi::Value& x, const Napi::Value& w, int64_t outRows) {
+DenseArgs DenseOperands(Napi::Env env, const Napi::Value& x, const Napi::Value& w) {
   DenseArgs d{Get(env, x), Get(env, w), 0, 0, 0};
   if (d.x.scalar_type() != at::kFloat || d.w.scalar_type() != at::kFloat || d.x.dim() != 2 || d.w.dim() != 2 ||
       d.x.size(1) != d.w.size(0))
@@ -688,7 +688,6 @@ DenseArgs DenseOperands(Napi::Env env, const Napi::Value& x, const Napi::Value& 
   d.rows = d.x.size(0);
   d.in = d.x.size(1);
   d.out = d.w.size(1);
-  if (outRows >= 0 && outRows != d.rows) throw Napi::RangeError::New(env, "dense: dy and x differ in rows");
   return d;
 }
 
@@ -704,7 +703,7 @@ kexue::Activation ActivationOf(Napi::Env env, const Napi::Value& v) {
 // took 70 µs, the product 106 µs.)
 Napi::Value Dense(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const DenseArgs d = DenseOperands(env, info[0], info[1], -1);
+  const DenseArgs d = DenseOperands(env, info[0], info[1]);
   const at::Tensor b = Floats(env, info[2]);
   const kexue::Activation act = ActivationOf(env, info[3]);
   if (b.dim() != 1 || b.size(0) != d.out) throw Napi::RangeError::New(env, "dense: bias needs shape [out]");
@@ -730,10 +729,10 @@ Napi::Value Dense(const Napi::CallbackInfo& info) {
 Napi::Value DenseGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const at::Tensor dy = Floats(env, info[0]);
-  const DenseArgs d = DenseOperands(env, info[1], info[2], dy.dim() == 2 ? dy.size(0) : -2);
+  const DenseArgs d = DenseOperands(env, info[1], info[2]);
   const kexue::Activation act = ActivationOf(env, info[4]);
   const at::Tensor y = act == kexue::Activation::kLinear ? dy : Floats(env, info[3]);
-  if (dy.dim() != 2 || dy.size(1) != d.out || y.sizes() != dy.sizes())
+  if (dy.dim() != 2 || dy.size(0) != d.rows || dy.size(1) != d.out || y.sizes() != dy.sizes())
     throw Napi::RangeError::New(env, "denseGrad: dy and y need shape [rows, out]");
   at::Tensor dPre = act == kexue::Activation::kLinear ? dy : at::empty(dy.sizes(), at::kFloat);
   at::Tensor db = at::zeros({d.out}, at::kFloat);

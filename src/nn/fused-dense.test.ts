@@ -1,8 +1,8 @@
 /**
  * dense on every backend here (aten's fused kernels, cpu's op-by-op form) against a float64 reference:
  * values and the gradients to x, the kernel and the bias within 1e-5 of the largest magnitude (5e-5 for
- * 500-row sums), for each
- * activation, on small and IWAE-sized layers (products split over the threads), a 3-D x and strided views;
+ * 500-row sums), for each activation, on small and IWAE-sized layers (products split over the threads), a
+ * 3-D x and strided views;
  * gradients against central differences; the second-order gradient (tape on) equal across backends; aten
  * takes one kernel each way, and no product for a first layer's data; bad arguments throw.
  */
