@@ -346,29 +346,59 @@ at::Tensor Floats(Napi::Env env, const Napi::Value& v) { return Get(env, v).to(a
 // workers) costs more than it saves below that, and training steps are full of tensors of 10^4-10^5.
 constexpr int64_t kElementGrain = 1 << 17;
 
-// adamW(p, m, v, g, clipScale | null, [clip, beta1, beta2, bc1, bc2, epsilon, lr, decay]) -> [p', m', v']:
-// kexue::AdamW in one pass, where ATen's ops take seven (each allocating a variable-sized tensor).
+// adamW([p0, m0, v0, g0, p1, ...], clipScale | null, [clip, beta1, beta2, bc1, bc2, epsilon, lr], [decay0, ...])
+//   -> [p0', m0', v0', p1', ...]: every variable's AdamW update (kexue::AdamW, one pass where ATen's ops take
+// seven) in one call. The variables are laid end to end and that range is split evenly over the threads, so
+// a model's many small tensors and few large ones keep both cores equally busy; per variable, the large
+// ones' split used to leave one thread with a block of 2^17 and the other with the remainder.
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const at::Tensor p = Floats(env, info[0]), m = Floats(env, info[1]), v = Floats(env, info[2]), g = Floats(env, info[3]);
-  const int64_t n = p.numel();
-  if (m.numel() != n || v.numel() != n || g.numel() != n) throw Napi::RangeError::New(env, "adamW: sizes differ");
+  const auto ids = info[0].As<Napi::Array>();
+  const auto decays = info[3].As<Napi::Array>();
+  const uint32_t count = ids.Length() / 4;
+  if (ids.Length() % 4 != 0 || decays.Length() != count)
+    throw Napi::TypeError::New(env, "adamW: expected 4 ids and one decay per variable");
   std::vector<double> a;
-  auto list = info[5].As<Napi::Array>();
+  auto list = info[2].As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); ++i) a.push_back(list.Get(i).As<Napi::Number>().DoubleValue());
-  if (a.size() != 8) throw Napi::TypeError::New(env, "adamW: expected 8 scalars");
-  kexue::AdamWScalars s{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
-  if (!info[4].IsNull()) s.clip *= Floats(env, info[4]).data_ptr<float>()[0];
-  at::Tensor p2 = at::empty_like(p), m2 = at::empty_like(m), v2 = at::empty_like(v);
-  const float *pp = p.data_ptr<float>(), *mp = m.data_ptr<float>(), *vp = v.data_ptr<float>(), *gp = g.data_ptr<float>();
-  float *p2p = p2.data_ptr<float>(), *m2p = m2.data_ptr<float>(), *v2p = v2.data_ptr<float>();
-  at::parallel_for(0, n, kElementGrain, [&](int64_t begin, int64_t end) {
-    kexue::AdamW(pp + begin, mp + begin, vp + begin, gp + begin, end - begin, s, p2p + begin, m2p + begin, v2p + begin);
+  if (a.size() != 7) throw Napi::TypeError::New(env, "adamW: expected 7 scalars");
+  double clip = a[0];
+  if (!info[1].IsNull()) clip *= Floats(env, info[1]).data_ptr<float>()[0];
+  struct Part {
+    at::Tensor p, m, v, g, p2, m2, v2;
+    kexue::AdamWScalars s;
+    int64_t begin;  // offset in the variables laid end to end
+  };
+  std::vector<Part> parts;
+  int64_t total = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    Part q{Floats(env, ids.Get(4 * i)), Floats(env, ids.Get(4 * i + 1)), Floats(env, ids.Get(4 * i + 2)),
+           Floats(env, ids.Get(4 * i + 3)), {}, {}, {},
+           {clip, a[1], a[2], a[3], a[4], a[5], a[6], decays.Get(i).As<Napi::Number>().DoubleValue()}, total};
+    const int64_t n = q.p.numel();
+    if (q.m.numel() != n || q.v.numel() != n || q.g.numel() != n) throw Napi::RangeError::New(env, "adamW: sizes differ");
+    q.p2 = at::empty_like(q.p);
+    q.m2 = at::empty_like(q.m);
+    q.v2 = at::empty_like(q.v);
+    total += n;
+    parts.push_back(std::move(q));
+  }
+  at::parallel_for(0, total, kElementGrain, [&](int64_t begin, int64_t end) {
+    for (const Part& q : parts) {
+      const int64_t lo = std::max(begin, q.begin), hi = std::min(end, q.begin + q.p.numel());
+      if (lo >= hi) continue;
+      const int64_t o = lo - q.begin;
+      kexue::AdamW(q.p.data_ptr<float>() + o, q.m.data_ptr<float>() + o, q.v.data_ptr<float>() + o,
+                   q.g.data_ptr<float>() + o, hi - lo, q.s, q.p2.data_ptr<float>() + o, q.m2.data_ptr<float>() + o,
+                   q.v2.data_ptr<float>() + o);
+    }
   });
-  auto out = Napi::Array::New(env, 3);
-  out.Set(0u, Napi::Number::New(env, static_cast<double>(Put(std::move(p2)))));
-  out.Set(1u, Napi::Number::New(env, static_cast<double>(Put(std::move(m2)))));
-  out.Set(2u, Napi::Number::New(env, static_cast<double>(Put(std::move(v2)))));
+  auto out = Napi::Array::New(env, 3 * count);
+  for (uint32_t i = 0; i < count; ++i) {
+    out.Set(3 * i, Napi::Number::New(env, static_cast<double>(Put(std::move(parts[i].p2)))));
+    out.Set(3 * i + 1, Napi::Number::New(env, static_cast<double>(Put(std::move(parts[i].m2)))));
+    out.Set(3 * i + 2, Napi::Number::New(env, static_cast<double>(Put(std::move(parts[i].v2)))));
+  }
   return out;
 }
 
@@ -595,10 +625,14 @@ struct BlasOperand {
 
 // c (m × n, rows ldc apart) = a·b + beta·c, one product; OpenBlas().ok() must hold. OpenBLAS runs inside on
 // one thread; the threads are ours (OpenMP's, already awake for ATen's operators):
-// - up to 2^24 multiply-adds, on the calling thread. OpenBLAS threads everything over 2^18, and waking its
+// - up to 2^23 multiply-adds, on the calling thread. OpenBLAS threads everything over 2^18, and waking its
 //   sleeping workers costs more than the second core gives back at these sizes: 100 × 784 by 784 × 200
 //   took 0.30 ms on one thread and 0.37 ms on two, 500 × 50 by 50 × 200 0.10 and 0.14 ms (medians, 200 µs
-//   between calls as between a training step's products; scratch C benchmark);
+//   between calls as between a training step's products; scratch C benchmark). Our own split wakes one
+//   OpenMP worker, which pays from about 10^7: in the IWAE step, 784 × 100 by 100 × 200 (15.7M) took 0.26–0.28
+//   ms split against 0.39 on one thread, while 500 × 50 by 50 × 200 (5M) went from 0.20 to 0.24 ms and
+//   100 × 200 by 200 × 200 (4M) from 0.11 to 0.16–0.18 (a limit of 2^20 against 2^24; per-call times);
+//   with the limit at 2^23 the step's products took 5.9–6.2 ms against 6.2–6.8 at 2^24 (three alternations);
 // - above, its rows (or columns, when it has fewer rows) split over the threads, one single-threaded
 //   cblas_sgemm each. OpenBLAS's own threading of 500 × 200 by 200 × 784 took 0.90 ms and this split
 //   0.79 ms (same benchmark); the IWAE minibatch's products went from 6.0 to 5.4 ms.
@@ -611,7 +645,7 @@ void Gemm(int64_t m, int64_t n, int64_t k, const BlasOperand& a, const BlasOpera
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   const int threads = blas.getThreads();
   blas.setThreads(1);
-  if (macs <= (1 << 24)) {
+  if (macs <= (1 << 23)) {
     block(0, m, 0, n);
   } else if (m >= n) {
     at::parallel_for(0, m, 16, [&](int64_t begin, int64_t end) { block(begin, end, 0, n); });

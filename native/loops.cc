@@ -79,10 +79,12 @@ void BernoulliDraw(uint64_t seed, const float* prob, int64_t begin, int64_t end,
   else BernoulliBody(seed, prob, begin, end, q);
 }
 
+namespace {
+
 // Outputs never alias inputs (fresh tensors): saying so lets the compiler vectorise the loop.
-void AdamW(const float* __restrict p, const float* __restrict m, const float* __restrict v,
-           const float* __restrict g, int64_t n, const AdamWScalars& s, float* __restrict p2,
-           float* __restrict m2, float* __restrict v2) {
+KEXUE_INLINE void AdamWBody(const float* __restrict p, const float* __restrict m, const float* __restrict v,
+                            const float* __restrict g, int64_t n, const AdamWScalars& s, float* __restrict p2,
+                            float* __restrict m2, float* __restrict v2) {
   const float clip = s.clip, b1 = s.beta1, b2 = s.beta2, eps = s.epsilon, decay = s.decay;
   const float a1 = 1 - s.beta1, a2 = 1 - s.beta2, step = -s.lr / s.bc1, bc2 = s.bc2;
   for (int64_t i = 0; i < n; ++i) {
@@ -93,6 +95,24 @@ void AdamW(const float* __restrict p, const float* __restrict m, const float* __
     v2[i] = vi;
     p2[i] = decay * p[i] + step * (mi / (std::sqrt(vi / bc2) + eps));
   }
+}
+
+KEXUE_AVX512 void AdamWAvx512(const float* p, const float* m, const float* v, const float* g, int64_t n,
+                              const AdamWScalars& s, float* p2, float* m2, float* v2) {
+  AdamWBody(p, m, v, g, n, s, p2, m2, v2);
+}
+KEXUE_AVX2 void AdamWAvx2(const float* p, const float* m, const float* v, const float* g, int64_t n,
+                          const AdamWScalars& s, float* p2, float* m2, float* v2) {
+  AdamWBody(p, m, v, g, n, s, p2, m2, v2);
+}
+
+}  // namespace
+
+void AdamW(const float* p, const float* m, const float* v, const float* g, int64_t n, const AdamWScalars& s,
+           float* p2, float* m2, float* v2) {
+  if (kAvx512) AdamWAvx512(p, m, v, g, n, s, p2, m2, v2);
+  else if (kAvx2) AdamWAvx2(p, m, v, g, n, s, p2, m2, v2);
+  else AdamWBody(p, m, v, g, n, s, p2, m2, v2);
 }
 
 namespace {

@@ -187,27 +187,47 @@ test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relat
   [fused, plain, o1, o2].forEach((o) => o.dispose());
 });
 
-test('the fused AdamW kernel on a variable over two parallel chunks with transposed gradients: within 1e-6 relative after one step, 1e-5 after 20', () => {
+test('the fused AdamW kernel over many variables (split over the threads, several calls, transposed gradients): within 1e-6 relative after one step, 1e-5 after 20', async () => {
   if (tf.getBackend() !== 'aten') return;
-  // 40,960 elements: two of the native loop's 32,768-element chunks; the gradients are ATen views
+  // One call takes the first four (170,022 elements laid end to end: the threads' halves meet inside the
+  // third); the fifth, over 2^22 elements, gets a call of its own, and the last one another. Matrices are
+  // decayed and vectors not, so the per-variable decays differ. The gradients are ATen views
   // (transposes), not contiguous. Fused and op-by-op round differently, so over many steps they drift
-  // apart by a few float32 ulps per step (1.0e-6 relative after 20 steps here).
-  const make = () => new Map([['w', tf.variable(tf.randomNormal([160, 256], 0, 1, 'float32', 3))]]);
+  // apart by a few float32 ulps per step.
+  const shapes = [[100, 500], [7], [400, 300], [3, 5], [2050, 2048], [5]];
+  const make = () =>
+    new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.randomNormal(s, 0, 1, 'float32', 3 + i))]));
   const [fusedP, plainP] = [make(), make()];
   const opts = { weightDecay: 0.1, clipNorm: 2, epsilon: 1e-6 };
   const [fused, plain] = [new AdamW(fusedP, opts), new AdamW(plainP, opts)];
   const close = (tol: number) => {
-    const [a, b] = [fusedP.get('w')!.dataSync(), plainP.get('w')!.dataSync()];
-    a.forEach((x, i) =>
-      assert.ok(Math.abs(x - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `w[${i}] ${x} vs ${b[i]}`),
-    );
+    for (const [n, v] of fusedP) {
+      const [a, b] = [v.dataSync(), plainP.get(n)!.dataSync()];
+      a.forEach((x, i) =>
+        assert.ok(Math.abs(x - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${n}[${i}] ${x} vs ${b[i]}`),
+      );
+    }
   };
+  const grads = (t: number) =>
+    new Map(
+      shapes.map((s, i) => {
+        const seed = 7 + 10 * t + i;
+        const g = tf.tidy(() =>
+          s.length === 2
+            ? tf.transpose(tf.randomNormal([s[1], s[0]], 0, 1 + t, 'float32', seed))
+            : tf.randomNormal(s, 0, 1 + t, 'float32', seed),
+        );
+        return [`p${i}`, g];
+      }),
+    );
   for (let t = 0; t < 20; t++) {
-    const grad = () => tf.tidy(() => tf.transpose(tf.randomNormal([256, 160], 0, 1 + t, 'float32', 7 + t)));
-    const [gf, gp] = [grad(), grad()];
-    fused.step(new Map([['w', gf]]), 0.01);
-    plain.step(new Map([['w', gp]]), 0.01, {});
-    tf.dispose([gf, gp]);
+    const [gf, gp] = [grads(t), grads(t)];
+    const calls = (await tf.profile(() => fused.step(gf, 0.01))).kernels.filter(
+      (k) => k.name === ADAMW_UPDATE,
+    );
+    assert.equal(calls.length, 3, 'one call per 2^22 elements');
+    plain.step(gp, 0.01, {});
+    tf.dispose([...gf.values(), ...gp.values()]);
     if (t === 0) close(1e-6);
   }
   close(1e-5);

@@ -287,11 +287,14 @@ export class AdamW extends tf.Optimizer implements StatefulOptimizer {
     const bc2 = 1 - Math.pow(beta2, t);
     // Hooks (ChildTuning's masks) need the intermediate gradient and step, so they take the op-by-op path.
     if (!hooks && hasFusedAdamW()) {
-      for (const { name, variable: p, grad } of entries) {
-        const decayFactor = weightDecay > 0 && decay(name, p) ? 1 - lr * weightDecay : 1;
-        const attrs = { lr, beta1, beta2, epsilon, bc1, bc2, decay: decayFactor };
-        fusedAdamWStep(p, this.m.get(name)!, this.v.get(name)!, grad, attrs, clipScale);
-      }
+      const slots = entries.map(({ name, variable: param, grad }) => ({
+        param,
+        m: this.m.get(name)!,
+        v: this.v.get(name)!,
+        grad,
+        decay: weightDecay > 0 && decay(name, param) ? 1 - lr * weightDecay : 1,
+      }));
+      fusedAdamWStep(slots, { lr, beta1, beta2, epsilon, bc1, bc2 }, clipScale);
       this.incrementIterations();
       return;
     }

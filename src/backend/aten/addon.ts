@@ -23,16 +23,16 @@ export interface AtenAddon {
   /** Float32 0/1 per element of tensor `p`: 1 with probability p (SplitMix64 from `seed`). */
   bernoulli(p: number, seed: number): number;
   /**
-   * The AdamW update in one pass: new [param, m, v] ids from param, m, v, grad, an optional scalar clip
-   * tensor and [clip, beta1, beta2, bc1, bc2, epsilon, lr, decay] (formula in src/nn/fused-update.ts).
+   * The AdamW update of several variables in one pass each, split evenly over the threads: new
+   * [param, m, v] ids per variable from ids [param, m, v, grad] per variable, an optional scalar clip
+   * tensor, [clip, beta1, beta2, bc1, bc2, epsilon, lr] and each variable's decay factor (formula in
+   * src/nn/fused-update.ts).
    */
   adamW(
-    param: number,
-    m: number,
-    v: number,
-    grad: number,
+    ids: readonly number[],
     clipScale: number | null,
-    scalars: number[],
+    scalars: readonly number[],
+    decays: readonly number[],
   ): number[];
   /** Σ over the last axis of x·l − softplus(l) (x broadcast to l's shape), one pass. */
   bernoulliLogPmf(x: number, logits: number): number;

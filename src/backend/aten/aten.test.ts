@@ -235,7 +235,7 @@ test(
     assert.ok(probe([3, 5, 7], [3, 4, 7], false, true));
     assert.ok(!probe([3, 5, 7], [1, 7, 4]), 'broadcast batch');
     assert.ok(!probe([2, 128, 128], [2, 128, 128]), 'batches of products over 2^18 multiply-adds');
-    // One product up to 2^24 multiply-adds runs on the calling thread; a larger one is split over the threads.
+    // One product up to 2^23 multiply-adds runs on the calling thread; a larger one is split over the threads.
     assert.ok(probe([200, 200], [200, 200]));
     assert.ok(probe([1, 100, 784], [1, 784, 200]));
     assert.ok(probe([300, 300], [300, 300]));
@@ -256,7 +256,7 @@ test(
           tf.matMul(det([100, 120]), det([120, 90], 2)),
           tf.matMul(det([120, 100]), det([90, 120], 2), true, true),
           tf.matMul(tf.transpose(det([120, 100])), det([120, 90], 2)),
-          // Large single products (over 2^24 multiply-adds), split by rows and by columns, in each layout.
+          // Large single products (over 2^23 multiply-adds), split by rows and by columns, in each layout.
           tf.matMul(det([500, 200]), det([784, 200], 2), false, true),
           tf.matMul(det([200, 500]), det([200, 784], 2), true, false),
           tf.matMul(det([784, 200]), det([200, 450], 2)),
@@ -312,12 +312,12 @@ test("KEXUE_ATEN_THREADS sets both ATen's and OpenBLAS's thread counts", { skip 
 });
 
 test(
-  'the native loops agree on every instruction set (KEXUE_ATEN_ISA): masks bit for bit, likelihoods and tanh within 1e-6',
+  'the native loops agree on every instruction set (KEXUE_ATEN_ISA): masks bit for bit, likelihoods, tanh and AdamW within 1e-6',
   { skip },
   () => {
     // Each child process caps the loops at one instruction set and prints the dropout mask's and the
     // Bernoulli draws' bits, and a Bernoulli log-likelihood and its gradient over rows of 785 (8 at a time
-    // plus a tail), and tanh of the same logits.
+    // plus a tail), tanh of the same logits, and an AdamW update.
     const script = [
       "const a = (await import('./addon.js')).loadAddon();",
       'const take = (id) => { const d = Array.from(a.toData(id)); a.free(id); return d; };',
@@ -331,7 +331,10 @@ test(
       'const logPmf = take(a.bernoulliLogPmf(x, l));',
       'const grad = take(a.bernoulliLogPmfGrad(dy, x, l));',
       'const th = take(a.tanh(l));',
-      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad, th }));',
+      // AdamW over two variables (the logits and x as parameters, moments and gradients), 16 at a time and a tail.
+      'const ids = [l, l, dy, l, x, x, x, x].map((id, i) => (i === 2 ? a.fromData(new Float32Array(n).fill(0.3), [n], "float32") : id));',
+      'const adam = a.adamW(ids, null, [0.7, 0.9, 0.999, 0.1, 0.001, 1e-6, 0.01], [0.99, 1]).map(take);',
+      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad, th, adam: adam.flat() }));',
     ].join('\n');
     const runWith = (isa: string) => {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
@@ -347,7 +350,11 @@ test(
     for (const other of [avx2, baseline]) {
       assert.equal(other.mask, wide.mask);
       assert.equal(other.draws, wide.draws);
-      close([other.logPmf, other.grad, other.th], [wide.logPmf, wide.grad, wide.th], 1e-6);
+      close(
+        [other.logPmf, other.grad, other.th, other.adam],
+        [wide.logPmf, wide.grad, wide.th, wide.adam],
+        1e-6,
+      );
     }
   },
 );

@@ -1,7 +1,7 @@
 /**
  * kexue's fused kernels, where tfjs decomposes into many element-wise ones:
- * - the AdamW update (formula in src/nn/fused-update.ts): the addon's one-pass loop (native/loops.cc),
- *   writing new param, m and v tensors. Out of place on purpose: a variable's storage may be shared by
+ * - the AdamW update of many variables (formula in src/nn/fused-update.ts): the addon's one-pass loop
+ *   (native/loops.cc) over all of them in one call, writing new param, m and v tensors. Out of place on purpose: a variable's storage may be shared by
  *   views other tensors hold (Transpose and Slice return ATen views), which an in-place update would
  *   change behind their backs;
  * - layer normalisation and its gradient (src/nn/fused-layer-norm.ts): ATen's native_layer_norm and
@@ -62,16 +62,19 @@ import {
 } from './native.js';
 
 function adamW(inputs: Inputs, attrs: Attrs) {
-  const { param, m, v, grad, clipScale } = inputs;
   const a = attrs as Record<string, number>;
-  if ([param, m, v, grad].some((t) => t.dtype !== 'float32')) throw new Unsupported('AdamW needs float32');
-  const scalars = [a.clip, a.beta1, a.beta2, a.bc1, a.bc2, a.epsilon, a.lr, a.decay];
-  const ids = adamWUpdate(
-    [idOf(param), idOf(m), idOf(v), idOf(grad)],
-    clipScale ? idOf(clipScale) : null,
-    scalars,
+  const decays = attrs.decay as number[];
+  const ids: number[] = [];
+  for (let i = 0; i < decays.length; i++) {
+    const four = [inputs[`param${i}`], inputs[`m${i}`], inputs[`v${i}`], inputs[`grad${i}`]];
+    if (four.some((t) => t.dtype !== 'float32')) throw new Unsupported('AdamW needs float32');
+    ids.push(...four.map(idOf));
+  }
+  const { clipScale } = inputs;
+  const scalars = [a.clip, a.beta1, a.beta2, a.bc1, a.bc2, a.epsilon, a.lr];
+  return adamWUpdate(ids, clipScale ? idOf(clipScale) : null, scalars, decays).map((id) =>
+    out(id, 'float32'),
   );
-  return ids.map((id) => out(id, 'float32'));
 }
 
 function rmsProp(inputs: Inputs, attrs: Attrs) {

@@ -124,13 +124,14 @@ export function bernoulli(p: number, seed: number): number {
   return scratchId(addon.bernoulli(p, seed));
 }
 
-/** The addon's one-pass AdamW update (see native/loops.h): ids of the new param, m and v. */
+/** The addon's AdamW update of several variables (see native/aten.cc): new param, m and v ids per variable. */
 export function adamWUpdate(
-  ids: [number, number, number, number],
+  ids: number[],
   clipScale: number | null,
   scalars: number[],
+  decays: number[],
 ): number[] {
-  const r = addon.adamW(...ids, clipScale, scalars);
+  const r = addon.adamW(ids, clipScale, scalars, decays);
   scratch.push(...r);
   return r;
 }

@@ -6,7 +6,13 @@
  * saved optimizers and `model.fit` are unchanged; on any other backend tfjs's original method runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { MOMENTUM_UPDATE, RMSPROP_UPDATE, fusedAdamWStep, hasFusedAdamW } from '../../nn/fused-update.js';
+import {
+  MOMENTUM_UPDATE,
+  RMSPROP_UPDATE,
+  fusedAdamWStep,
+  hasFusedAdamW,
+  type AdamWSlot,
+} from '../../nn/fused-update.js';
 
 type Slot = { originalName: string; variable: tf.Variable } | undefined;
 
@@ -82,11 +88,13 @@ function adamApply(self: AdamState, grads: Gradients): void {
   const bc1 = 1 - self.accBeta1.dataSync()[0];
   const bc2 = 1 - self.accBeta2.dataSync()[0];
   const attrs = { lr: self.learningRate, beta1: self.beta1, beta2: self.beta2, epsilon: self.epsilon };
+  const slots: AdamWSlot[] = [];
   eachGradient(grads, (param, grad, i, name) => {
     const m = slot(self.accumulatedFirstMoment, i, `${name}/m`, param);
     const v = slot(self.accumulatedSecondMoment, i, `${name}/v`, param);
-    if (grad) fusedAdamWStep(param, m, v, grad, { ...attrs, bc1, bc2, decay: 1 });
+    if (grad) slots.push({ param, m, v, grad, decay: 1 });
   });
+  fusedAdamWStep(slots, { ...attrs, bc1, bc2 });
   tf.tidy(() => {
     self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
     self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
