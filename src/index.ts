@@ -20,6 +20,7 @@ export type { MatrixInput, VectorInput } from './util/inputs.js';
 export { registerGradientFixes, logSoftmax, stopGradient } from './grad/index.js';
 export { sparseSoftmaxCrossEntropy } from './nn/fused-cross-entropy.js';
 export { dense, DENSE_ACTIVATIONS, type DenseActivation } from './nn/fused-dense.js';
+export { logSumExp } from './nn/fused-logsumexp.js';
 export { standardNormal, bernoulli } from './nn/random.js';
 
 // 1. CAN: classification with a label prior.

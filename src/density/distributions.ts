@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedBernoulliLogPmf, fusedBernoulliLogPmfApplies } from '../nn/fused-bernoulli.js';
 import { fusedGaussianLogPdf, fusedGaussianLogPdfApplies } from '../nn/fused-gaussian.js';
+import { logSumExp } from '../nn/fused-logsumexp.js';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -59,5 +60,5 @@ export function bernoulliLogPmf(x: tf.Tensor, logits: tf.Tensor): tf.Tensor {
  * IWAE bound it runs over one datapoint's k samples (axis 1 of a [B, k] array), never across the batch.
  */
 export function logMeanExp(a: tf.Tensor, axis: number): tf.Tensor {
-  return tf.tidy(() => tf.sub(tf.logSumExp(a, axis), Math.log(a.shape[axis < 0 ? a.rank + axis : axis])));
+  return tf.tidy(() => tf.sub(logSumExp(a, axis), Math.log(a.shape[axis < 0 ? a.rank + axis : axis])));
 }

@@ -8,6 +8,8 @@
  *   native_layer_norm_backward;
  * - the global norm of many tensors (gradient clipping): per-tensor norms, then the norm of those;
  * - exact GELU and its derivative (src/nn/fused-gelu.ts): ATen's gelu and gelu_backward;
+ * - log Σ exp along one axis and its gradient (src/nn/fused-logsumexp.ts): ATen's logsumexp, and
+ *   dy·exp(x − y) in one kernel;
  * - softmax's gradient from its output (src/grad/softmax.ts): ATen's _softmax_backward_data; sigmoid's
  *   likewise (src/grad/activations.ts): sigmoid_backward;
  * - float32 tanh and its gradient from the output: the addon's loops (native/loops.cc). ATen's tanh wakes
@@ -39,6 +41,7 @@ import { BERNOULLI, RANDOM_NORMAL } from '../../nn/random.js';
 import { BERNOULLI_LOG_PMF, BERNOULLI_LOG_PMF_GRAD } from '../../nn/fused-bernoulli.js';
 import { GAUSSIAN_LOG_PDF, GAUSSIAN_LOG_PDF_GRAD } from '../../nn/fused-gaussian.js';
 import { DENSE, DENSE_ACTIVATIONS, DENSE_GRAD, type DenseActivation } from '../../nn/fused-dense.js';
+import { LOG_SUM_EXP, LOG_SUM_EXP_GRAD } from '../../nn/fused-logsumexp.js';
 import type { Inputs, NativeKernel, Attrs } from './kernels_math.js';
 import {
   Unsupported,
@@ -152,6 +155,19 @@ function softmaxGrad({ dy, y }: Inputs, { dim }: Attrs) {
   if (dy.dtype !== 'float32' || y.dtype !== 'float32')
     throw new Unsupported('softmax gradient needs float32');
   return out(run('_softmax_backward_data', [idOf(dy), idOf(y), dim as number, 'float32']), 'float32');
+}
+
+function logSumExp({ x }: Inputs, { axis, keepDims }: Attrs) {
+  if (x.dtype !== 'float32') throw new Unsupported('logSumExp needs float32');
+  return out(run('logsumexp', [idOf(x), [axis as number], keepDims as boolean]), 'float32');
+}
+
+function logSumExpGrad({ dy, x, y }: Inputs, { axis, keepDims }: Attrs) {
+  if ([dy, x, y].some((t) => t.dtype !== 'float32'))
+    throw new Unsupported('logSumExp gradient needs float32');
+  const along = (t: Inputs[string]) => (keepDims ? idOf(t) : run('unsqueeze', [idOf(t), axis as number]));
+  const softmax = run('exp', [run('sub.Tensor', [idOf(x), along(y)])]);
+  return out(run('mul.Tensor', [softmax, along(dy)]), 'float32');
 }
 
 function activationGrad({ dy, y }: Inputs, { activation }: Attrs) {
@@ -297,6 +313,8 @@ export const fusedKernels: Record<string, NativeKernel> = {
   [LAYER_NORM_GRAD]: layerNormGrad,
   [SOFTMAX_GRAD]: softmaxGrad,
   [ACTIVATION_GRAD]: activationGrad,
+  [LOG_SUM_EXP]: logSumExp,
+  [LOG_SUM_EXP_GRAD]: logSumExpGrad,
   Tanh: ({ x }) =>
     x.dtype === 'float32' ? out(tanh(idOf(x)), 'float32') : out(run('tanh', [idOf(x)]), x.dtype),
   [DROPOUT_MASK]: dropoutMultiplier,
