@@ -346,18 +346,29 @@ at::Tensor Floats(Napi::Env env, const Napi::Value& v) { return Get(env, v).to(a
 // workers) costs more than it saves below that, and training steps are full of tensors of 10^4-10^5.
 constexpr int64_t kElementGrain = 1 << 17;
 
-// adamW([p0, m0, v0, g0, p1, ...], clipScale | null, [clip, beta1, beta2, bc1, bc2, epsilon, lr], [decay0, ...])
-//   -> [p0', m0', v0', p1', ...]: every variable's AdamW update (kexue::AdamW, one pass where ATen's ops take
-// seven) in one call. The variables are laid end to end and that range is split evenly over the threads, so
-// a model's many small tensors and few large ones keep both cores equally busy; per variable, the large
-// ones' split used to leave one thread with a block of 2^17 and the other with the remainder.
+// Whether `t` (a tensor of the table) may be overwritten: float32, contiguous, the only tensor of the table
+// and of ATen (no view) over its whole storage.
+bool Overwritable(const at::Tensor& t) {
+  return t.scalar_type() == at::kFloat && t.is_contiguous() && t.storage_offset() == 0 && t.use_count() == 1 &&
+         t.storage().use_count() == 1 && t.storage().nbytes() == static_cast<size_t>(t.numel()) * sizeof(float);
+}
+
+// adamW([p0, m0, v0, g0, p1, ...], clipScale | null, [clip, beta1, beta2, bc1, bc2, epsilon, lr], [decay0, ...],
+//   [sole0, ...]) -> [p0', m0', v0', p1', ...]: every variable's AdamW update (kexue::AdamW, one pass where
+// ATen's ops take seven) in one call. The variables are laid end to end and that range is split evenly over
+// the threads, so a model's many small tensors and few large ones keep both cores equally busy; per
+// variable, the large ones' split used to leave one thread with a block of 2^17 and the other with the rest.
+// A variable whose param, m and v tfjs holds once (sole: refCount 1, said the caller) and which are
+// Overwritable here is updated in place, its outputs new handles to the same tensors; otherwise the outputs
+// are new tensors, so that views and tfjs copies of the old values keep them.
 Napi::Value AdamW(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto ids = info[0].As<Napi::Array>();
   const auto decays = info[3].As<Napi::Array>();
+  const auto sole = info[4].As<Napi::Array>();
   const uint32_t count = ids.Length() / 4;
-  if (ids.Length() % 4 != 0 || decays.Length() != count)
-    throw Napi::TypeError::New(env, "adamW: expected 4 ids and one decay per variable");
+  if (ids.Length() % 4 != 0 || decays.Length() != count || sole.Length() != count)
+    throw Napi::TypeError::New(env, "adamW: expected 4 ids, one decay and one sole flag per variable");
   std::vector<double> a;
   auto list = info[2].As<Napi::Array>();
   for (uint32_t i = 0; i < list.Length(); ++i) a.push_back(list.Get(i).As<Napi::Number>().DoubleValue());
@@ -368,18 +379,25 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
     at::Tensor p, m, v, g, p2, m2, v2;
     kexue::AdamWScalars s;
     int64_t begin;  // offset in the variables laid end to end
+    bool inPlace;
   };
   std::vector<Part> parts;
   int64_t total = 0;
   for (uint32_t i = 0; i < count; ++i) {
+    const at::Tensor &p = Get(env, ids.Get(4 * i)), &m = Get(env, ids.Get(4 * i + 1)), &v = Get(env, ids.Get(4 * i + 2));
+    const bool inPlace = sole.Get(i).As<Napi::Boolean>().Value() && Overwritable(p) && Overwritable(m) &&
+                         Overwritable(v) && !p.is_same(m) && !p.is_same(v) && !m.is_same(v);
     Part q{Floats(env, ids.Get(4 * i)), Floats(env, ids.Get(4 * i + 1)), Floats(env, ids.Get(4 * i + 2)),
            Floats(env, ids.Get(4 * i + 3)), {}, {}, {},
-           {clip, a[1], a[2], a[3], a[4], a[5], a[6], decays.Get(i).As<Napi::Number>().DoubleValue()}, total};
+           {clip, a[1], a[2], a[3], a[4], a[5], a[6], decays.Get(i).As<Napi::Number>().DoubleValue()}, total, inPlace};
     const int64_t n = q.p.numel();
     if (q.m.numel() != n || q.v.numel() != n || q.g.numel() != n) throw Napi::RangeError::New(env, "adamW: sizes differ");
-    q.p2 = at::empty_like(q.p);
-    q.m2 = at::empty_like(q.m);
-    q.v2 = at::empty_like(q.v);
+    // The gradient must not share the memory written (a variable passed as its own gradient).
+    const float* gp = q.g.data_ptr<float>();
+    q.inPlace = q.inPlace && gp != q.p.data_ptr<float>() && gp != q.m.data_ptr<float>() && gp != q.v.data_ptr<float>();
+    q.p2 = q.inPlace ? q.p : at::empty_like(q.p);
+    q.m2 = q.inPlace ? q.m : at::empty_like(q.m);
+    q.v2 = q.inPlace ? q.v : at::empty_like(q.v);
     total += n;
     parts.push_back(std::move(q));
   }
@@ -388,9 +406,13 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
       const int64_t lo = std::max(begin, q.begin), hi = std::min(end, q.begin + q.p.numel());
       if (lo >= hi) continue;
       const int64_t o = lo - q.begin;
-      kexue::AdamW(q.p.data_ptr<float>() + o, q.m.data_ptr<float>() + o, q.v.data_ptr<float>() + o,
-                   q.g.data_ptr<float>() + o, hi - lo, q.s, q.p2.data_ptr<float>() + o, q.m2.data_ptr<float>() + o,
-                   q.v2.data_ptr<float>() + o);
+      if (q.inPlace)
+        kexue::AdamWInPlace(q.p.data_ptr<float>() + o, q.m.data_ptr<float>() + o, q.v.data_ptr<float>() + o,
+                            q.g.data_ptr<float>() + o, hi - lo, q.s);
+      else
+        kexue::AdamW(q.p.data_ptr<float>() + o, q.m.data_ptr<float>() + o, q.v.data_ptr<float>() + o,
+                     q.g.data_ptr<float>() + o, hi - lo, q.s, q.p2.data_ptr<float>() + o, q.m2.data_ptr<float>() + o,
+                     q.v2.data_ptr<float>() + o);
     }
   });
   auto out = Napi::Array::New(env, 3 * count);

@@ -81,20 +81,41 @@ void BernoulliDraw(uint64_t seed, const float* prob, int64_t begin, int64_t end,
 
 namespace {
 
+// AdamWScalars as the loops use them.
+struct AdamWConsts {
+  float clip, b1, a1, b2, a2, step, bc2, eps, decay;
+};
+
+AdamWConsts ConstsOf(const AdamWScalars& s) {
+  return {static_cast<float>(s.clip), static_cast<float>(s.beta1), static_cast<float>(1 - s.beta1),
+          static_cast<float>(s.beta2), static_cast<float>(1 - s.beta2), static_cast<float>(-s.lr / s.bc1),
+          static_cast<float>(s.bc2), static_cast<float>(s.epsilon), static_cast<float>(s.decay)};
+}
+
+// One element: p2, m2, v2 from p, m, v, g (the outputs may be the inputs' own elements).
+KEXUE_INLINE void AdamWElement(const AdamWConsts& c, float p, float m, float v, float g, float& p2, float& m2,
+                               float& v2) {
+  const float gi = c.clip * g;
+  const float mi = c.b1 * m + c.a1 * gi;
+  const float vi = c.b2 * v + c.a2 * gi * gi;
+  m2 = mi;
+  v2 = vi;
+  p2 = c.decay * p + c.step * (mi / (std::sqrt(vi / c.bc2) + c.eps));
+}
+
 // Outputs never alias inputs (fresh tensors): saying so lets the compiler vectorise the loop.
 KEXUE_INLINE void AdamWBody(const float* __restrict p, const float* __restrict m, const float* __restrict v,
                             const float* __restrict g, int64_t n, const AdamWScalars& s, float* __restrict p2,
                             float* __restrict m2, float* __restrict v2) {
-  const float clip = s.clip, b1 = s.beta1, b2 = s.beta2, eps = s.epsilon, decay = s.decay;
-  const float a1 = 1 - s.beta1, a2 = 1 - s.beta2, step = -s.lr / s.bc1, bc2 = s.bc2;
-  for (int64_t i = 0; i < n; ++i) {
-    const float gi = clip * g[i];
-    const float mi = b1 * m[i] + a1 * gi;
-    const float vi = b2 * v[i] + a2 * gi * gi;
-    m2[i] = mi;
-    v2[i] = vi;
-    p2[i] = decay * p[i] + step * (mi / (std::sqrt(vi / bc2) + eps));
-  }
+  const AdamWConsts c = ConstsOf(s);
+  for (int64_t i = 0; i < n; ++i) AdamWElement(c, p[i], m[i], v[i], g[i], p2[i], m2[i], v2[i]);
+}
+
+// In place: p, m and v are distinct arrays, each element read before it is written.
+KEXUE_INLINE void AdamWInPlaceBody(float* __restrict p, float* __restrict m, float* __restrict v,
+                                   const float* __restrict g, int64_t n, const AdamWScalars& s) {
+  const AdamWConsts c = ConstsOf(s);
+  for (int64_t i = 0; i < n; ++i) AdamWElement(c, p[i], m[i], v[i], g[i], p[i], m[i], v[i]);
 }
 
 KEXUE_AVX512 void AdamWAvx512(const float* p, const float* m, const float* v, const float* g, int64_t n,
@@ -105,6 +126,12 @@ KEXUE_AVX2 void AdamWAvx2(const float* p, const float* m, const float* v, const 
                           const AdamWScalars& s, float* p2, float* m2, float* v2) {
   AdamWBody(p, m, v, g, n, s, p2, m2, v2);
 }
+KEXUE_AVX512 void AdamWInPlaceAvx512(float* p, float* m, float* v, const float* g, int64_t n, const AdamWScalars& s) {
+  AdamWInPlaceBody(p, m, v, g, n, s);
+}
+KEXUE_AVX2 void AdamWInPlaceAvx2(float* p, float* m, float* v, const float* g, int64_t n, const AdamWScalars& s) {
+  AdamWInPlaceBody(p, m, v, g, n, s);
+}
 
 }  // namespace
 
@@ -113,6 +140,12 @@ void AdamW(const float* p, const float* m, const float* v, const float* g, int64
   if (kAvx512) AdamWAvx512(p, m, v, g, n, s, p2, m2, v2);
   else if (kAvx2) AdamWAvx2(p, m, v, g, n, s, p2, m2, v2);
   else AdamWBody(p, m, v, g, n, s, p2, m2, v2);
+}
+
+void AdamWInPlace(float* p, float* m, float* v, const float* g, int64_t n, const AdamWScalars& s) {
+  if (kAvx512) AdamWInPlaceAvx512(p, m, v, g, n, s);
+  else if (kAvx2) AdamWInPlaceAvx2(p, m, v, g, n, s);
+  else AdamWInPlaceBody(p, m, v, g, n, s);
 }
 
 namespace {

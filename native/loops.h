@@ -37,6 +37,8 @@ struct AdamWScalars {
 };
 void AdamW(const float* p, const float* m, const float* v, const float* g, int64_t n, const AdamWScalars& s,
            float* p2, float* m2, float* v2);
+// The same update written over p, m and v (three distinct arrays).
+void AdamWInPlace(float* p, float* m, float* v, const float* g, int64_t n, const AdamWScalars& s);
 
 // One row of log Bernoulli(x; sigmoid(l)) = Σᵢ xᵢlᵢ − softplus(lᵢ), over n elements.
 float BernoulliLogPmfRow(const float* x, const float* l, int64_t n);

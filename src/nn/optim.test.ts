@@ -131,19 +131,28 @@ test('readLossAndNorm reads the loss and the global norm at once; a known norm g
   ob.dispose();
 });
 
-test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relative, and leaves views of old weights alone', async () => {
+test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relative, and leaves views and copies of old weights alone', async () => {
   if (tf.getBackend() !== 'aten') return; // other backends have only the op-by-op path
   assert.ok(tf.getKernel(ADAMW_UPDATE, 'aten'), 'aten registers the fused update');
+  // Each variable holds its data alone (the initial tensor disposed), so the fused update may write in place.
+  const own = (shape: number[], seed: number) =>
+    tf.tidy(() => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', seed)));
   const make = () =>
     new Map([
-      ['w', tf.variable(tf.randomNormal([6, 5], 0, 1, 'float32', 1))],
-      ['b', tf.variable(tf.randomNormal([5], 0, 1, 'float32', 2))],
+      ['w', own([6, 5], 1)],
+      ['b', own([5], 2)],
+      ['u', own([4, 3], 3)],
     ]);
   const [fusedP, plainP] = [make(), make()];
   const opts = { weightDecay: 0.1, clipNorm: 2, epsilon: 1e-6 };
   const [fused, plain] = [new AdamW(fusedP, opts), new AdamW(plainP, opts)];
-  const old = tf.transpose(fusedP.get('w')!); // an ATen view of the weights' storage
-  const oldValues = old.arraySync();
+  // What holds the old values must keep them: an ATen view of w's storage (not read before the update: a
+  // read makes it a copy); tfjs tensors sharing b's and u's data (Identity and Reshape share the data id).
+  const old = tf.transpose(fusedP.get('w')!);
+  const w0 = fusedP.get('w')!.arraySync() as number[][];
+  const oldValues = w0[0].map((_, j) => w0.map((row) => row[j]));
+  const [copy, flat] = [tf.clone(fusedP.get('b')!), tf.reshape(fusedP.get('u')!, [-1])];
+  const [copyValues, flatValues] = [copy.arraySync(), flat.arraySync()];
   for (let t = 0; t < 20; t++) {
     const grads = (p: Map<string, tf.Variable>) =>
       new Map([...p].map(([n, v], i) => [n, tf.randomNormal(v.shape, 0, 1 + t, 'float32', 1 + 10 * t + i)]));
@@ -152,13 +161,15 @@ test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relat
     plain.step(gp, 0.01, {}); // hooks (even empty) take the op-by-op path
     tf.dispose([...gf.values(), ...gp.values()]);
   }
-  for (const n of ['w', 'b']) {
+  for (const n of ['w', 'b', 'u']) {
     const [a, b] = [fusedP.get(n)!.dataSync(), plainP.get(n)!.dataSync()];
     a.forEach((x, i) =>
       assert.ok(Math.abs(x - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])), `${n}[${i}] ${x} vs ${b[i]}`),
     );
   }
   assert.deepEqual(old.arraySync(), oldValues);
+  assert.deepEqual(copy.arraySync(), copyValues);
+  assert.deepEqual(flat.arraySync(), flatValues);
   // applyGradients (tensor clip scale, as model.fit uses it) agrees with step too.
   const x = tf.variable(
     tf.tensor2d([
@@ -183,7 +194,7 @@ test('the fused AdamW kernel (aten) equals the op-by-op update within 1e-6 relat
   o1.applyGradients([{ name: x.name, tensor: g }]);
   o2.step(new Map([['y', g]]), 0.1, {});
   x.dataSync().forEach((v, i) => assert.ok(Math.abs(v - y.dataSync()[i]) < 1e-6));
-  tf.dispose([old, g, x, y, ...fusedP.values(), ...plainP.values()]);
+  tf.dispose([old, copy, flat, g, x, y, ...fusedP.values(), ...plainP.values()]);
   [fused, plain, o1, o2].forEach((o) => o.dispose());
 });
 

@@ -26,13 +26,15 @@ export interface AtenAddon {
    * The AdamW update of several variables in one pass each, split evenly over the threads: new
    * [param, m, v] ids per variable from ids [param, m, v, grad] per variable, an optional scalar clip
    * tensor, [clip, beta1, beta2, bc1, bc2, epsilon, lr] and each variable's decay factor (formula in
-   * src/nn/fused-update.ts).
+   * src/nn/fused-update.ts). A variable flagged in `sole` (tfjs holds its three tensors once) whose
+   * tensors no ATen view shares is updated in place, and its outputs are new ids of the same tensors.
    */
   adamW(
     ids: readonly number[],
     clipScale: number | null,
     scalars: readonly number[],
     decays: readonly number[],
+    sole: readonly boolean[],
   ): number[];
   /** Σ over the last axis of x·l − softplus(l) (x broadcast to l's shape), one pass. */
   bernoulliLogPmf(x: number, logits: number): number;

@@ -333,8 +333,15 @@ test(
       'const th = take(a.tanh(l));',
       // AdamW over two variables (the logits and x as parameters, moments and gradients), 16 at a time and a tail.
       'const ids = [l, l, dy, l, x, x, x, x].map((id, i) => (i === 2 ? a.fromData(new Float32Array(n).fill(0.3), [n], "float32") : id));',
-      'const adam = a.adamW(ids, null, [0.7, 0.9, 0.999, 0.1, 0.001, 1e-6, 0.01], [0.99, 1]).map(take);',
-      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad, th, adam: adam.flat() }));',
+      'const s = [0.7, 0.9, 0.999, 0.1, 0.001, 1e-6, 0.01];',
+      'const adam = a.adamW(ids, null, s, [0.99, 1], [false, false]).map(take);',
+      // In place (distinct tensors tfjs would hold once) and into new tensors: the same numbers.
+      'const fresh = (f) => a.fromData(Float32Array.from({ length: n }, (_, i) => f(i)), [n], "float32");',
+      'const own = [fresh(Math.sin), fresh((i) => 0.1 * Math.cos(i)), fresh((i) => 0.3 + 0.1 * Math.sin(i)), fresh((i) => Math.cos(0.3 * i))];',
+      'const copied = a.adamW(own, null, s, [0.99], [false]).map(take);',
+      'const inPlace = a.adamW(own, null, s, [0.99], [true]).map(take);',
+      'if (JSON.stringify(copied) !== JSON.stringify(inPlace)) throw new Error("in place differs");',
+      'console.log(JSON.stringify({ mask: mask.join(), draws: draws.join(), logPmf, grad, th, adam: [...adam, ...inPlace].flat() }));',
     ].join('\n');
     const runWith = (isa: string) => {
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {

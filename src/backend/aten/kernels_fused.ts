@@ -1,9 +1,10 @@
 /**
  * kexue's fused kernels, where tfjs decomposes into many element-wise ones:
  * - the AdamW update of many variables (formula in src/nn/fused-update.ts): the addon's one-pass loop
- *   (native/loops.cc) over all of them in one call, writing new param, m and v tensors. Out of place on purpose: a variable's storage may be shared by
- *   views other tensors hold (Transpose and Slice return ATen views), which an in-place update would
- *   change behind their backs;
+ *   (native/loops.cc) over all of them in one call. In place when nothing else holds a variable's param,
+ *   m and v: no other tfjs tensor (refCount 1: no clone, reshape, or copy the tape saved) and no ATen view
+ *   (Transpose and Slice return views of the storage). Otherwise into new tensors, so that those keep
+ *   the old values;
  * - layer normalisation and its gradient (src/nn/fused-layer-norm.ts): ATen's native_layer_norm and
  *   native_layer_norm_backward;
  * - the global norm of many tensors (gradient clipping): per-tensor norms, then the norm of those;
@@ -60,6 +61,7 @@ import {
   runN,
   scalar,
   shapeOf,
+  soleHolder,
   tanh,
   tanhGrad,
 } from './native.js';
@@ -68,16 +70,17 @@ function adamW(inputs: Inputs, attrs: Attrs) {
   const a = attrs as Record<string, number>;
   const decays = attrs.decay as number[];
   const ids: number[] = [];
+  const sole: boolean[] = [];
   for (let i = 0; i < decays.length; i++) {
     const four = [inputs[`param${i}`], inputs[`m${i}`], inputs[`v${i}`], inputs[`grad${i}`]];
     if (four.some((t) => t.dtype !== 'float32')) throw new Unsupported('AdamW needs float32');
     ids.push(...four.map(idOf));
+    sole.push(four.slice(0, 3).every(soleHolder));
   }
   const { clipScale } = inputs;
   const scalars = [a.clip, a.beta1, a.beta2, a.bc1, a.bc2, a.epsilon, a.lr];
-  return adamWUpdate(ids, clipScale ? idOf(clipScale) : null, scalars, decays).map((id) =>
-    out(id, 'float32'),
-  );
+  const clip = clipScale ? idOf(clipScale) : null;
+  return adamWUpdate(ids, clip, scalars, decays, sole).map((id) => out(id, 'float32'));
 }
 
 function rmsProp(inputs: Inputs, attrs: Attrs) {

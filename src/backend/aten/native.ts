@@ -124,16 +124,25 @@ export function bernoulli(p: number, seed: number): number {
   return scratchId(addon.bernoulli(p, seed));
 }
 
-/** The addon's AdamW update of several variables (see native/aten.cc): new param, m and v ids per variable. */
+/**
+ * The addon's AdamW update of several variables (see native/aten.cc): new param, m and v ids per variable.
+ * `sole[i]`: tfjs holds variable i's param, m and v once each, so they may be updated in place.
+ */
 export function adamWUpdate(
   ids: number[],
   clipScale: number | null,
   scalars: number[],
   decays: number[],
+  sole: boolean[],
 ): number[] {
-  const r = addon.adamW(ids, clipScale, scalars, decays);
+  const r = addon.adamW(ids, clipScale, scalars, decays, sole);
   scratch.push(...r);
   return r;
+}
+
+/** Whether no other tfjs tensor shares `t`'s data (refCount 1: no clone, reshape or saved copy of it). */
+export function soleHolder(t: tf.TensorInfo): boolean {
+  return backend.data.get(t.dataId)!.refCount === 1;
 }
 
 /** The addon's batched product over the threads, or null where it does not apply (see native/aten.cc). */
