@@ -38,9 +38,10 @@ export interface AdamWSlot {
 }
 
 /**
- * A kernel call's share of the variables, in elements: the new values exist beside the old until the call
- * returns, so a model's whole state at once (BERT-base: 110M parameters, 1.3 GB for new param, m and v)
- * would be a large peak; 2^22 elements (48 MB) is one call for small models and a few for large ones.
+ * A kernel call's share of the variables, in elements. Where a variable cannot be updated in place (its
+ * old values are held elsewhere), the new ones exist beside them until the call returns, so a model's whole
+ * state at once (BERT-base: 110M parameters, 1.3 GB for new param, m and v) would be a large peak; 2^22
+ * elements (48 MB) is one call for small models and a few for large ones.
  */
 const ELEMENTS_PER_CALL = 1 << 22;
 
