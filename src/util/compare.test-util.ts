@@ -41,3 +41,21 @@ export function centralDifferences(loss: () => tf.Scalar, variable: tf.Variable,
   variable.assign(tf.tensor(base, variable.shape));
   return out;
 }
+
+/**
+ * Asserts that `second(backend)` (a second-order gradient, flattened) is the same on 'aten' as on 'cpu'
+ * within 1e-5 and not all zero, then makes `restore` the backend again.
+ */
+export async function assertSecondOrderAsCpu(
+  second: (backend: string) => number[],
+  restore: string,
+  what = 'second order',
+): Promise<void> {
+  const [onAten, onCpu] = [second('aten'), second('cpu')];
+  await tf.setBackend(restore);
+  assertClose(onAten, onCpu, 1e-5, what);
+  assert.ok(
+    onAten.some((v) => Math.abs(v) > 1e-3),
+    `${what}: the second-order gradient is not all zero`,
+  );
+}
