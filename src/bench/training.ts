@@ -8,6 +8,7 @@
  *   mlp-minimize  the same model trained with `optimizer.minimize`
  *   mlm           kexue's recipe encoder pretraining step (4 Post-LN RoPE blocks, hidden 128, 4 heads,
  *                 seq 64, batch 32, vocabulary 4,300, MLM on 15% of the positions, AdamW clipped at 1)
+ *   mlm-logn      the same step with the entropy-invariant attention scale (`attentionScale: 'log-n'`)
  *   bert-base     the same step at BERT-base size (12 × 768, 12 heads, seq 128, batch 16, vocabulary 30,522)
  *   cosent        a CoSENT fine-tuning step of the recipe encoder (32 pairs of 32 tokens, mean pooling)
  *   gan           one GN-GAN iteration on MNIST-sized rows (critic + generator step, double backprop)
@@ -166,6 +167,8 @@ interface EncoderShape {
   seq: number;
   batch: number;
   vocab: number;
+  /** The entropy-invariant attention scale ('log-n': log(max(n, 16))/log(512)/√d) instead of 1/√d. */
+  logN?: boolean;
 }
 
 function encoder(s: EncoderShape): Encoder {
@@ -178,6 +181,7 @@ function encoder(s: EncoderShape): Encoder {
     norm: 'post',
     dropout: 0.1,
     attentionDropout: 0.1,
+    ...(s.logN && { attentionScale: 'log-n' }),
   }).train(true);
 }
 
@@ -316,6 +320,12 @@ const WORKLOADS: Workload[] = [
   mlpFit,
   mlpMinimize,
   mlmWorkload('mlm', 'recipe encoder MLM pretraining step (4 × 128, seq 64, batch 32)', RECIPE, 10),
+  mlmWorkload(
+    'mlm-logn',
+    "the same with the entropy-invariant attention scale log(n)/log(512)/√d ('log-n')",
+    { ...RECIPE, logN: true },
+    10,
+  ),
   // Steps of seconds: the first warms the code up.
   mlmWorkload('bert-base', 'BERT-base-sized MLM step (12 × 768, seq 128, batch 16)', BERT_BASE, 3, 2),
   cosentWorkload(),

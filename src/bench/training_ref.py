@@ -57,11 +57,11 @@ class Block(nn.Module):
         s.ln1, s.ln2 = nn.LayerNorm(h, eps=1e-12), nn.LayerNorm(h, eps=1e-12)
         s.i, s.out = nn.Linear(h, 4 * h), nn.Linear(4 * h, h)
 
-    def forward(s, x, bias):
+    def forward(s, x, bias, scale):
         B, N, H = x.shape
         split = lambda t: t.view(B, N, s.heads, s.d).transpose(1, 2)
         q, k, v = rope(split(s.q(x))), rope(split(s.k(x))), split(s.v(x))
-        a = F.dropout(torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(s.d) + bias, -1), 0.1, s.training)
+        a = F.dropout(torch.softmax(q @ k.transpose(-1, -2) * scale + bias, -1), 0.1, s.training)
         ctx = (a @ v).transpose(1, 2).reshape(B, N, H)
         x = s.ln1(x + F.dropout(s.o(ctx), 0.1, s.training))
         return s.ln2(x + F.dropout(s.out(F.gelu(s.i(x))), 0.1, s.training))
@@ -70,8 +70,9 @@ class Block(nn.Module):
 class Encoder(nn.Module):
     """kexue's recipe encoder: embeddings + LayerNorm, Post-LN RoPE blocks, BERT's MLM head (tied)."""
 
-    def __init__(s, vocab, h, layers, heads):
+    def __init__(s, vocab, h, layers, heads, logn=False):
         super().__init__()
+        s.d, s.logn = h // heads, logn
         s.word, s.token_type, s.ln = nn.Embedding(vocab, h), nn.Embedding(2, h), nn.LayerNorm(h, eps=1e-12)
         s.blocks = nn.ModuleList(Block(h, heads) for _ in range(layers))
         s.mlm_dense, s.mlm_ln = nn.Linear(h, h), nn.LayerNorm(h, eps=1e-12)
@@ -80,8 +81,12 @@ class Encoder(nn.Module):
     def forward(s, ids, mask):
         x = F.dropout(s.ln(s.word(ids) + s.token_type.weight[0]), 0.1, s.training)
         bias = (1 - mask)[:, None, None, :] * -1e9
+        # 1/√d, or the entropy-invariant log(max(n, 16))/log(512)/√d per example (n: its unmasked keys).
+        scale = 1 / math.sqrt(s.d)
+        if s.logn:
+            scale = (torch.log(mask.sum(1).clamp(min=16)) / math.log(512) * scale)[:, None, None, None]
         for b in s.blocks:
-            x = b(x, bias)
+            x = b(x, bias, scale)
         return x
 
     def mlm_logits(s, h):
@@ -95,7 +100,7 @@ def adamw(model):
 def mlm(spec, gen):
     """MLM pretraining step: 15% of the positions, AdamW with global-norm clipping at 1 (as kexue's)."""
     B, N, V = spec["batch"], spec["seq"], spec["vocab"]
-    m = Encoder(V, spec["hidden"], spec["layers"], spec["heads"])
+    m = Encoder(V, spec["hidden"], spec["layers"], spec["heads"], spec.get("logN", False))
     m.train()
     opt = adamw(m)
     ids = torch.tensor(spec["ids"]).view(B, N)
@@ -224,7 +229,7 @@ def main():
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    step = {"mlp-fit": mlp, "mlp-minimize": mlp, "mlm": mlm, "bert-base": mlm, "cosent": cosent, "gan": gan, "gan-conv": gan, "iwae": iwae}[
+    step = {"mlp-fit": mlp, "mlp-minimize": mlp, "mlm": mlm, "mlm-logn": mlm, "bert-base": mlm, "cosent": cosent, "gan": gan, "gan-conv": gan, "iwae": iwae}[
         spec["workload"]
     ](spec, gen)
     for _ in range(spec["warmup"]):
