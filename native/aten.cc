@@ -384,17 +384,19 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   std::vector<Part> parts;
   int64_t total = 0;
   for (uint32_t i = 0; i < count; ++i) {
-    const at::Tensor &p = Get(env, ids.Get(4 * i)), &m = Get(env, ids.Get(4 * i + 1)), &v = Get(env, ids.Get(4 * i + 2));
+    // Checked on the table's own tensors, before Floats adds handles to them. Four distinct tensors: the same
+    // id twice (a variable passed as its own gradient) would pass Overwritable; a view of one would not.
+    const at::Tensor &p = Get(env, ids.Get(4 * i)), &m = Get(env, ids.Get(4 * i + 1)), &v = Get(env, ids.Get(4 * i + 2)),
+                     &g = Get(env, ids.Get(4 * i + 3));
+    const bool distinct =
+        !p.is_same(m) && !p.is_same(v) && !p.is_same(g) && !m.is_same(v) && !m.is_same(g) && !v.is_same(g);
     const bool inPlace = sole.Get(i).As<Napi::Boolean>().Value() && Overwritable(p) && Overwritable(m) &&
-                         Overwritable(v) && !p.is_same(m) && !p.is_same(v) && !m.is_same(v);
+                         Overwritable(v) && distinct;
     Part q{Floats(env, ids.Get(4 * i)), Floats(env, ids.Get(4 * i + 1)), Floats(env, ids.Get(4 * i + 2)),
            Floats(env, ids.Get(4 * i + 3)), {}, {}, {},
            {clip, a[1], a[2], a[3], a[4], a[5], a[6], decays.Get(i).As<Napi::Number>().DoubleValue()}, total, inPlace};
     const int64_t n = q.p.numel();
     if (q.m.numel() != n || q.v.numel() != n || q.g.numel() != n) throw Napi::RangeError::New(env, "adamW: sizes differ");
-    // The gradient must not share the memory written (a variable passed as its own gradient).
-    const float* gp = q.g.data_ptr<float>();
-    q.inPlace = q.inPlace && gp != q.p.data_ptr<float>() && gp != q.m.data_ptr<float>() && gp != q.v.data_ptr<float>();
     q.p2 = q.inPlace ? q.p : at::empty_like(q.p);
     q.m2 = q.inPlace ? q.m : at::empty_like(q.m);
     q.v2 = q.inPlace ? q.v : at::empty_like(q.v);
